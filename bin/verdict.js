@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Verdict runs its TypeScript sources directly: Node.js 22.18+ and 24 strip types natively.
+// Older Node 22 releases need the flag, so re-run with it there.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+if (process.features.typescript) {
+  await import('../src/cli.ts');
+} else {
+  const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--experimental-strip-types', '--no-warnings', cli, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}

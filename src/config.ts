@@ -1,0 +1,204 @@
+/**
+ * Configuration: one typed object, from defaults < YAML file (--config) <
+ * environment < command-line flags, validated once at start-up and frozen.
+ * A bad value stops start-up with a message naming the setting, where it came
+ * from and the value.
+ *
+ * Every setting is declared once in SETTINGS; `verdict --help` and
+ * docs/operations.md are generated from, or checked against, that table.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { LogLevel } from './log.ts';
+
+export interface Config {
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  databaseUrl: string | null;
+  dataDir: string;
+  pgPort: number;
+  maxBodyBytes: number;
+  logLevel: LogLevel;
+  writeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  batchMaxRows: number;
+  batchMaxWaitMs: number;
+  writers: number;
+  maxInflightRows: number;
+  maxInflightBytes: number;
+  rulesFile: string | null;
+  authTokens: readonly string[];
+  authTokenFile: string | null;
+  corsOrigins: readonly string[];
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Structured sections of the YAML file (feedback policy), validated by their own modules. */
+  feedback: unknown;
+}
+
+type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path';
+
+interface Setting {
+  key: keyof Config;
+  /** Name in the YAML file and, with dashes, the flag. */
+  name: string;
+  env: string;
+  kind: Kind;
+  default: unknown;
+  help: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'host', name: 'host', env: 'VERDICT_HOST', kind: 'string', default: 'localhost', help: 'address to listen on; localhost binds 127.0.0.1 and ::1, use 0.0.0.0 in containers' },
+  { key: 'grpcPort', name: 'grpc_port', env: 'VERDICT_GRPC_PORT', kind: 'port', default: 4317, help: 'OTLP/gRPC port (0 picks a free port)' },
+  { key: 'httpPort', name: 'http_port', env: 'VERDICT_HTTP_PORT', kind: 'port', default: 4318, help: 'OTLP/HTTP, feedback API, health and metrics port' },
+  { key: 'databaseUrl', name: 'database_url', env: 'DATABASE_URL', kind: 'string', default: null, help: 'PostgreSQL URL; unset = the embedded database' },
+  { key: 'dataDir', name: 'data_dir', env: 'VERDICT_DATA_DIR', kind: 'path', default: './verdict-data', help: 'where the embedded database keeps its files' },
+  { key: 'pgPort', name: 'pg_port', env: 'VERDICT_PG_PORT', kind: 'port', default: 5433, help: 'PostgreSQL wire port of the embedded database, for psql and Grafana (0 = off)' },
+  { key: 'maxBodyBytes', name: 'max_body_size', env: 'VERDICT_MAX_BODY_SIZE', kind: 'bytes', default: 64 * 1024 * 1024, help: 'largest request, after decompression (e.g. 64MiB)' },
+  { key: 'logLevel', name: 'log_level', env: 'VERDICT_LOG_LEVEL', kind: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'writeTimeoutMs', name: 'write_timeout', env: 'VERDICT_WRITE_TIMEOUT', kind: 'duration', default: 5000, help: 'a database write taking longer is abandoned and answered "retry" (e.g. 5s)' },
+  { key: 'shutdownTimeoutMs', name: 'shutdown_timeout', env: 'VERDICT_SHUTDOWN_TIMEOUT', kind: 'duration', default: 20000, help: 'longest wait for in-flight exports on SIGTERM' },
+  { key: 'batchMaxRows', name: 'batch_max_rows', env: 'VERDICT_BATCH_MAX_ROWS', kind: 'int', default: 4096, help: 'rows per write transaction to aim for' },
+  { key: 'batchMaxWaitMs', name: 'batch_max_wait', env: 'VERDICT_BATCH_MAX_WAIT', kind: 'duration', default: 2, help: 'how long a free writer waits for more requests (e.g. 2ms)' },
+  { key: 'writers', name: 'writers', env: 'VERDICT_WRITERS', kind: 'int', default: 2, help: 'write transactions in flight at once (the embedded database always uses 1)' },
+  { key: 'maxInflightRows', name: 'max_inflight_rows', env: 'VERDICT_MAX_INFLIGHT_ROWS', kind: 'int', default: 100_000, help: 'rows queued or being written before new exports get "slow down"' },
+  { key: 'maxInflightBytes', name: 'max_inflight_size', env: 'VERDICT_MAX_INFLIGHT_SIZE', kind: 'bytes', default: 96 * 1024 * 1024, help: 'request bytes queued or being written before new exports get "slow down"' },
+  { key: 'rulesFile', name: 'rules', env: 'VERDICT_RULES', kind: 'path', default: null, help: 'YAML file of deterministic rules run on every span and log record' },
+  { key: 'authTokens', name: 'auth_tokens', env: 'VERDICT_AUTH_TOKENS', kind: 'list', default: [], help: 'comma-separated bearer tokens; when set, ingest and feedback need one' },
+  { key: 'authTokenFile', name: 'auth_token_file', env: 'VERDICT_AUTH_TOKEN_FILE', kind: 'path', default: null, help: 'file with one bearer token per line' },
+  { key: 'corsOrigins', name: 'cors_origins', env: 'VERDICT_CORS_ORIGINS', kind: 'list', default: [], help: 'comma-separated browser origins allowed to call /v1/* (e.g. https://app.example.com)' },
+  { key: 'tlsCert', name: 'tls_cert', env: 'VERDICT_TLS_CERT', kind: 'path', default: null, help: 'PEM certificate file: serve gRPC and HTTP over TLS' },
+  { key: 'tlsKey', name: 'tls_key', env: 'VERDICT_TLS_KEY', kind: 'path', default: null, help: 'PEM private key file for --tls-cert' },
+];
+
+/** YAML keys that are structured sections rather than settings. */
+const SECTIONS = new Set(['feedback']);
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const flagName = (s: Setting): string => `--${s.name.replaceAll('_', '-')}`;
+
+export interface ConfigSources {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Parses flags (after the command word), reads the file they or the environment name, and builds the Config. */
+export function loadConfig({ argv, env }: ConfigSources): Config {
+  const flags = parseFlags(argv);
+  const file = flags.get('config') ?? env.VERDICT_CONFIG;
+  flags.delete('config');
+  const fromFile = file ? readConfigFile(file) : {};
+  const out: Record<string, unknown> = { feedback: fromFile.feedback ?? null };
+  for (const s of SETTINGS) {
+    let raw: unknown = s.default;
+    let origin = 'default';
+    if (fromFile[s.name] !== undefined) [raw, origin] = [fromFile[s.name], `${s.name} in ${file}`];
+    if (env[s.env] !== undefined && env[s.env] !== '') [raw, origin] = [env[s.env], s.env];
+    if (flags.has(s.name)) [raw, origin] = [flags.get(s.name), flagName(s)];
+    out[s.key] = raw === null ? null : coerce(s, raw, origin);
+  }
+  const cfg = out as unknown as Config;
+  if ((cfg.tlsCert === null) !== (cfg.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key must be given together');
+  return Object.freeze(cfg);
+}
+
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const known = new Set([...SETTINGS.map((s) => s.name), 'config']);
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}; see verdict --help`);
+    const eq = arg.indexOf('=');
+    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('-', '_');
+    if (!known.has(name)) throw new ConfigError(`unknown option --${name.replaceAll('_', '-')}; see verdict --help`);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`option --${name.replaceAll('_', '-')} needs a value`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must hold a mapping of settings`);
+  const known = new Set(SETTINGS.map((s) => s.name));
+  for (const key of Object.keys(doc)) {
+    if (!known.has(key) && !SECTIONS.has(key)) throw new ConfigError(`config file ${path} has an unknown setting ${JSON.stringify(key)}`);
+  }
+  return doc as Record<string, unknown>;
+}
+
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+const DURATIONS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function coerce(s: Setting, raw: unknown, origin: string): unknown {
+  const bad = (expected: string) => new ConfigError(`invalid ${origin}: ${JSON.stringify(raw)} is not ${expected}`);
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  switch (s.kind) {
+    case 'string':
+    case 'path':
+      if (typeof text !== 'string' || text === '') throw bad('a non-empty string');
+      return text;
+    case 'port': {
+      const n = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!(n >= 0 && n <= 65535)) throw bad('a port number (0-65535)');
+      return n;
+    }
+    case 'int': {
+      const n = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!(n >= 1 && Number.isSafeInteger(n))) throw bad('a positive integer');
+      return n;
+    }
+    case 'bytes': {
+      const m = typeof text === 'string' ? /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim()) : null;
+      const unit = UNITS[(m?.[2] || 'b').toLowerCase()];
+      if (!m || unit === undefined || Number(m[1]) * unit < 1) throw bad('a size such as 65536, 64KiB or 64MiB');
+      return Math.floor(Number(m[1]) * unit);
+    }
+    case 'duration': {
+      const m = typeof text === 'string' ? /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim()) : null;
+      if (!m) throw bad('a duration such as 500ms, 5s or 1m');
+      return Math.round(Number(m[1]) * (DURATIONS[m[2] ?? 'ms'] as number));
+    }
+    case 'level':
+      if (typeof text !== 'string' || !LEVELS.includes(text)) throw bad(`one of ${LEVELS.join(', ')}`);
+      return text;
+    case 'list': {
+      const items = Array.isArray(raw) ? raw.map(String) : typeof text === 'string' ? text.split(',') : null;
+      if (!items) throw bad('a comma-separated list');
+      return Object.freeze(items.map((x) => x.trim()).filter((x) => x !== ''));
+    }
+  }
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => {
+    const def = s.default === null ? '' : ` (default ${Array.isArray(s.default) ? 'none' : String(s.default)})`;
+    return `  ${`${flagName(s)} <value>`.padEnd(28)} ${s.help}${def}\n  ${''.padEnd(28)} env ${s.env}, file key ${s.name}`;
+  });
+  return `verdict: stores AI-agent traces and the verdicts on them in PostgreSQL.
+
+Usage:
+  verdict [serve] [options]    run the OTLP receiver (gRPC :4317, HTTP :4318)
+  verdict migrate [options]    apply database migrations and exit
+  verdict prune --older-than 30d [--keep-with-verdicts] [options]
+                               delete old spans, logs and verdicts in batches
+  verdict --help
+
+Options (flags override environment variables, which override the --config file):
+  ${'--config <file>'.padEnd(28)} YAML file of settings (env VERDICT_CONFIG)
+${rows.join('\n')}
+`;
+}

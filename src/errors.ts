@@ -1,0 +1,71 @@
+/**
+ * The outcomes a request can end in, other than success. Each class says what
+ * went wrong in the receiver's own terms; `receivers/status.ts` is the one
+ * place that turns them into HTTP and gRPC status codes.
+ */
+
+/** The request body could not be decoded, or is permanently invalid (HTTP 400, gRPC INVALID_ARGUMENT). */
+export class BadRequestError extends Error {
+  override readonly name = 'BadRequestError';
+  /** Field-level violations, for google.rpc.BadRequest details. */
+  readonly violations: ReadonlyArray<{ field: string; description: string }>;
+  constructor(message: string, violations: ReadonlyArray<{ field: string; description: string }> = []) {
+    super(message);
+    this.violations = violations;
+  }
+}
+
+/** The body is larger than the configured limit (HTTP 413, gRPC RESOURCE_EXHAUSTED without RetryInfo). */
+export class TooLargeError extends Error {
+  override readonly name = 'TooLargeError';
+}
+
+/** The content type is not one OTLP defines (HTTP 415). */
+export class UnsupportedMediaTypeError extends Error {
+  override readonly name = 'UnsupportedMediaTypeError';
+}
+
+/** The path or method is not served (HTTP 404/405, gRPC UNIMPLEMENTED). */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+export class MethodNotAllowedError extends Error {
+  override readonly name = 'MethodNotAllowedError';
+  readonly allow: string;
+  constructor(message: string, allow: string) {
+    super(message);
+    this.allow = allow;
+  }
+}
+
+/** Missing or wrong credentials (HTTP 401, gRPC UNAUTHENTICATED). */
+export class UnauthenticatedError extends Error {
+  override readonly name = 'UnauthenticatedError';
+}
+
+/**
+ * The receiver is over its in-flight budget: the client should slow down and
+ * retry (HTTP 429 + Retry-After, gRPC RESOURCE_EXHAUSTED + RetryInfo).
+ */
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * The database cannot take the rows now (down, restarting, timed out), or
+ * the receiver is shutting down. Nothing was committed; the client should
+ * retry (HTTP 503 + Retry-After, gRPC UNAVAILABLE + RetryInfo).
+ */
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

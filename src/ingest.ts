@@ -1,0 +1,82 @@
+/**
+ * The transport-neutral export path, one function per signal, called by both
+ * the gRPC and the HTTP receiver: decode → normalise → queue for commit →
+ * partial-success result. Transports only move bytes and map outcomes.
+ */
+import { BadRequestError } from './errors.ts';
+import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
+import { decodeLogsRequest, decodeTraceRequest } from './otlp/proto.ts';
+import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest } from './otlp/types.ts';
+import type { EvaluationPolicy } from './normalize/evaluations.ts';
+import { normalizeLogs } from './normalize/logs.ts';
+import { batchRows, type Batch } from './normalize/rows.ts';
+import { normalizeTraces, type Normalized } from './normalize/spans.ts';
+import type { Batcher } from './pipeline/batcher.ts';
+
+/** What the client is told on success: how many items were rejected, and why. */
+export interface ExportResult {
+  rejected: number;
+  message: string;
+  /** Stored counts, for metrics. */
+  accepted: { spans: number; logs: number; evaluations: number };
+}
+
+/** Runs on every normalised batch before it is queued (deterministic rules, issue #4). */
+export type BatchHook = (batch: Batch) => void;
+
+export interface IngestOptions {
+  batcher: Batcher;
+  policy: () => EvaluationPolicy;
+  hooks?: BatchHook[];
+}
+
+export class Ingest {
+  readonly #opts: IngestOptions;
+  constructor(opts: IngestOptions) {
+    this.#opts = opts;
+  }
+
+  async traces(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
+    this.#opts.batcher.checkAdmission(body.byteLength);
+    const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), 'ExportTraceServiceRequest');
+    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, this.#opts.policy()), body.byteLength, 'span');
+  }
+
+  async logs(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
+    this.#opts.batcher.checkAdmission(body.byteLength);
+    const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), 'ExportLogsServiceRequest');
+    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, this.#opts.policy()), body.byteLength, 'log record');
+  }
+
+  /** Queues rows made elsewhere (feedback API); resolves after commit. */
+  async write(batch: Batch, bytes: number): Promise<void> {
+    for (const hook of this.#opts.hooks ?? []) hook(batch);
+    await this.#opts.batcher.submit(batch, bytes);
+  }
+
+  async #store(n: Normalized, bytes: number, noun: string): Promise<ExportResult> {
+    const { batch, rejections } = n;
+    // An empty request (or one whose items were all rejected) gets its answer at once (OTLP "Empty Telemetry Envelopes").
+    if (batchRows(batch) > 0) await this.write(batch, bytes * 2);
+    return {
+      rejected: rejections.rejected,
+      message: rejections.message(noun),
+      accepted: { spans: batch.spans.length, logs: batch.logs.length, evaluations: batch.evaluations.length },
+    };
+  }
+}
+
+function utf8(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
+function decode<T>(fn: () => T, what: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof BadRequestError) throw err;
+    // protobufjs reports wire errors ("index out of range", "invalid wire type"); deep nesting overflows the stack.
+    const reason = err instanceof RangeError && /call stack/.test(err.message) ? 'message nests too deeply' : (err as Error).message;
+    throw new BadRequestError(`request body is not a valid ${what} protobuf: ${reason}`);
+  }
+}

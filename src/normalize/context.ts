@@ -1,0 +1,45 @@
+/** Resource and scope facts shared by every span or log record under them, computed once per envelope. */
+import type { InstrumentationScope, Resource } from '../otlp/types.ts';
+import { attributesJson, clean, scalarOf } from './anyvalue.ts';
+import { ATTR } from './genai.ts';
+
+/** Lifted text columns longer than this are left NULL (the attribute keeps the value): btree index rows must stay under ~2.7 kB. */
+export const MAX_LIFTED_LENGTH = 1024;
+
+export function liftedText(v: unknown): string | null {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_LIFTED_LENGTH) return null;
+  return clean(v);
+}
+
+export function optionalText(s: string | null | undefined): string | null {
+  return s ? clean(s) : null;
+}
+
+export interface ResourceInfo {
+  attributes: string;
+  serviceName: string | null;
+  schemaUrl: string | null;
+}
+
+export interface ScopeInfo {
+  name: string | null;
+  version: string | null;
+  attributes: string;
+  schemaUrl: string | null;
+}
+
+export function resourceInfo(resource: Resource | null | undefined, schemaUrl: string): ResourceInfo {
+  const attrs = resource?.attributes ?? [];
+  let serviceName: string | null = null;
+  for (const kv of attrs) if (kv.key === ATTR.serviceName) serviceName = liftedText(scalarOf(kv.value));
+  return { attributes: attributesJson(attrs), serviceName, schemaUrl: optionalText(schemaUrl) };
+}
+
+export function scopeInfo(scope: InstrumentationScope | null | undefined, schemaUrl: string): ScopeInfo {
+  return {
+    name: optionalText(scope?.name),
+    version: optionalText(scope?.version),
+    attributes: attributesJson(scope?.attributes ?? []),
+    schemaUrl: optionalText(schemaUrl),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * ExportLogsServiceRequest → log rows, and evaluation rows for records that
+ * are gen_ai.evaluation.result events. Nothing is silently dropped: a record
+ * is stored, turned into an evaluation, or counted as rejected with a reason.
+ */
+import { createHash } from 'node:crypto';
+import type { ExportLogsServiceRequest, KeyValue, LogRecord } from '../otlp/types.ts';
+import { anyValueJson, attributesJson, clean, scalarOf, toBigInt, TooDeepError } from './anyvalue.ts';
+import { optionalText, resourceInfo, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
+import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
+import { ATTR, EVALUATION_EVENT } from './genai.ts';
+import { optionalId } from './ids.ts';
+import { RejectedItem, Rejections } from './rejections.ts';
+import { emptyBatch, type LogRow } from './rows.ts';
+import type { Normalized } from './spans.ts';
+
+export function normalizeLogs(req: ExportLogsServiceRequest, policy: EvaluationPolicy, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Normalized {
+  const batch = emptyBatch();
+  const rejections = new Rejections();
+  for (const rl of req.resourceLogs) {
+    let resource: ResourceInfo;
+    let scopes: ScopeInfo[];
+    try {
+      resource = resourceInfo(rl.resource, rl.schemaUrl);
+      scopes = rl.scopeLogs.map((sl) => scopeInfo(sl.scope, sl.schemaUrl));
+    } catch (err) {
+      if (!(err instanceof TooDeepError)) throw err;
+      const n = rl.scopeLogs.reduce((sum, sl) => sum + sl.logRecords.length, 0);
+      for (let i = 0; i < n; i++) rejections.reject('log record', `resource or scope attributes: ${err.message}`);
+      continue;
+    }
+    rl.scopeLogs.forEach((sl, i) => {
+      const scope = scopes[i] as ScopeInfo;
+      for (const record of sl.logRecords) {
+        try {
+          addRecord(record, resource, scope, batch, rejections, policy, nowNs);
+        } catch (err) {
+          if (!(err instanceof RejectedItem || err instanceof TooDeepError)) throw err;
+          rejections.reject('log record', err.message);
+        }
+      }
+    });
+  }
+  return { batch, rejections };
+}
+
+function addRecord(
+  r: LogRecord,
+  resource: ResourceInfo,
+  scope: ScopeInfo,
+  batch: ReturnType<typeof emptyBatch>,
+  rejections: Rejections,
+  policy: EvaluationPolicy,
+  nowNs: bigint,
+): void {
+  // OTLP: absent or zero IDs mean "not associated with a trace"; a span ID without a trace ID cannot be joined either.
+  const traceId = optionalId(r.traceId, 16, 'trace_id');
+  const spanId = traceId === null ? null : optionalId(r.spanId, 8, 'span_id');
+  const time = toBigInt(r.timeUnixNano);
+  const observed = toBigInt(r.observedTimeUnixNano);
+  const attributes = attributesJson(r.attributes);
+  const eventName = r.eventName || legacyEventName(r.attributes);
+
+  if (eventName === EVALUATION_EVENT) {
+    const f = readEvaluation(r.attributes);
+    // The SDK's span-event bridge uses Timestamp, else ObservedTimestamp: the same rule keeps both copies' ids equal.
+    batch.evaluations.push(
+      evaluationRow(f, { traceId, spanId, timeNs: time || observed || nowNs, channel: 'log', serviceName: resource.serviceName, attributesJson: attributes, policy }),
+    );
+    if (f.badSource !== null) rejections.warn(`unknown ${ATTR.feedbackSource} ${JSON.stringify(f.badSource)} stored as NULL`);
+    return;
+  }
+
+  const body = r.body ? anyValueJson(r.body) : null;
+  const row: LogRow = {
+    id: '',
+    trace_id: traceId,
+    span_id: spanId,
+    time_unix_nano: time,
+    observed_time_unix_nano: observed,
+    severity_number: r.severityNumber,
+    severity_text: optionalText(r.severityText),
+    event_name: eventName ? clean(eventName) : null,
+    body,
+    attributes,
+    resource_attributes: resource.attributes,
+    service_name: resource.serviceName,
+    scope_name: scope.name,
+    scope_version: scope.version,
+    scope_attributes: scope.attributes,
+    flags: r.flags >>> 0,
+    dropped_attributes_count: r.droppedAttributesCount >>> 0,
+    resource_schema_url: resource.schemaUrl,
+    scope_schema_url: scope.schemaUrl,
+  };
+  row.id = logId(row);
+  // A collector sets the observed time when the record reaches it (logs data model); after hashing, so retries keep their id.
+  if (observed === 0n) row.observed_time_unix_nano = nowNs;
+  batch.logs.push(row);
+}
+
+function legacyEventName(kvs: readonly KeyValue[]): string {
+  for (const kv of kvs) {
+    if (kv.key === ATTR.eventName) {
+      const v = scalarOf(kv.value);
+      return typeof v === 'string' ? v : '';
+    }
+  }
+  return '';
+}
+
+function logId(r: LogRow): string {
+  const key = JSON.stringify([
+    r.trace_id, r.span_id, String(r.time_unix_nano), String(r.observed_time_unix_nano), r.severity_number, r.severity_text,
+    r.event_name, r.body, r.attributes, r.resource_attributes, r.scope_name, r.scope_version, r.flags,
+  ]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,191 @@
+/**
+ * OTLP/HTTP receiver (OTLP specification, "OTLP/HTTP"): POST /v1/traces and
+ * /v1/logs with application/x-protobuf or application/json bodies, answered in
+ * the request's encoding; plus the health endpoints and whatever extra routes
+ * the server mounts (feedback API, metrics).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MethodNotAllowedError, NotFoundError, UnavailableError, UnsupportedMediaTypeError } from '../errors.ts';
+import type { ExportResult, Ingest } from '../ingest.ts';
+import type { Logger } from '../log.ts';
+import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
+import type { Encoding, Signal } from '../otlp/types.ts';
+import type { Readiness } from '../store/store.ts';
+import { readBody } from './body.ts';
+import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
+import { outcomeOf, statusJson, statusProto, type Outcome } from './status.ts';
+
+/** An extra route; it writes its own response or throws an error that status.ts maps. */
+export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Runs before every request; may answer it (CORS preflight) and return true, or throw (auth). */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
+
+export interface HttpReceiverOptions {
+  ingest: Ingest;
+  maxBodyBytes: number;
+  ready: () => Promise<Readiness>;
+  log: Logger;
+  routes?: Record<string, Route>;
+  middleware?: Middleware[];
+  /** Called once per OTLP request with its outcome, for metrics. */
+  onExport?: (signal: Signal, result: ExportResult | null, outcome: Outcome | null, seconds: number) => void;
+  /** TLS: when set, an HTTPS server is created with these options. */
+  createServer?: (handler: http.RequestListener) => http.Server;
+}
+
+const MEDIA_TYPES: Record<string, Encoding> = { 'application/x-protobuf': 'protobuf', 'application/json': 'json' };
+
+export class HttpReceiver {
+  readonly #opts: HttpReceiverOptions;
+  readonly #servers: http.Server[] = [];
+  #draining = false;
+
+  constructor(opts: HttpReceiverOptions) {
+    this.#opts = opts;
+  }
+
+  /** Binds every address of `host` on `port` (0 = any free port, the same on all addresses); returns host:port strings. */
+  async listen(host: string, port: number): Promise<string[]> {
+    const bound: string[] = [];
+    for (const address of bindAddresses(host)) {
+      const server = this.#opts.createServer ? this.#opts.createServer(this.#handle) : http.createServer(this.#handle);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: address, port, ipv6Only: address.includes(':') }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        if (bound.length > 0 && isAddressUnavailable(err)) continue;
+        await this.close();
+        throw err;
+      }
+      port = (server.address() as AddressInfo).port;
+      this.#servers.push(server);
+      bound.push(formatAddress(address, port));
+    }
+    return bound;
+  }
+
+  get port(): number {
+    return (this.#servers[0]?.address() as AddressInfo | undefined)?.port ?? 0;
+  }
+
+  /** Stop taking new requests: they get 503 with Retry-After; in-flight ones finish. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  /** Closes the listeners after in-flight requests have been answered. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    await Promise.all(
+      this.#servers.splice(0).map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+      ),
+    );
+  }
+
+  readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
+    void this.#route(req, res).catch((err: unknown) => this.#fail(req, res, err, 'json'));
+  };
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    for (const m of this.#opts.middleware ?? []) if (await m(req, res, path)) return;
+    if (this.#draining && path !== '/healthz' && path !== '/readyz') {
+      res.setHeader('Connection', 'close');
+      throw new UnavailableError('the receiver is shutting down', 5);
+    }
+    switch (path) {
+      case '/v1/traces':
+        return this.#otlp(req, res, 'traces');
+      case '/v1/logs':
+        return this.#otlp(req, res, 'logs');
+      case '/v1/metrics':
+        throw new NotFoundError('Verdict stores traces and logs, not metrics: send metrics to a metrics backend; traces go to /v1/traces and logs to /v1/logs');
+      case '/':
+        // What an SDK posts to when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT has no path: that variable is used as-is.
+        throw new NotFoundError('no OTLP signal at "/": POST traces to /v1/traces and logs to /v1/logs (a per-signal endpoint such as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must include the path, or set OTEL_EXPORTER_OTLP_ENDPOINT instead)');
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const r = this.#draining ? { ok: false, reason: 'shutting down' } : await this.#opts.ready();
+        return sendJson(res, r.ok ? 200 : 503, r.ok ? { status: 'ready' } : { status: 'not ready', reason: r.reason });
+      }
+      default: {
+        const route = this.#opts.routes?.[path];
+        if (route) return route(req, res);
+        throw new NotFoundError(`no route ${path}; OTLP traces go to /v1/traces and logs to /v1/logs`);
+      }
+    }
+  }
+
+  async #otlp(req: IncomingMessage, res: ServerResponse, signal: Signal): Promise<void> {
+    if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/${signal}; supported: POST`, 'POST');
+    const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    const encoding = MEDIA_TYPES[mediaType];
+    if (!encoding) {
+      res.setHeader('Connection', 'close');
+      throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; supported: application/x-protobuf, application/json`);
+    }
+    const started = performance.now();
+    try {
+      const body = await readBody(req, this.#opts.maxBodyBytes);
+      const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding) : await this.#opts.ingest.logs(body, encoding);
+      this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
+      sendExportResponse(res, signal, encoding, result);
+    } catch (err) {
+      this.#opts.onExport?.(signal, null, outcomeOf(err), (performance.now() - started) / 1000);
+      this.#fail(req, res, err, encoding);
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, err: unknown, encoding: Encoding): void {
+    const o = outcomeOf(err);
+    if (o.http >= 500) this.#opts.log.warn({ method: req.method, path: req.url, status: o.http, err: o.message }, 'request failed');
+    else this.#opts.log.debug({ method: req.method, path: req.url, status: o.http, err: o.message }, 'request refused');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (o.retryAfter !== undefined) res.setHeader('Retry-After', String(o.retryAfter));
+    if (o.allow) res.setHeader('Allow', o.allow);
+    // A body we stopped reading must not be parsed as the next request.
+    if (o.http === 413 || !req.complete) res.setHeader('Connection', 'close');
+    if (encoding === 'protobuf') send(res, o.http, 'application/x-protobuf', statusProto(o));
+    else send(res, o.http, 'application/json', statusJson(o));
+  }
+}
+
+function sendExportResponse(res: ServerResponse, signal: Signal, encoding: Encoding, r: ExportResult): void {
+  // Full success leaves partial_success unset (OTLP "Full Success").
+  const partial = r.rejected > 0 || r.message !== '';
+  if (encoding === 'json') {
+    const key = signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords';
+    send(res, 200, 'application/json', partial ? JSON.stringify({ partialSuccess: { [key]: String(r.rejected), errorMessage: r.message } }) : '{}');
+    return;
+  }
+  const type = signal === 'traces' ? TraceResponse : LogsResponse;
+  const body = partial
+    ? type.encode(type.fromObject({ partialSuccess: signal === 'traces' ? { rejectedSpans: r.rejected, errorMessage: r.message } : { rejectedLogRecords: r.rejected, errorMessage: r.message } })).finish()
+    : new Uint8Array(0);
+  send(res, 200, 'application/x-protobuf', body);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, 'application/json', JSON.stringify(body));
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}

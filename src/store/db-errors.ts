@@ -1,0 +1,40 @@
+/**
+ * Classifies database errors by SQLSTATE class (PostgreSQL Appendix A), never
+ * by message text: is it the data's fault, or the database's (retry later)?
+ */
+import { UnavailableError } from '../errors.ts';
+
+/** A row the database refuses whatever the moment (bad value, a limit): retrying cannot help. */
+export class DataError extends Error {
+  override readonly name = 'DataError';
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
+
+/**
+ * 22 (data exception), 23 (integrity constraint; unique violations are
+ * handled before this) and 54 (program limit exceeded, e.g. an index row too
+ * large) are the data's fault. Everything else (connection failures, 08,
+ * shutdown 57P0x, timeouts 57014 and 55P03, out of resources 53, a missing
+ * table while an operator repairs the schema) is the database's, and the
+ * exporter should retry.
+ */
+export function classify(err: unknown): DataError | UnavailableError {
+  if (err instanceof DataError || err instanceof UnavailableError) return err;
+  const code = sqlState(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))) {
+    return new DataError(`the database refused the data: ${message} (SQLSTATE ${code})`, code);
+  }
+  return new UnavailableError(`the database cannot take the rows now: ${message}${code ? ` (SQLSTATE ${code})` : ''}`, 1, { cause: err });
+}

@@ -8,9 +8,9 @@ import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
 import { decodeLogsRequest, decodeTraceRequest } from './otlp/proto.ts';
 import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest } from './otlp/types.ts';
 import type { EvaluationPolicy } from './normalize/evaluations.ts';
-import { normalizeLogs } from './normalize/logs.ts';
+import { normalizeLogs, type LogObserver } from './normalize/logs.ts';
 import { batchRows, type Batch } from './normalize/rows.ts';
-import { normalizeTraces, type Normalized } from './normalize/spans.ts';
+import { normalizeTraces, type Normalized, type SpanObserver } from './normalize/spans.ts';
 import type { Batcher } from './pipeline/batcher.ts';
 
 /** What the client is told on success: how many items were rejected, and why. */
@@ -21,13 +21,12 @@ export interface ExportResult {
   accepted: { spans: number; logs: number; evaluations: number };
 }
 
-/** Runs on every normalised batch before it is queued (deterministic rules, issue #4). */
-export type BatchHook = (batch: Batch) => void;
-
 export interface IngestOptions {
   batcher: Batcher;
+  /** Read per request, so that a reload takes effect at once. */
   policy: () => EvaluationPolicy;
-  hooks?: BatchHook[];
+  spanObservers?: readonly SpanObserver[];
+  logObservers?: readonly LogObserver[];
 }
 
 export class Ingest {
@@ -39,19 +38,18 @@ export class Ingest {
   async traces(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), 'ExportTraceServiceRequest');
-    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, this.#opts.policy()), body.byteLength, 'span');
+    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'span');
   }
 
   async logs(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), 'ExportLogsServiceRequest');
-    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, this.#opts.policy()), body.byteLength, 'log record');
+    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.logObservers ?? [] }), body.byteLength, 'log record');
   }
 
   /** Queues rows made elsewhere (feedback API); resolves after commit. */
-  async write(batch: Batch, bytes: number): Promise<void> {
-    for (const hook of this.#opts.hooks ?? []) hook(batch);
-    await this.#opts.batcher.submit(batch, bytes);
+  write(batch: Batch, bytes: number): Promise<void> {
+    return this.#opts.batcher.submit(batch, bytes);
   }
 
   async #store(n: Normalized, bytes: number, noun: string): Promise<ExportResult> {
@@ -61,7 +59,7 @@ export class Ingest {
     return {
       rejected: rejections.rejected,
       message: rejections.message(noun),
-      accepted: { spans: batch.spans.length, logs: batch.logs.length, evaluations: batch.evaluations.length },
+      accepted: { spans: batch.spans.rows, logs: batch.logs.length, evaluations: batch.evaluations.length },
     };
   }
 }

@@ -1,5 +1,6 @@
 /** Resource and scope facts shared by every span or log record under them, computed once per envelope. */
 import type { InstrumentationScope, Resource } from '../otlp/types.ts';
+import { CopyWriter } from '../store/copy-binary.ts';
 import { attributesJson, clean, scalarOf } from './anyvalue.ts';
 import { ATTR } from './genai.ts';
 
@@ -16,6 +17,7 @@ export function optionalText(s: string | null | undefined): string | null {
 }
 
 export interface ResourceInfo {
+  /** JSON text of the resource attributes. */
   attributes: string;
   serviceName: string | null;
   schemaUrl: string | null;
@@ -42,4 +44,21 @@ export function scopeInfo(scope: InstrumentationScope | null | undefined, schema
     attributes: attributesJson(scope?.attributes ?? []),
     schemaUrl: optionalText(schemaUrl),
   };
+}
+
+/**
+ * The COPY encoding of the span columns service_name … scope_schema_url (see
+ * SPAN_COLUMNS), the same for every span of one resource and scope.
+ */
+export function envelopeFields(r: ResourceInfo, s: ScopeInfo): Buffer {
+  const w = new CopyWriter(1024);
+  w.text(r.serviceName);
+  w.text(s.name);
+  w.text(s.version);
+  w.jsonb(s.attributes);
+  w.jsonb(r.attributes);
+  w.text(r.schemaUrl);
+  w.text(s.schemaUrl);
+  const { chunks, bytes } = w.finish();
+  return Buffer.concat(chunks, bytes);
 }

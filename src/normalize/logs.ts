@@ -11,10 +11,26 @@ import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluati
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
 import { optionalId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import { emptyBatch, type LogRow } from './rows.ts';
+import { emptyBatch, type EvaluationRow, type LogRow } from './rows.ts';
 import type { Normalized } from './spans.ts';
 
-export function normalizeLogs(req: ExportLogsServiceRequest, policy: EvaluationPolicy, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Normalized {
+/** Sees every log record that is stored or turned into an evaluation (rules read user messages here). */
+export type LogObserver = (record: LogRecord, facts: LogFacts, evaluations: EvaluationRow[]) => void;
+
+export interface LogFacts {
+  traceId: string | null;
+  spanId: string | null;
+  eventName: string;
+  serviceName: string | null;
+  timeUnixNano: bigint;
+}
+
+export interface LogNormalizeOptions {
+  policy: EvaluationPolicy;
+  observers?: readonly LogObserver[];
+}
+
+export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeOptions, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Normalized {
   const batch = emptyBatch();
   const rejections = new Rejections();
   for (const rl of req.resourceLogs) {
@@ -33,7 +49,7 @@ export function normalizeLogs(req: ExportLogsServiceRequest, policy: EvaluationP
       const scope = scopes[i] as ScopeInfo;
       for (const record of sl.logRecords) {
         try {
-          addRecord(record, resource, scope, batch, rejections, policy, nowNs);
+          addRecord(record, resource, scope, batch, rejections, opts, nowNs);
         } catch (err) {
           if (!(err instanceof RejectedItem || err instanceof TooDeepError)) throw err;
           rejections.reject('log record', err.message);
@@ -50,9 +66,10 @@ function addRecord(
   scope: ScopeInfo,
   batch: ReturnType<typeof emptyBatch>,
   rejections: Rejections,
-  policy: EvaluationPolicy,
+  opts: LogNormalizeOptions,
   nowNs: bigint,
 ): void {
+  const policy = opts.policy;
   // OTLP: absent or zero IDs mean "not associated with a trace"; a span ID without a trace ID cannot be joined either.
   const traceId = optionalId(r.traceId, 16, 'trace_id');
   const spanId = traceId === null ? null : optionalId(r.spanId, 8, 'span_id');
@@ -60,6 +77,10 @@ function addRecord(
   const observed = toBigInt(r.observedTimeUnixNano);
   const attributes = attributesJson(r.attributes);
   const eventName = r.eventName || legacyEventName(r.attributes);
+  if (opts.observers && opts.observers.length > 0) {
+    const facts: LogFacts = { traceId, spanId, eventName, serviceName: resource.serviceName, timeUnixNano: time || observed || nowNs };
+    for (const observe of opts.observers) observe(r, facts, batch.evaluations);
+  }
 
   if (eventName === EVALUATION_EVENT) {
     const f = readEvaluation(r.attributes);

@@ -1,45 +1,12 @@
 /**
- * The normalised rows Verdict writes, one interface per table, with field
- * names equal to column names. Times are exact nanoseconds (bigint); jsonb
- * columns hold JSON text, built once by the normaliser.
+ * The normalised rows Verdict writes. Spans, the bulk of the data, are
+ * written by the normaliser straight into COPY binary (EncodedRows); log
+ * records and evaluations, fewer and inspected by rules and the feedback API,
+ * are objects whose field names equal column names. Times are exact
+ * nanoseconds (bigint); jsonb columns hold JSON text.
  */
+import type { EncodedRows } from '../store/copy-binary.ts';
 
-export interface SpanRow {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  trace_state: string | null;
-  name: string;
-  kind: string;
-  start_time_unix_nano: bigint;
-  end_time_unix_nano: bigint;
-  status_code: string;
-  status_message: string | null;
-  flags: number;
-  service_name: string | null;
-  scope_name: string | null;
-  scope_version: string | null;
-  scope_attributes: string;
-  resource_attributes: string;
-  attributes: string;
-  events: string;
-  links: string;
-  dropped_attributes_count: number;
-  dropped_events_count: number;
-  dropped_links_count: number;
-  resource_schema_url: string | null;
-  scope_schema_url: string | null;
-  gen_ai_operation_name: string | null;
-  gen_ai_provider_name: string | null;
-  gen_ai_request_model: string | null;
-  gen_ai_response_model: string | null;
-  gen_ai_response_id: string | null;
-  gen_ai_conversation_id: string | null;
-  gen_ai_agent_name: string | null;
-  gen_ai_tool_name: string | null;
-  gen_ai_input_tokens: bigint | number | null;
-  gen_ai_output_tokens: bigint | number | null;
-}
 
 export interface LogRow {
   /** Content hash: a re-sent record maps to the same id. */
@@ -89,15 +56,17 @@ export interface EvaluationRow {
 
 /** Everything one request (or one rule run) adds, written in one transaction. */
 export interface Batch {
-  spans: SpanRow[];
+  spans: EncodedRows;
   logs: LogRow[];
   evaluations: EvaluationRow[];
 }
 
+const NO_SPANS: EncodedRows = Object.freeze({ rows: 0, chunks: [], bytes: 0 });
+
 export function emptyBatch(): Batch {
-  return { spans: [], logs: [], evaluations: [] };
+  return { spans: NO_SPANS, logs: [], evaluations: [] };
 }
 
 export function batchRows(b: Batch): number {
-  return b.spans.length + b.logs.length + b.evaluations.length;
+  return b.spans.rows + b.logs.length + b.evaluations.length;
 }

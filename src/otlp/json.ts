@@ -201,27 +201,27 @@ function readAnyValue(v: unknown, path: string): AnyValue {
       case 'stringValue':
       case 'string_value':
         if (typeof x !== 'string') throw typeError(`${path}.stringValue`, 'a string', x);
-        return { value: 'stringValue', stringValue: x };
+        return { stringValue: x };
       case 'boolValue':
       case 'bool_value':
         if (typeof x !== 'boolean') throw typeError(`${path}.boolValue`, 'true or false', x);
-        return { value: 'boolValue', boolValue: x };
+        return { boolValue: x };
       case 'intValue':
       case 'int_value':
-        return { value: 'intValue', intValue: int64Of(x, `${path}.intValue`, true) };
+        return { intValue: int64Of(x, `${path}.intValue`, true) };
       case 'doubleValue':
       case 'double_value':
-        return { value: 'doubleValue', doubleValue: doubleOf(x, `${path}.doubleValue`) };
+        return { doubleValue: doubleOf(x, `${path}.doubleValue`) };
       case 'arrayValue':
       case 'array_value':
-        return { value: 'arrayValue', arrayValue: { values: list(asObj(x, `${path}.arrayValue`), 'values', 'values', `${path}.arrayValue`, (e, p) => readAnyValue(e, p), true) } };
+        return { arrayValue: { values: list(asObj(x, `${path}.arrayValue`), 'values', 'values', `${path}.arrayValue`, (e, p) => readAnyValue(e, p), true) } };
       case 'kvlistValue':
       case 'kvlist_value':
-        return { value: 'kvlistValue', kvlistValue: { values: list(asObj(x, `${path}.kvlistValue`), 'values', 'values', `${path}.kvlistValue`, readKeyValue) } };
+        return { kvlistValue: { values: list(asObj(x, `${path}.kvlistValue`), 'values', 'values', `${path}.kvlistValue`, readKeyValue) } };
       case 'bytesValue':
       case 'bytes_value':
         if (typeof x !== 'string' || !BASE64.test(x)) throw typeError(`${path}.bytesValue`, 'a base64 string', x);
-        return { value: 'bytesValue', bytesValue: Buffer.from(x, 'base64') };
+        return { bytesValue: Buffer.from(x, 'base64') };
       default:
       // Unknown members (including the profiles-only string_value_strindex) are ignored.
     }

@@ -24,7 +24,29 @@ function loadRoot(): protobuf.Root {
   root.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : PROTO_DIR + target);
   root.loadSync(FILES, { keepCase: false });
   root.resolveAll();
+  acceptInvalidUtf8(root);
   return root;
+}
+
+/**
+ * proto3 strings must be UTF-8, and protobufjs 8 verifies that in JavaScript,
+ * failing the whole message on one bad byte. Verdict would rather store the
+ * request with U+FFFD in place of invalid sequences (what a UTF-8 decoder
+ * does, and what Postgres can store), and Node's native decoder does exactly
+ * that, several times faster. So string fields are switched to protobufjs's
+ * non-verifying reader (the `utf8_validation` feature, read when a type's
+ * decoder is first generated). test/unit/proto.test.ts covers the effect.
+ */
+function acceptInvalidUtf8(ns: protobuf.NamespaceBase): void {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      for (const field of nested.fieldsArray) {
+        const f = field as unknown as { type: string; _features?: Record<string, unknown> };
+        if (f.type === 'string' && f._features) f._features = { ...f._features, utf8_validation: 'NONE' };
+      }
+    }
+    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) acceptInvalidUtf8(nested);
+  }
 }
 
 export const root = loadRoot();

@@ -19,19 +19,16 @@ export interface LongLike {
   unsigned: boolean;
 }
 
-export type AnyValueCase =
-  | 'stringValue'
-  | 'boolValue'
-  | 'intValue'
-  | 'doubleValue'
-  | 'arrayValue'
-  | 'kvlistValue'
-  | 'bytesValue'
-  | 'stringValueStrindex';
+export type AnyValueCase = 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue';
 
+/**
+ * At most one member is present (an own property of the object); none means
+ * an empty value. Upstream declares the members as `oneof value`; see
+ * proto/opentelemetry/proto/common/v1/common.proto for why Verdict does not.
+ * Absent members may still read as protobufjs prototype defaults, so test
+ * presence with `anyValueCase`, never by comparing a member with undefined.
+ */
 export interface AnyValue {
-  /** Which oneof member is set; undefined for an empty AnyValue. */
-  value?: AnyValueCase | undefined;
   stringValue?: string | null;
   boolValue?: boolean | null;
   intValue?: Int64 | null;
@@ -39,6 +36,20 @@ export interface AnyValue {
   arrayValue?: { values: AnyValue[] } | null;
   kvlistValue?: { values: KeyValue[] } | null;
   bytesValue?: Uint8Array | null;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Which member of an AnyValue is set (most common first), or undefined for an empty value. */
+export function anyValueCase(v: AnyValue): AnyValueCase | undefined {
+  if (hasOwn.call(v, 'stringValue')) return 'stringValue';
+  if (hasOwn.call(v, 'intValue')) return 'intValue';
+  if (hasOwn.call(v, 'doubleValue')) return 'doubleValue';
+  if (hasOwn.call(v, 'boolValue')) return 'boolValue';
+  if (hasOwn.call(v, 'arrayValue')) return 'arrayValue';
+  if (hasOwn.call(v, 'kvlistValue')) return 'kvlistValue';
+  if (hasOwn.call(v, 'bytesValue')) return 'bytesValue';
+  return undefined;
 }
 
 export interface KeyValue {

@@ -9,52 +9,42 @@
  * is used for a short while, since retries come in bursts.
  *
  * Evaluations always take the safe path: the same verdict routinely arrives
- * twice (log record and span event) and they are few.
+ * twice (log record and span event), and they are few.
  */
 import type { Batch } from '../normalize/rows.ts';
-import { EVALUATIONS, LOGS, SPANS, encode, type TableCodec } from './tables.ts';
+import { copyStream, type EncodedRows } from './copy-binary.ts';
+import { encodeRows, EVALUATIONS, LOGS, SPANS, type Table } from './tables.ts';
 
 export interface WriteSession {
   /** Runs SQL without parameters (may hold several statements). */
   exec(sql: string): Promise<void>;
-  /** Streams a binary COPY of `codec`'s columns into `table`. */
-  copy(codec: TableCodec<never>, table: string, chunks: Buffer[]): Promise<void>;
+  /** Streams a complete binary COPY stream of `table`'s columns into `into`. */
+  copy(table: Table, into: string, stream: Buffer[]): Promise<void>;
   /** Per-connection flag: the temp staging tables exist. */
   staged: boolean;
 }
 
-const STAGING: Array<[TableCodec<never>, string]> = [
-  [SPANS, 'verdict_spans_in'],
-  [LOGS, 'verdict_logs_in'],
-  [EVALUATIONS, 'verdict_evaluations_in'],
-];
+const STAGING_DDL = [SPANS, LOGS, EVALUATIONS].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`).join('\n');
 
-const STAGING_DDL = STAGING.map(([c, t]) => `CREATE TEMP TABLE IF NOT EXISTS ${t} (LIKE ${c.table}) ON COMMIT DELETE ROWS;`).join('\n');
-
-async function ensureStaging(s: WriteSession): Promise<void> {
-  if (s.staged) return;
-  await s.exec(STAGING_DDL);
-  s.staged = true;
-}
-
-async function copyTable<R>(s: WriteSession, codec: TableCodec<R>, staging: string, batches: readonly Batch[], pick: (b: Batch) => readonly R[], safe: boolean): Promise<void> {
-  if (!batches.some((b) => pick(b).length > 0)) return;
-  const chunks = encode(codec, batches, pick);
-  if (!safe) {
-    await s.copy(codec as TableCodec<never>, codec.table, chunks);
-    return;
+async function copyTable(s: WriteSession, table: Table, parts: EncodedRows[], safe: boolean): Promise<void> {
+  parts = parts.filter((p) => p.rows > 0);
+  if (parts.length === 0) return;
+  const stream = copyStream(parts);
+  if (!safe) return s.copy(table, table.name, stream);
+  if (!s.staged) {
+    await s.exec(STAGING_DDL);
+    s.staged = true;
   }
-  await ensureStaging(s);
-  await s.copy(codec as TableCodec<never>, staging, chunks);
-  const cols = codec.columns.join(', ');
-  await s.exec(`INSERT INTO ${codec.table} (${cols}) SELECT ${cols} FROM ${staging} ON CONFLICT (${codec.key.join(', ')}) DO NOTHING`);
+  await s.copy(table, table.staging, stream);
+  const cols = table.columns.join(', ');
+  await s.exec(`INSERT INTO ${table.name} (${cols}) SELECT ${cols} FROM ${table.staging} ON CONFLICT (${table.key.join(', ')}) DO NOTHING`);
 }
 
 /** The body of the write transaction (BEGIN and COMMIT are the caller's). */
 export async function writeRows(s: WriteSession, batches: readonly Batch[], safe: boolean): Promise<void> {
-  await copyTable(s, SPANS, 'verdict_spans_in', batches, (b) => b.spans, safe);
-  await copyTable(s, LOGS, 'verdict_logs_in', batches, (b) => b.logs, safe);
-  await copyTable(s, EVALUATIONS, 'verdict_evaluations_in', batches, (b) => b.evaluations, true);
+  await copyTable(s, SPANS, batches.map((b) => b.spans), safe);
+  await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
+  await copyTable(s, EVALUATIONS, [encodeRows(EVALUATIONS, batches.flatMap((b) => b.evaluations))], true);
 }
 
 /** After a conflict, how long to go straight to the safe path. */

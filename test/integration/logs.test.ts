@@ -1,0 +1,122 @@
+/**
+ * Log records that are not evaluations land in verdict.logs with every OTLP
+ * field: GenAI message events and application logs belong to the run too.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { grpcCall, hexId, logsProto, LOGS_PATH, logsJson, postJson, postProto, str } from '../helpers/otlp.ts';
+
+const example = (name: string) => readFileSync(new URL(`../../../shared/examples/otlp/${name}`, import.meta.url), 'utf8');
+
+const LOG_QUERY = (where: string) => `
+  SELECT trace_id, span_id, (extract(epoch FROM time) * 1e6)::bigint::text AS time_us, (extract(epoch FROM observed_time) * 1e6)::bigint::text AS observed_us,
+         time_unix_nano::text, observed_time_unix_nano::text, severity_number, severity_text, event_name, body, attributes, resource_attributes,
+         service_name, scope_name, scope_version, scope_attributes, flags::text, dropped_attributes_count::text, resource_schema_url, scope_schema_url
+  FROM verdict.logs WHERE ${where}`;
+
+function fullRecord(traceId: string, spanId: string) {
+  return {
+    resourceLogs: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'agent' } }] },
+      schemaUrl: 'https://opentelemetry.io/schemas/1.38.0',
+      scopeLogs: [{
+        scope: { name: 'agent.logger', version: '3.2', attributes: [{ key: 'x', value: { intValue: '1' } }] },
+        schemaUrl: 'https://opentelemetry.io/schemas/1.37.0',
+        logRecords: [{
+          timeUnixNano: '1767225600123456789',
+          observedTimeUnixNano: '1767225600223456789',
+          severityNumber: 17,
+          severityText: 'ERROR',
+          body: { kvlistValue: { values: [{ key: 'content', value: { stringValue: 'What is my balance?' } }] } },
+          attributes: [{ key: 'user.id', value: { stringValue: 'u-1' } }],
+          droppedAttributesCount: 2,
+          flags: 1,
+          traceId: Buffer.from(traceId, 'hex'),
+          spanId: Buffer.from(spanId, 'hex'),
+          eventName: 'gen_ai.user.message',
+        }],
+      }],
+    }],
+  };
+}
+
+const EXPECTED = (traceId: string, spanId: string) => ({
+  trace_id: traceId,
+  span_id: spanId,
+  time_us: '1767225600123456',
+  observed_us: '1767225600223456',
+  time_unix_nano: '1767225600123456789',
+  observed_time_unix_nano: '1767225600223456789',
+  severity_number: 17,
+  severity_text: 'ERROR',
+  event_name: 'gen_ai.user.message',
+  body: { content: 'What is my balance?' },
+  attributes: { 'user.id': 'u-1' },
+  resource_attributes: { 'service.name': 'agent' },
+  service_name: 'agent',
+  scope_name: 'agent.logger',
+  scope_version: '3.2',
+  scope_attributes: { x: 1 },
+  flags: '1',
+  dropped_attributes_count: '2',
+  resource_schema_url: 'https://opentelemetry.io/schemas/1.38.0',
+  scope_schema_url: 'https://opentelemetry.io/schemas/1.37.0',
+});
+
+describe.each(BACKENDS)('logs on %s', (backend) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(backend);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('stores every OTLP log record field (protobuf over HTTP)', async () => {
+    const [traceId, spanId] = [hexId(16, 11), hexId(8, 11)];
+    const res = await postProto(`${t.httpUrl}/v1/logs`, logsProto(fullRecord(traceId, spanId)));
+    expect(res.status).toBe(200);
+    expect(await t.query(LOG_QUERY(`trace_id = '${traceId}'`))).toEqual([EXPECTED(traceId, spanId)]);
+  });
+
+  it('stores every OTLP log record field (gRPC)', async () => {
+    const [traceId, spanId] = [hexId(16, 12), hexId(8, 12)];
+    const res = await grpcCall(t.grpcAddress, LOGS_PATH, logsProto(fullRecord(traceId, spanId)));
+    expect(res.code).toBe(0);
+    expect(await t.query(LOG_QUERY(`trace_id = '${traceId}'`))).toEqual([EXPECTED(traceId, spanId)]);
+  });
+
+  it('stores the official logs.json (every AnyValue kind) and events.json (an event without trace context)', async () => {
+    expect((await postJson(`${t.httpUrl}/v1/logs`, example('logs.json'))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, example('events.json'))).status).toBe(200);
+    const logs = await t.query(`SELECT trace_id, span_id, severity_number, severity_text, body, attributes, event_name FROM verdict.logs WHERE service_name = 'my.service' ORDER BY event_name NULLS FIRST`);
+    expect(logs).toEqual([
+      {
+        trace_id: '5b8efff798038103d269b633813fc60c', span_id: 'eee19b7ec3c1b174', severity_number: 10, severity_text: 'Information', body: 'Example log record', event_name: null,
+        attributes: { 'string.attribute': 'some string', 'boolean.attribute': true, 'int.attribute': 10, 'double.attribute': 637.704, 'array.attribute': ['many', 'values'], 'map.attribute': { 'some.map.key': 'some value' } },
+      },
+      {
+        trace_id: null, span_id: null, severity_number: 9, severity_text: 'test severity text', event_name: 'browser.page_view',
+        body: { type: 0, url: 'https://www.guidgenerator.com/online-guid-generator.aspx', referrer: 'https://wwww.google.com', title: 'Free Online GUID Generator' },
+        attributes: { 'event.attribute': 'some event attribute' },
+      },
+    ]);
+  });
+
+  it('reads the event name from the deprecated event.name attribute, and treats zero IDs as "no trace"', async () => {
+    const records = [{ timeUnixNano: '1767225600000000000', traceId: '0'.repeat(32), spanId: '0'.repeat(16), attributes: [str('event.name', 'gen_ai.choice')], body: { stringValue: 'hi' } }];
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(records, [str('service.name', 'legacy-sdk')]))).status).toBe(200);
+    expect(await t.query(`SELECT trace_id, span_id, event_name, body FROM verdict.logs WHERE service_name = 'legacy-sdk'`)).toEqual([{ trace_id: null, span_id: null, event_name: 'gen_ai.choice', body: 'hi' }]);
+  });
+
+  it('fills the observed time with the arrival time when the record has none', async () => {
+    const before = Date.now();
+    const records = [{ timeUnixNano: '0', body: { stringValue: 'no timestamps at all' } }];
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(records, [str('service.name', 'no-time')]))).status).toBe(200);
+    const [row] = await t.query<{ observed_ms: string; time_ms: string }>(`SELECT (extract(epoch FROM observed_time) * 1000)::bigint::text AS observed_ms, (extract(epoch FROM time) * 1000)::bigint::text AS time_ms FROM verdict.logs WHERE service_name = 'no-time'`);
+    expect(Number(row!.observed_ms)).toBeGreaterThanOrEqual(before - 1);
+    expect(Number(row!.observed_ms)).toBeLessThanOrEqual(Date.now() + 1);
+    expect(row!.time_ms).toBe(row!.observed_ms);
+  });
+});

@@ -144,7 +144,7 @@ const DURATIONS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function coerce(s: Setting, raw: unknown, origin: string): unknown {
-  const bad = (expected: string) => new ConfigError(`invalid ${origin}: ${JSON.stringify(raw)} is not ${expected}`);
+  const bad = (expected: string) => new ConfigError(`invalid ${origin}: ${JSON.stringify(String(raw))} is not ${expected}`);
   const text = typeof raw === 'number' ? String(raw) : raw;
   switch (s.kind) {
     case 'string':

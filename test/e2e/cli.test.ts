@@ -1,0 +1,106 @@
+/**
+ * The `verdict` command as users run it: start-up on the embedded database
+ * with the psql command printed, queries through that command, a clean stop
+ * on SIGTERM, `verdict migrate`, `--help`, and bad settings refused by name.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../helpers/postgres.ts';
+import { spawnVerdict, type VerdictProcess } from '../helpers/process.ts';
+import { freePort } from '../helpers/server.ts';
+import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
+
+const running: VerdictProcess[] = [];
+afterAll(() => {
+  for (const p of running) p.proc.kill('SIGKILL');
+});
+
+describe('verdict serve on the embedded database', () => {
+  it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'verdict-cli-'));
+    const pgPort = await freePort();
+    const v = spawnVerdict(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--pg-port', String(pgPort)]);
+    running.push(v);
+    const ready = await v.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000);
+    expect(ready.psql).toBe(`psql -h 127.0.0.1 -p ${pgPort} -U postgres postgres`);
+    expect(ready.msg).toContain(ready.psql);
+    expect(ready.grpc[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    const http = `http://${ready.http[0]}`;
+
+    const traceId = hexId(16, 61);
+    const spanId = hexId(8, 61);
+    expect((await postJson(`${http}/v1/traces`, traceJson([{ traceId, spanId, name: 'chat', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }]))).status).toBe(200);
+    expect((await postJson(`${http}/v1/logs`, logsJson([{ eventName: 'gen_ai.evaluation.result', timeUnixNano: '1767225602000000000', traceId, spanId, attributes: [str('gen_ai.evaluation.name', 'Relevance'), str('gen_ai.evaluation.score.label', 'relevant')] }]))).status).toBe(200);
+
+    const [cmd, ...args] = (ready.psql as string).split(' ');
+    const out = execFileSync(cmd!, [...args, '-At', '-c', `SELECT trace_id, span_id, name, span_name FROM verdict.trace_evaluations`], { encoding: 'utf8' });
+    expect(out.trim()).toBe(`${traceId}|${spanId}|Relevance|chat`);
+
+    v.proc.kill('SIGTERM');
+    expect(await v.exited).toBe(0);
+    expect(v.lines.some((l) => l.msg === 'stopped')).toBe(true);
+
+    // The data survives a restart: PGlite persisted it in --data-dir.
+    const again = spawnVerdict(['--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--pg-port', '0']);
+    running.push(again);
+    const r2 = await again.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000);
+    expect(r2.psql).toBeNull();
+    const count = await fetch(`http://${r2.http[0]}/readyz`);
+    expect(count.status).toBe(200);
+    again.proc.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  });
+});
+
+describe('verdict migrate against PostgreSQL', () => {
+  it('applies the migrations once and reports the database up to date after', async () => {
+    const db = await createDatabase();
+    try {
+      const first = spawnVerdict(['migrate'], { DATABASE_URL: db.url });
+      expect(await first.exited).toBe(0);
+      expect(first.lines.find((l) => l.msg?.startsWith('applied'))?.migrations).toEqual(['0001_core']);
+      const second = spawnVerdict(['migrate', '--database-url', db.url]);
+      expect(await second.exited).toBe(0);
+      expect(second.lines.some((l) => l.msg === 'database is up to date')).toBe(true);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('verdict command line', () => {
+  it('prints help', async () => {
+    const v = spawnVerdict(['--help']);
+    expect(await v.exited).toBe(0);
+    const text = v.lines.map((l) => l.raw).join('\n');
+    expect(text).toContain('verdict [serve] [options]');
+    expect(text).toContain('--grpc-port');
+    expect(text).toContain('VERDICT_PG_PORT');
+  });
+
+  it.each([
+    [['--grpc-port', 'seventeen'], {}, 'verdict: invalid --grpc-port: "seventeen" is not a port number (0-65535)'],
+    [[], { VERDICT_HTTP_PORT: '99999' }, 'verdict: invalid VERDICT_HTTP_PORT: "99999" is not a port number (0-65535)'],
+    [['--no-such-flag', '1'], {}, 'verdict: unknown option --no-such-flag; see verdict --help'],
+  ])('stops on a bad setting %j %j with a message naming it', async (args, env, message) => {
+    const v = spawnVerdict(args, env);
+    expect(await v.exited).toBe(2);
+    expect(v.stderr().trim()).toBe(message);
+  });
+
+  it('stops with a clear error when a port is taken', async () => {
+    const port = await freePort();
+    const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--grpc-port', '0', '--http-port', String(port), '--host', '127.0.0.1']);
+      expect(await v.exited).toBe(1);
+      expect(v.stderr()).toContain('EADDRINUSE');
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# Verdict image: Node.js 24 runs the TypeScript sources directly (type stripping),
+# so the build stage only type-checks; the runtime stage has production dependencies only.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY proto ./proto
+COPY sql ./sql
+COPY bench ./bench
+COPY test ./test
+RUN npx tsc --noEmit
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    VERDICT_HOST=0.0.0.0 \
+    VERDICT_DATA_DIR=/data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/src ./src
+COPY proto ./proto
+COPY sql ./sql
+# The embedded database (used when DATABASE_URL is unset) keeps its files here.
+RUN mkdir -p /data && chown node:node /data
+VOLUME /data
+USER node
+EXPOSE 4317 4318 5433
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:4318/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/verdict.js"]
+CMD ["serve"]

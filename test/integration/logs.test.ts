@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 import { grpcCall, hexId, logsProto, LOGS_PATH, logsJson, postJson, postProto, str } from '../helpers/otlp.ts';
 
-const example = (name: string) => readFileSync(new URL(`../../../shared/examples/otlp/${name}`, import.meta.url), 'utf8');
+const example = (name: string) => readFileSync(new URL(`../fixtures/otlp/${name}`, import.meta.url), 'utf8');
 
 const LOG_QUERY = (where: string) => `
   SELECT trace_id, span_id, (extract(epoch FROM time) * 1e6)::bigint::text AS time_us, (extract(epoch FROM observed_time) * 1e6)::bigint::text AS observed_us,

@@ -298,7 +298,7 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
   });
 
   it('stores the official example trace.json as given', async () => {
-    const body = readFileSync(new URL('../../../shared/examples/otlp/trace.json', import.meta.url), 'utf8');
+    const body = readFileSync(new URL('../fixtures/otlp/trace.json', import.meta.url), 'utf8');
     const res = await postJson(`${t.httpUrl}/v1/traces`, body);
     expect(res.status).toBe(200);
     const rows = await t.query(

@@ -56,6 +56,7 @@ async function serve(cfg: Config, log: ReturnType<typeof createLogger>): Promise
         },
       );
     };
+    process.on('SIGHUP', () => server.reloadRules());
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });

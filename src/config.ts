@@ -9,6 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './config-error.ts';
+import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogLevel } from './log.ts';
 
 export interface Config {
@@ -33,8 +35,8 @@ export interface Config {
   corsOrigins: readonly string[];
   tlsCert: string | null;
   tlsKey: string | null;
-  /** Structured sections of the YAML file (feedback policy), validated by their own modules. */
-  feedback: unknown;
+  /** The `feedback:` section of the config file: polarity labels and thresholds, source rules. */
+  feedback: FeedbackConfig;
 }
 
 type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path';
@@ -76,9 +78,7 @@ export const SETTINGS: readonly Setting[] = [
 /** YAML keys that are structured sections rather than settings. */
 const SECTIONS = new Set(['feedback']);
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError };
 
 export const flagName = (s: Setting): string => `--${s.name.replaceAll('_', '-')}`;
 
@@ -93,7 +93,13 @@ export function loadConfig({ argv, env }: ConfigSources): Config {
   const file = flags.get('config') ?? env.VERDICT_CONFIG;
   flags.delete('config');
   const fromFile = file ? readConfigFile(file) : {};
-  const out: Record<string, unknown> = { feedback: fromFile.feedback ?? null };
+  let feedback: FeedbackConfig;
+  try {
+    feedback = parseFeedbackConfig(fromFile.feedback);
+  } catch (err) {
+    throw err instanceof ConfigError && file ? new ConfigError(`${err.message} (in ${file})`) : err;
+  }
+  const out: Record<string, unknown> = { feedback };
   for (const s of SETTINGS) {
     let raw: unknown = s.default;
     let origin = 'default';

@@ -6,7 +6,11 @@
 import type { Config } from './config.ts';
 import { Ingest } from './ingest.ts';
 import type { Logger } from './log.ts';
-import { NO_POLICY } from './normalize/evaluations.ts';
+import { feedbackRoute } from './feedback/api.ts';
+import { createPolicy } from './feedback/policy.ts';
+import { corsMiddleware } from './receivers/cors.ts';
+import { RuleEngine } from './rules/engine.ts';
+import { ReloadableRules } from './rules/reloadable.ts';
 import { Batcher } from './pipeline/batcher.ts';
 import { GrpcReceiver } from './receivers/grpc.ts';
 import { HttpReceiver } from './receivers/http.ts';
@@ -21,11 +25,15 @@ export interface RunningServer {
   grpc: GrpcReceiver;
   httpAddresses: string[];
   grpcAddresses: string[];
+  /** Reads the rules file again (SIGHUP); false when it is invalid (the old rules stay). */
+  reloadRules(): boolean;
   /** Graceful stop: refuse new work, finish in-flight exports, close the database. */
   close(): Promise<void>;
 }
 
 export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
+  // Rules are validated before anything starts: a bad pattern stops start-up, naming the rule.
+  const rules = new ReloadableRules(cfg.rulesFile, log);
   const store = await openStore(cfg, log);
   try {
     const applied = await store.migrate();
@@ -43,8 +51,21 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     maxInflightRows: cfg.maxInflightRows,
     maxInflightBytes: cfg.maxInflightBytes,
   });
-  const ingest = new Ingest({ batcher, policy: () => NO_POLICY });
-  const http = new HttpReceiver({ ingest, maxBodyBytes: cfg.maxBodyBytes, ready: () => store.ready(), log });
+  const policy = createPolicy(cfg.feedback);
+  const engine = new RuleEngine(rules.current, () => policy);
+  const ingest = new Ingest({
+    batcher,
+    policy: () => policy,
+    ...(cfg.rulesFile ? { spanObservers: [engine.spanObserver], logObservers: [engine.logObserver] } : {}),
+  });
+  const http = new HttpReceiver({
+    ingest,
+    maxBodyBytes: cfg.maxBodyBytes,
+    ready: () => store.ready(),
+    log,
+    routes: { '/v1/feedback': feedbackRoute({ ingest, policy: () => policy, maxBodyBytes: cfg.maxBodyBytes }) },
+    middleware: cfg.corsOrigins.length > 0 ? [corsMiddleware(cfg.corsOrigins)] : [],
+  });
   const grpc = new GrpcReceiver({ ingest, maxMessageBytes: cfg.maxBodyBytes, log });
 
   let grpcAddresses: string[] = [];
@@ -71,6 +92,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
         grpc.forceClose();
       }
       await batcher.close();
+      rules.close();
       await store.close();
     })();
     return closing;
@@ -81,7 +103,8 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     `verdict ready: OTLP/gRPC on ${grpcAddresses.join(', ')}; OTLP/HTTP on ${httpAddresses.map((a) => `http://${a}`).join(', ')}` +
       (store.psqlCommand ? `; embedded database in ${cfg.dataDir}, query it with: ${store.psqlCommand}` : '; database: PostgreSQL (DATABASE_URL)'),
   );
-  return { store, batcher, ingest, http, grpc, httpAddresses, grpcAddresses, close };
+  rules.watch();
+  return { store, batcher, ingest, http, grpc, httpAddresses, grpcAddresses, reloadRules: () => rules.reload(), close };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

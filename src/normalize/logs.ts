@@ -11,11 +11,11 @@ import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluati
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
 import { optionalId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import { emptyBatch, type EvaluationRow, type LogRow } from './rows.ts';
-import type { Normalized } from './spans.ts';
+import { emptyBatch, type LogRow } from './rows.ts';
+import type { Derived, Normalized } from './spans.ts';
 
 /** Sees every log record that is stored or turned into an evaluation (rules read user messages here). */
-export type LogObserver = (record: LogRecord, facts: LogFacts, evaluations: EvaluationRow[]) => void;
+export type LogObserver = (record: LogRecord, facts: LogFacts, out: Derived) => void;
 
 export interface LogFacts {
   traceId: string | null;
@@ -79,7 +79,7 @@ function addRecord(
   const eventName = r.eventName || legacyEventName(r.attributes);
   if (opts.observers && opts.observers.length > 0) {
     const facts: LogFacts = { traceId, spanId, eventName, serviceName: resource.serviceName, timeUnixNano: time || observed || nowNs };
-    for (const observe of opts.observers) observe(r, facts, batch.evaluations);
+    for (const observe of opts.observers) observe(r, facts, batch);
   }
 
   if (eventName === EVALUATION_EVENT) {

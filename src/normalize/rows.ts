@@ -54,17 +54,38 @@ export interface EvaluationRow {
   attributes: string;
 }
 
-/** Everything one request (or one rule run) adds, written in one transaction. */
+/**
+ * A user message seen in a conversation, for the `repeat` rule: the write
+ * transaction records it in verdict.user_turns and compares it with earlier
+ * runs of the same conversation there.
+ */
+export interface TurnRow {
+  conversation_id: string;
+  /** Hash of the normalised message text. */
+  message_hash: string;
+  trace_id: string;
+  span_id: string;
+  time_unix_nano: bigint;
+  /** The start of the message, for the verdict's explanation. */
+  message: string;
+  /** The rule that asked for it (its verdicts carry this name). */
+  rule: string;
+  label: string;
+  polarity: Polarity;
+}
+
+/** Everything one request (or one API call) adds, written in one transaction. */
 export interface Batch {
   spans: EncodedRows;
   logs: LogRow[];
   evaluations: EvaluationRow[];
+  turns: TurnRow[];
 }
 
 const NO_SPANS: EncodedRows = Object.freeze({ rows: 0, chunks: [], bytes: 0 });
 
 export function emptyBatch(): Batch {
-  return { spans: NO_SPANS, logs: [], evaluations: [] };
+  return { spans: NO_SPANS, logs: [], evaluations: [], turns: [] };
 }
 
 export function batchRows(b: Batch): number {

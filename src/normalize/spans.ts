@@ -17,7 +17,7 @@ import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluati
 import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT, PROVIDER_RENAMES } from './genai.ts';
 import { optionalId, requiredId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import type { Batch, EvaluationRow } from './rows.ts';
+import type { Batch, EvaluationRow, TurnRow } from './rows.ts';
 
 /**
  * COPY column order for verdict.spans (any order works with a column list;
@@ -45,12 +45,18 @@ export interface SpanFacts {
   operation: string | null;
   conversationId: string | null;
   responseId: string | null;
-  /** Start time, for ordering turns of a conversation. */
   startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
 }
 
-/** Sees every span that is stored, with its decoded form; may add evaluation rows (rules). */
-export type SpanObserver = (span: Span, facts: SpanFacts, evaluations: EvaluationRow[]) => void;
+/** Where observers put what they derive: verdicts, and user turns for the `repeat` rule. */
+export interface Derived {
+  evaluations: EvaluationRow[];
+  turns: TurnRow[];
+}
+
+/** Sees every span that is stored, with its decoded form; may add verdicts (deterministic rules). */
+export type SpanObserver = (span: Span, facts: SpanFacts, out: Derived) => void;
 
 export interface Normalized {
   batch: Batch;
@@ -69,6 +75,8 @@ const TWO_32 = 4294967296;
 export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeOptions): Normalized {
   const w = new CopyWriter();
   const evaluations: EvaluationRow[] = [];
+  const turns: TurnRow[] = [];
+  const derived: Derived = { evaluations, turns };
   const rejections = new Rejections();
   for (const rs of req.resourceSpans) {
     for (const ss of rs.scopeSpans) {
@@ -85,18 +93,20 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
       for (const span of ss.spans) {
         const mark = w.mark();
         const evaluationsBefore = evaluations.length;
+        const turnsBefore = turns.length;
         try {
-          spanRow(w, span, resource, envelope, evaluations, rejections, opts);
+          spanRow(w, span, resource, envelope, derived, rejections, opts);
         } catch (err) {
           if (!(err instanceof RejectedItem || err instanceof TooDeepError)) throw err;
           w.rollback(mark);
           evaluations.length = evaluationsBefore;
+          turns.length = turnsBefore;
           rejections.reject('span', err.message);
         }
       }
     }
   }
-  return { batch: { spans: w.finish(), logs: [], evaluations }, rejections };
+  return { batch: { spans: w.finish(), logs: [], evaluations, turns }, rejections };
 }
 
 /** GenAI columns lifted from span attributes while they are written as JSON. */
@@ -130,7 +140,7 @@ function micros(hi: number, lo: number): number {
   return Number(((BigInt(hi) << 32n) | BigInt(lo)) / 1000n);
 }
 
-function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Buffer, evaluations: EvaluationRow[], rejections: Rejections, opts: NormalizeOptions): void {
+function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Buffer, derived: Derived, rejections: Rejections, opts: NormalizeOptions): void {
   const traceId = requiredId(span.traceId, 16, 'trace_id');
   const spanId = requiredId(span.spanId, 8, 'span_id');
   const parentSpanId = optionalId(span.parentSpanId, 8, 'parent_span_id');
@@ -172,7 +182,7 @@ function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Bu
   w.close(open);
 
   if (span.events.length === 0) w.jsonb('[]');
-  else eventsField(w, span, traceId, spanId, eHi, eLo, g.conversationId, resource, evaluations, rejections, opts.policy);
+  else eventsField(w, span, traceId, spanId, eHi, eLo, g.conversationId, resource, derived.evaluations, rejections, opts.policy);
   linksField(w, span.links);
   w.int8(span.droppedAttributesCount >>> 0);
   w.int8(span.droppedEventsCount >>> 0);
@@ -192,8 +202,9 @@ function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Bu
     const facts: SpanFacts = {
       traceId, spanId, name, statusCode, durationNs: duration, serviceName: resource.serviceName, operation: g.operation,
       conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: toBigInt(span.startTimeUnixNano),
+      endTimeUnixNano: toBigInt(span.endTimeUnixNano),
     };
-    for (const observe of opts.observers) observe(span, facts, evaluations);
+    for (const observe of opts.observers) observe(span, facts, derived);
   }
 }
 

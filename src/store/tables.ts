@@ -5,7 +5,7 @@
  * lists with information_schema, so they cannot drift from sql/.
  */
 import { SPAN_COLUMNS } from '../normalize/spans.ts';
-import type { EvaluationRow, LogRow } from '../normalize/rows.ts';
+import type { EvaluationRow, LogRow, TurnRow } from '../normalize/rows.ts';
 import { CopyWriter, type EncodedRows } from './copy-binary.ts';
 
 export interface Table {
@@ -86,6 +86,29 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(r.polarity);
     w.text(r.service_name);
     w.jsonb(r.attributes);
+  },
+};
+
+/**
+ * User turns for the `repeat` rule. Staged only: write-plan.ts records them in
+ * verdict.user_turns and derives the repeat verdicts in SQL.
+ */
+export const TURNS: RowCodec<TurnRow> = {
+  name: 'verdict.user_turns',
+  key: ['conversation_id', 'message_hash', 'trace_id'],
+  staging: 'verdict_turns_in',
+  columns: ['conversation_id', 'message_hash', 'trace_id', 'span_id', 'time', 'message', 'rule', 'label', 'polarity'],
+  write(w, r) {
+    w.row(9);
+    w.text(r.conversation_id);
+    w.ascii(r.message_hash);
+    w.ascii(r.trace_id);
+    w.ascii(r.span_id);
+    w.timestampNanos(r.time_unix_nano);
+    w.text(r.message);
+    w.text(r.rule);
+    w.text(r.label);
+    w.ascii(r.polarity);
   },
 };
 

@@ -38,7 +38,7 @@ describe.each(BACKENDS)('evaluations on %s', (backend) => {
     expect(res.json()).toEqual({});
     expect(await t.query(EVAL_QUERY(`trace_id = '${traceId}'`))).toEqual([{
       trace_id: traceId, span_id: spanId, response_id: 'chatcmpl-21', conversation_id: null, name: 'Relevance', score_value: 0.25, score_label: 'not_relevant',
-      explanation: 'The answer ignores the question.', error_type: 'timeout', time_us: '1767225600000001', channel: 'log', source: 'llm_judge', polarity: null,
+      explanation: 'The answer ignores the question.', error_type: 'timeout', time_us: '1767225600000001', channel: 'log', source: 'llm_judge', polarity: 'negative',
       service_name: 'judge',
       attributes: {
         'gen_ai.evaluation.name': 'Relevance', 'gen_ai.evaluation.score.value': 0.25, 'gen_ai.evaluation.score.label': 'not_relevant',

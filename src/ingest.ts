@@ -5,7 +5,8 @@
  */
 import { BadRequestError } from './errors.ts';
 import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
-import { decodeLogsRequest, decodeTraceRequest } from './otlp/proto.ts';
+import { checkDecodeBudget } from './otlp/budget.ts';
+import { decodeLogsRequest, decodeTraceRequest, LogsRequest, TraceRequest } from './otlp/proto.ts';
 import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest } from './otlp/types.ts';
 import type { EvaluationPolicy } from './normalize/evaluations.ts';
 import { normalizeLogs, type LogObserver } from './normalize/logs.ts';
@@ -37,12 +38,14 @@ export class Ingest {
 
   async traces(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
+    checkDecodeBudget(body, encoding, TraceRequest);
     const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), 'ExportTraceServiceRequest');
     return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'span');
   }
 
   async logs(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
+    checkDecodeBudget(body, encoding, LogsRequest);
     const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), 'ExportLogsServiceRequest');
     return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.logObservers ?? [] }), body.byteLength, 'log record');
   }

@@ -4,11 +4,12 @@ import { CopyWriter } from '../store/copy-binary.ts';
 import { attributesJson, clean, scalarOf } from './anyvalue.ts';
 import { ATTR } from './genai.ts';
 
-/** Lifted text columns longer than this are left NULL (the attribute keeps the value): btree index rows must stay under ~2.7 kB. */
+/** Lifted text columns longer than this (in UTF-8 bytes) are left NULL (the attribute keeps the value): btree index rows must stay under ~2.7 kB. */
 export const MAX_LIFTED_LENGTH = 1024;
 
 export function liftedText(v: unknown): string | null {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_LIFTED_LENGTH) return null;
+  if (v.length * 3 > MAX_LIFTED_LENGTH && Buffer.byteLength(v, 'utf8') > MAX_LIFTED_LENGTH) return null;
   return clean(v);
 }
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyValue } from '../otlp/types.ts';
 import { clean, scalarOf } from './anyvalue.ts';
+import { liftedText } from './context.ts';
 import { ATTR, isFeedbackSource } from './genai.ts';
 import { RejectedItem } from './rejections.ts';
 import type { Channel, EvaluationRow, Polarity } from './rows.ts';
@@ -72,7 +73,8 @@ export function readEvaluation(kvs: readonly KeyValue[]): EvaluationFields {
         f.explanation = text(scalarOf(kv.value));
         break;
       case ATTR.responseId:
-        f.responseId = text(scalarOf(kv.value));
+        // Indexed like the spans' column: an oversized ID stays in the attributes only.
+        f.responseId = liftedText(scalarOf(kv.value));
         break;
       case ATTR.errorType:
         f.errorType = text(scalarOf(kv.value));

@@ -30,6 +30,8 @@ export interface LogNormalizeOptions {
   observers?: readonly LogObserver[];
 }
 
+const MAX_NS = (1n << 63n) - 1n;
+
 export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeOptions, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Normalized {
   const batch = emptyBatch();
   const rejections = new Rejections();
@@ -75,6 +77,9 @@ function addRecord(
   const spanId = traceId === null ? null : optionalId(r.spanId, 8, 'span_id');
   const time = toBigInt(r.timeUnixNano);
   const observed = toBigInt(r.observedTimeUnixNano);
+  // fixed64 goes to 2^64-1; Postgres bigint (nanoseconds) to 2^63-1, the year 2262.
+  if (time > MAX_NS) throw new RejectedItem(`time_unix_nano ${time} is past the year 2262`);
+  if (observed > MAX_NS) throw new RejectedItem(`observed_time_unix_nano ${observed} is past the year 2262`);
   const attributes = attributesJson(r.attributes);
   const eventName = r.eventName || legacyEventName(r.attributes);
   if (opts.observers && opts.observers.length > 0) {

@@ -51,6 +51,11 @@ function acceptInvalidUtf8(ns: protobuf.NamespaceBase): void {
 
 export const root = loadRoot();
 
+// protobufjs stops at 100 nested messages (protoc's default). OTLP values may
+// nest 64 AnyValue levels (two messages each) under a handful of envelopes;
+// deeper ones are rejected per item by the normaliser, not per request here.
+protobuf.Reader.recursionLimit = 256;
+
 export const TraceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 export const TraceResponse = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
 export const LogsRequest = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');

@@ -31,6 +31,8 @@ export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '2
  */
 export function classify(err: unknown): DataError | UnavailableError {
   if (err instanceof DataError || err instanceof UnavailableError) return err;
+  // A value the COPY encoder cannot represent is the data's fault too; retrying would loop.
+  if (err instanceof RangeError && (err as NodeJS.ErrnoException).code === 'ERR_OUT_OF_RANGE') return new DataError(`a value is out of range for its column: ${err.message}`, '22003');
   const code = sqlState(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))) {

@@ -13,6 +13,8 @@ COPY proto ./proto
 COPY sql ./sql
 COPY bench ./bench
 COPY test ./test
+# The stack tests read the Dockerfile through scripts/dockerfile.ts.
+COPY scripts ./scripts
 RUN npx tsc --noEmit
 
 FROM node:24-bookworm-slim AS deps

@@ -3,11 +3,13 @@
  * the gRPC and the HTTP receiver: decode → normalise → queue for commit →
  * partial-success result. Transports only move bytes and map outcomes.
  */
-import { BadRequestError } from './errors.ts';
+import { BadRequestError, OverloadedError } from './errors.ts';
+import type { Metrics, Transport } from './metrics.ts';
+import { DataError } from './store/db-errors.ts';
 import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
 import { checkDecodeBudget } from './otlp/budget.ts';
 import { decodeLogsRequest, decodeTraceRequest, LogsRequest, TraceRequest } from './otlp/proto.ts';
-import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest } from './otlp/types.ts';
+import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest, Signal } from './otlp/types.ts';
 import type { EvaluationPolicy } from './normalize/evaluations.ts';
 import { normalizeLogs, type LogObserver } from './normalize/logs.ts';
 import { batchRows, type Batch } from './normalize/rows.ts';
@@ -28,6 +30,7 @@ export interface IngestOptions {
   policy: () => EvaluationPolicy;
   spanObservers?: readonly SpanObserver[];
   logObservers?: readonly LogObserver[];
+  metrics?: Metrics;
 }
 
 export class Ingest {
@@ -36,32 +39,46 @@ export class Ingest {
     this.#opts = opts;
   }
 
-  async traces(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
+  async traces(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     checkDecodeBudget(body, encoding, TraceRequest);
     const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), 'ExportTraceServiceRequest');
-    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'span');
+    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'traces', transport);
   }
 
-  async logs(body: Uint8Array, encoding: Encoding): Promise<ExportResult> {
+  async logs(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     checkDecodeBudget(body, encoding, LogsRequest);
     const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), 'ExportLogsServiceRequest');
-    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.logObservers ?? [] }), body.byteLength, 'log record');
+    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.logObservers ?? [] }), body.byteLength, 'logs', transport);
   }
 
-  /** Queues rows made elsewhere (feedback API); resolves after commit. */
-  write(batch: Batch, bytes: number): Promise<void> {
-    return this.#opts.batcher.submit(batch, bytes);
+  /** Queues rows; resolves after commit. Also the feedback API's way in. */
+  async write(batch: Batch, bytes: number, transport: Transport): Promise<void> {
+    const m = this.#opts.metrics;
+    const logRecords = batch.logs.length + batch.evaluations.filter((e) => e.channel === 'log').length;
+    try {
+      await this.#opts.batcher.submit(batch, bytes);
+    } catch (err) {
+      const reason = err instanceof OverloadedError ? 'overloaded' : err instanceof DataError ? 'refused_by_database' : 'unavailable';
+      m?.refused('spans', transport, reason, batch.spans.rows);
+      m?.refused('log_records', transport, reason, logRecords);
+      m?.refused('evaluations', transport, reason, batch.evaluations.length);
+      throw err;
+    }
+    m?.accepted('spans', transport, batch.spans.rows);
+    m?.accepted('log_records', transport, logRecords);
+    m?.accepted('evaluations', transport, batch.evaluations.length);
   }
 
-  async #store(n: Normalized, bytes: number, noun: string): Promise<ExportResult> {
+  async #store(n: Normalized, bytes: number, signal: Signal, transport: Transport): Promise<ExportResult> {
     const { batch, rejections } = n;
+    this.#opts.metrics?.refused(signal === 'traces' ? 'spans' : 'log_records', transport, 'invalid', rejections.rejected);
     // An empty request (or one whose items were all rejected) gets its answer at once (OTLP "Empty Telemetry Envelopes").
-    if (batchRows(batch) > 0) await this.write(batch, bytes * 2);
+    if (batchRows(batch) > 0) await this.write(batch, bytes * 2, transport);
     return {
       rejected: rejections.rejected,
-      message: rejections.message(noun),
+      message: rejections.message(signal === 'traces' ? 'span' : 'log record'),
       accepted: { spans: batch.spans.rows, logs: batch.logs.length, evaluations: batch.evaluations.length },
     };
   }

@@ -3,7 +3,13 @@
  * the lifecycle: start both servers, and on shutdown stop taking work, let
  * in-flight exports commit, then close the database.
  */
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Config } from './config.ts';
+import { ConfigError } from './config-error.ts';
+import { Metrics } from './metrics.ts';
+import { Authenticator, loadTokens } from './receivers/auth.ts';
 import { Ingest } from './ingest.ts';
 import type { Logger } from './log.ts';
 import { feedbackRoute } from './feedback/api.ts';
@@ -25,6 +31,7 @@ export interface RunningServer {
   grpc: GrpcReceiver;
   httpAddresses: string[];
   grpcAddresses: string[];
+  metrics: Metrics;
   /** Reads the rules file again (SIGHUP); false when it is invalid (the old rules stay). */
   reloadRules(): boolean;
   /** Graceful stop: refuse new work, finish in-flight exports, close the database. */
@@ -32,8 +39,10 @@ export interface RunningServer {
 }
 
 export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
-  // Rules are validated before anything starts: a bad pattern stops start-up, naming the rule.
+  // Everything read from files is validated before anything starts: a bad rule, token file or certificate stops start-up.
   const rules = new ReloadableRules(cfg.rulesFile, log);
+  const auth = new Authenticator(loadTokens(cfg.authTokens, cfg.authTokenFile));
+  const tls = cfg.tlsCert && cfg.tlsKey ? { cert: readPem(cfg.tlsCert, '--tls-cert'), key: readPem(cfg.tlsKey, '--tls-key') } : null;
   const store = await openStore(cfg, log);
   try {
     const applied = await store.migrate();
@@ -43,6 +52,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     throw err;
   }
 
+  const metrics = new Metrics(() => ({ rows: batcher.inflightRows, bytes: batcher.inflightBytes }));
   const batcher = new Batcher(store, {
     maxBatchRows: cfg.batchMaxRows,
     maxWaitMs: cfg.batchMaxWaitMs,
@@ -50,12 +60,20 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     writers: store.kind === 'pglite' ? 1 : cfg.writers,
     maxInflightRows: cfg.maxInflightRows,
     maxInflightBytes: cfg.maxInflightBytes,
+  }, {
+    onWrite(rows, requests, seconds, error) {
+      metrics.writeDuration.observe({ outcome: error ? 'error' : 'committed' }, seconds);
+      metrics.batchRows.observe(rows);
+      metrics.batchRequests.observe(requests);
+      if (error) metrics.dbErrors.inc({ kind: error.name === 'DataError' ? 'data' : 'unavailable' });
+    },
   });
   const policy = createPolicy(cfg.feedback);
   const engine = new RuleEngine(rules.current, () => policy);
   const ingest = new Ingest({
     batcher,
     policy: () => policy,
+    metrics,
     ...(cfg.rulesFile ? { spanObservers: [engine.spanObserver], logObservers: [engine.logObserver] } : {}),
   });
   const http = new HttpReceiver({
@@ -63,10 +81,33 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     maxBodyBytes: cfg.maxBodyBytes,
     ready: () => store.ready(),
     log,
-    routes: { '/v1/feedback': feedbackRoute({ ingest, policy: () => policy, maxBodyBytes: cfg.maxBodyBytes }) },
-    middleware: cfg.corsOrigins.length > 0 ? [corsMiddleware(cfg.corsOrigins)] : [],
+    routes: {
+      '/v1/feedback': feedbackRoute({ ingest, policy: () => policy, maxBodyBytes: cfg.maxBodyBytes }),
+      '/metrics': async (_req, res) => {
+        const body = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(body);
+      },
+    },
+    // CORS first: browsers send preflights without credentials.
+    middleware: [...(cfg.corsOrigins.length > 0 ? [corsMiddleware(cfg.corsOrigins)] : []), auth.http],
+    onExport: (signal, _result, outcome, seconds) => {
+      metrics.requests.inc({ transport: 'http', signal, code: String(outcome?.http ?? 200) });
+      metrics.requestDuration.observe({ transport: 'http', signal }, seconds);
+    },
+    ...(tls ? { createServer: (handler) => https.createServer(tls, handler) } : {}),
   });
-  const grpc = new GrpcReceiver({ ingest, maxMessageBytes: cfg.maxBodyBytes, log });
+  const grpc = new GrpcReceiver({
+    ingest,
+    maxMessageBytes: cfg.maxBodyBytes,
+    log,
+    ...(auth.enabled ? { authenticate: auth.grpc } : {}),
+    ...(tls ? { credentials: ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) } : {}),
+    onExport: (signal, _result, outcome, seconds) => {
+      metrics.requests.inc({ transport: 'grpc', signal, code: GrpcStatus[outcome?.grpc ?? GrpcStatus.OK] });
+      metrics.requestDuration.observe({ transport: 'grpc', signal }, seconds);
+    },
+  });
 
   let grpcAddresses: string[] = [];
   let httpAddresses: string[] = [];
@@ -100,11 +141,20 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
 
   log.info(
     { grpc: grpcAddresses, http: httpAddresses, database: store.kind, psql: store.psqlCommand },
-    `verdict ready: OTLP/gRPC on ${grpcAddresses.join(', ')}; OTLP/HTTP on ${httpAddresses.map((a) => `http://${a}`).join(', ')}` +
+    `verdict ready: OTLP/gRPC${tls ? ' (TLS)' : ''} on ${grpcAddresses.join(', ')}; OTLP/HTTP on ${httpAddresses.map((a) => `${tls ? 'https' : 'http'}://${a}`).join(', ')}` +
+      `; metrics at ${tls ? 'https' : 'http'}://${httpAddresses[0]}/metrics${auth.enabled ? '; bearer tokens required' : ''}` +
       (store.psqlCommand ? `; embedded database in ${cfg.dataDir}, query it with: ${store.psqlCommand}` : '; database: PostgreSQL (DATABASE_URL)'),
   );
   rules.watch();
-  return { store, batcher, ingest, http, grpc, httpAddresses, grpcAddresses, reloadRules: () => rules.reload(), close };
+  return { store, batcher, ingest, http, grpc, httpAddresses, grpcAddresses, metrics, reloadRules: () => rules.reload(), close };
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${flag} ${file}: ${(err as Error).message}`);
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -48,7 +48,7 @@ export function feedbackRoute(opts: FeedbackOptions) {
     const rows = parseFeedback(parsed, opts.policy(), Date.now());
     const batch = emptyBatch();
     batch.evaluations = rows;
-    await opts.ingest.write(batch, body.length);
+    await opts.ingest.write(batch, body.length, 'http');
     sendJson(res, 200, { accepted: rows.length, ids: rows.map((r) => r.id) });
   };
 }

@@ -39,7 +39,8 @@ interface Pending {
 
 /** Observations for metrics (wired by the server). */
 export interface BatcherHooks {
-  onWrite?(rows: number, requests: number, seconds: number, ok: boolean): void;
+  /** After each write transaction; `error` when it failed. */
+  onWrite?(rows: number, requests: number, seconds: number, error?: Error): void;
 }
 
 export class Batcher {
@@ -144,10 +145,10 @@ export class Batcher {
     const started = performance.now();
     try {
       await this.#store.write(group.map((p) => p.batch));
-      this.#hooks.onWrite?.(rows, group.length, (performance.now() - started) / 1000, true);
+      this.#hooks.onWrite?.(rows, group.length, (performance.now() - started) / 1000);
       for (const p of group) p.resolve();
     } catch (err) {
-      this.#hooks.onWrite?.(rows, group.length, (performance.now() - started) / 1000, false);
+      this.#hooks.onWrite?.(rows, group.length, (performance.now() - started) / 1000, err as Error);
       if (err instanceof DataError && group.length > 1) {
         // Find the request(s) the database refuses; the others are stored.
         for (const p of group) await this.#write([p], p.rows);

@@ -58,7 +58,7 @@ export class GrpcReceiver {
       const started = performance.now();
       const run = async (): Promise<ExportResult> => {
         this.#opts.authenticate?.(call.metadata);
-        return signal === 'traces' ? ingest.traces(call.request, 'protobuf') : ingest.logs(call.request, 'protobuf');
+        return signal === 'traces' ? ingest.traces(call.request, 'protobuf', 'grpc') : ingest.logs(call.request, 'protobuf', 'grpc');
       };
       run().then(
         (r) => {
@@ -68,7 +68,9 @@ export class GrpcReceiver {
         (err: unknown) => {
           const o = outcomeOf(err);
           this.#opts.onExport?.(signal, null, o, (performance.now() - started) / 1000);
-          if (o.http >= 500) this.#opts.log.warn({ rpc: signal, code: grpc.status[o.grpc], err: o.message }, 'request failed');
+          const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message };
+          if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
+          else this.#opts.log.info(line, 'request refused');
           callback(grpcError(o));
         },
       );

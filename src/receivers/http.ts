@@ -95,7 +95,9 @@ export class HttpReceiver {
   }
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.#route(req, res).catch((err: unknown) => this.#fail(req, res, err, 'json'));
+    // Errors before the body is read (auth, draining, routing) answer in the request's encoding too.
+    const protobuf = String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-protobuf');
+    void this.#route(req, res).catch((err: unknown) => this.#fail(req, res, err, protobuf ? 'protobuf' : 'json'));
   };
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -140,7 +142,7 @@ export class HttpReceiver {
     const started = performance.now();
     try {
       const body = await readBody(req, this.#opts.maxBodyBytes);
-      const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding) : await this.#opts.ingest.logs(body, encoding);
+      const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding, 'http') : await this.#opts.ingest.logs(body, encoding, 'http');
       this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
       sendExportResponse(res, signal, encoding, result);
     } catch (err) {
@@ -151,8 +153,10 @@ export class HttpReceiver {
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown, encoding: Encoding): void {
     const o = outcomeOf(err);
-    if (o.http >= 500) this.#opts.log.warn({ method: req.method, path: req.url, status: o.http, err: o.message }, 'request failed');
-    else this.#opts.log.debug({ method: req.method, path: req.url, status: o.http, err: o.message }, 'request refused');
+    // One line per failed request, with its cause (never one per span).
+    const line = { method: req.method, path: req.url, status: o.http, err: o.message };
+    if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
+    else this.#opts.log.info(line, 'request refused');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -2,6 +2,7 @@
  * The official OpenTelemetry JS SDK and OTLP exporters as test clients, in
  * the three OTLP protocols.
  */
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { OTLPLogExporter as GrpcLogs } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPLogExporter as JsonLogs } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoLogs } from '@opentelemetry/exporter-logs-otlp-proto';
@@ -21,29 +22,38 @@ export interface Endpoints {
   /** e.g. http://127.0.0.1:4317 */
   grpc: string;
   headers?: Record<string, string>;
+  /** The CA that signed the receiver's certificate, for https:// endpoints. */
+  ca?: Buffer;
+}
+
+function grpcOptions(e: Endpoints) {
+  return {
+    url: e.grpc,
+    ...(e.headers ? { metadata: metadataOf(e.headers) } : {}),
+    ...(e.ca ? { credentials: credentials.createSsl(e.ca) } : {}),
+  };
+}
+
+function httpOptions(e: Endpoints, path: string) {
+  return { url: `${e.http}${path}`, ...(e.headers ? { headers: e.headers } : {}), ...(e.ca ? { httpAgentOptions: { ca: e.ca } } : {}) };
 }
 
 export function traceExporter(protocol: Protocol, e: Endpoints): SpanExporter {
-  const headers = e.headers;
-  if (protocol === 'grpc') return new GrpcTraces({ url: e.grpc, ...(headers ? { metadata: metadataOf(headers) } : {}) });
-  if (protocol === 'http/protobuf') return new ProtoTraces({ url: `${e.http}/v1/traces`, headers });
-  return new JsonTraces({ url: `${e.http}/v1/traces`, headers });
+  if (protocol === 'grpc') return new GrpcTraces(grpcOptions(e));
+  if (protocol === 'http/protobuf') return new ProtoTraces(httpOptions(e, '/v1/traces'));
+  return new JsonTraces(httpOptions(e, '/v1/traces'));
 }
 
 export function logExporter(protocol: Protocol, e: Endpoints): LogRecordExporter {
-  const headers = e.headers;
-  if (protocol === 'grpc') return new GrpcLogs({ url: e.grpc, ...(headers ? { metadata: metadataOf(headers) } : {}) });
-  if (protocol === 'http/protobuf') return new ProtoLogs({ url: `${e.http}/v1/logs`, headers });
-  return new JsonLogs({ url: `${e.http}/v1/logs`, headers });
+  if (protocol === 'grpc') return new GrpcLogs(grpcOptions(e));
+  if (protocol === 'http/protobuf') return new ProtoLogs(httpOptions(e, '/v1/logs'));
+  return new JsonLogs(httpOptions(e, '/v1/logs'));
 }
 
-function metadataOf(headers: Record<string, string>) {
-  // Lazy import keeps grpc-js out of files that do not use it.
-  return import('@grpc/grpc-js').then(({ Metadata }) => {
-    const m = new Metadata();
-    for (const [k, v] of Object.entries(headers)) m.set(k, v);
-    return m;
-  }) as never;
+function metadataOf(headers: Record<string, string>): Metadata {
+  const m = new Metadata();
+  for (const [k, v] of Object.entries(headers)) m.set(k.toLowerCase(), v);
+  return m;
 }
 
 export interface Clients {

@@ -1,4 +1,5 @@
 /** Migrations, the SQL contract's names, and the health endpoints. */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
 import { EVALUATIONS, LOGS, SPANS } from '../../src/store/tables.ts';
@@ -36,5 +37,27 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
     const ready = await fetch(`${t.httpUrl}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+  });
+});
+
+describe.each(BACKENDS)('query plans on %s', (backend) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(backend);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('reaches the indexes when verdicts or traces are looked up by trace_id', async () => {
+    // With sequential scans priced out (in one transaction, so on one session), the plan shows whether an index can serve the filter at all.
+    const plan = (q: string) =>
+      t.db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+        const { rows } = await sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN ${q}`).execute(trx);
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    expect(await plan(`SELECT * FROM verdict.trace_evaluations WHERE trace_id = '${'ab'.repeat(16)}'`)).toContain('evaluations_trace');
+    expect(await plan(`SELECT * FROM verdict.traces WHERE trace_id = '${'ab'.repeat(16)}'`)).toContain('spans_pkey');
   });
 });

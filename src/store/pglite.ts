@@ -73,6 +73,11 @@ export class PgliteStore implements Store {
     return store;
   }
 
+  /** The PGlite instance itself, for tools that need it directly (the benchmark's ceiling). */
+  get pglite(): PGlite {
+    return this.#pglite;
+  }
+
   /** Port the wire-protocol server listens on (resolved when configured as an ephemeral port). */
   get pgPort(): number | null {
     return this.#server ? Number(this.#server.getServerConn().split(':').pop()) : null;

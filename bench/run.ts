@@ -1,0 +1,248 @@
+/**
+ * `npm run bench`: end-to-end ingest throughput against the database's own
+ * bulk-load ceiling, measured in the same run on the same machine.
+ *
+ * For each backend (PostgreSQL via DATABASE_URL, and the embedded one) and
+ * each scale (1×, 4×, 16× the span count):
+ *   1. the ceiling: the same rows COPYed by a separate client (bench/ceiling.ts);
+ *   2. for each transport (gRPC, HTTP/protobuf): a fresh receiver process,
+ *      a warm-up, then the load generator (bench/loadgen.ts, its own process)
+ *      closed-loop at the configured concurrency; the stored span count is
+ *      checked against what was acknowledged;
+ *   3. at 1×: an open-loop run at half the measured maximum, for latency.
+ * Prints a table, and writes it with the raw figures to bench/results/.
+ *
+ *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
+ *                     [--spans 100000] [--scales 1,4,16] [--concurrency 8] [--batch 512] [--quick]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { CeilingResult, CeilingSpec } from './ceiling.ts';
+import type { LoadResult, LoadSpec } from './loadgen.ts';
+import { cpuSeconds, cpuSecondsOf, machineBusySeconds, memory } from './proc.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
+
+interface Options {
+  databaseUrl: string;
+  backends: Array<'postgres' | 'pglite'>;
+  transports: Array<'grpc' | 'http'>;
+  spans: number;
+  scales: number[];
+  concurrency: number;
+  batch: number;
+}
+
+function options(argv: string[]): Options {
+  const flag = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i === -1 ? undefined : argv[i + 1];
+  };
+  const quick = argv.includes('--quick');
+  return {
+    databaseUrl: flag('database-url') ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    backends: (flag('backends') ?? 'postgres,pglite').split(',') as Options['backends'],
+    transports: (flag('transports') ?? 'grpc,http').split(',') as Options['transports'],
+    spans: Number(flag('spans') ?? (quick ? 20_000 : 100_000)),
+    scales: (flag('scales') ?? (quick ? '1' : '1,4,16')).split(',').map(Number),
+    concurrency: Number(flag('concurrency') ?? 8),
+    batch: Number(flag('batch') ?? 512),
+  };
+}
+
+interface Row {
+  backend: string;
+  transport: string;
+  scale: number;
+  mode: 'max' | 'half';
+  spans: number;
+  spansPerSecond: number;
+  ceiling: number;
+  ratio: number;
+  p50: number;
+  p99: number;
+  receiverCores: number;
+  postgresCores: number;
+  machineCores: number;
+  peakRssMb: number;
+  failed: number;
+  stored: number;
+  acked: number;
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Runs a bench script in its own process and parses its JSON line; `onGo` runs when it prints "go". */
+function child<T>(script: string, spec: unknown, onGo?: () => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [join(HERE, script), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (onGo && out.startsWith('go\n')) {
+        onGo();
+        onGo = undefined;
+      }
+    });
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as T) : reject(new Error(`${script} exited ${code}`))));
+  });
+}
+
+interface Receiver {
+  proc: ChildProcess;
+  grpc: string;
+  http: string;
+  stop(): Promise<void>;
+}
+
+async function startReceiver(args: string[]): Promise<Receiver> {
+  const proc = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const ready = await new Promise<{ grpc: string[]; http: string[] }>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (line.includes('verdict ready')) resolve(JSON.parse(line));
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`receiver exited ${code}: ${err}`)));
+  });
+  return {
+    proc,
+    grpc: ready.grpc[0]!,
+    http: ready.http[0]!,
+    stop: () =>
+      new Promise((resolve) => {
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = options(process.argv.slice(2));
+  const startedAt = new Date();
+  const rows: Row[] = [];
+  const ceilings: Array<{ backend: string; scale: number } & CeilingResult> = [];
+  const tracesPerRequest = Math.max(1, Math.round(o.batch / 10));
+  let salt = Math.floor(Math.random() * 2 ** 30) * 2;
+  log(`verdict bench: ${o.backends.join(', ')} × ${o.transports.join(', ')} × scales ${o.scales.join(', ')} of ${o.spans} spans; ${o.concurrency} in flight; ${tracesPerRequest} traces (~${tracesPerRequest * 10} spans) per request`);
+
+  for (const backend of o.backends) {
+    let admin: pg.Client | null = null;
+    let dbUrl = '';
+    if (backend === 'postgres') {
+      admin = new pg.Client(o.databaseUrl);
+      await admin.connect();
+      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
+      await admin.query('CREATE DATABASE verdict_bench');
+      const u = new URL(o.databaseUrl);
+      u.pathname = '/verdict_bench';
+      dbUrl = u.toString();
+      // Migrate once with the receiver's own command.
+      await (await startReceiver(['--database-url', dbUrl])).stop();
+    }
+    for (const scale of o.scales) {
+      const spans = o.spans * scale;
+      log(`\n[${backend}, ${scale}×: ${spans} spans]`);
+      const pgliteDir = backend === 'pglite' ? mkdtempSync(join(tmpdir(), 'verdict-bench-')) : '';
+      const ceilingSpec: CeilingSpec = { backend, spans, tracesPerRequest, salt: salt++, ...(backend === 'postgres' ? { databaseUrl: dbUrl } : { dataDir: join(pgliteDir, 'ceiling') }) };
+      const ceiling = await child<CeilingResult>('ceiling.ts', ceilingSpec);
+      ceilings.push({ backend, scale, ...ceiling });
+      log(`  ceiling (one client, binary COPY): ${Math.round(ceiling.spansPerSecond)} spans/s (${ceiling.spans} spans + ${ceiling.evaluations} verdicts, ${ceiling.megabytes.toFixed(0)} MB, ${ceiling.seconds.toFixed(1)} s)`);
+      if (backend === 'pglite') rmSync(join(pgliteDir, 'ceiling'), { recursive: true, force: true });
+
+      for (const transport of o.transports) {
+        const db = new pg.Client(dbUrl || 'postgres://unused');
+        if (backend === 'postgres') {
+          await db.connect();
+          await db.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+          await db.query('CHECKPOINT');
+        }
+        const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
+        const receiver = await startReceiver(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, transport), '--pg-port', pgPort]);
+        const address = transport === 'grpc' ? receiver.grpc : receiver.http;
+        const run = async (n: number, rate: number): Promise<LoadResult & { receiverCpu: number; pgCpu: number; machine: number }> => {
+          const spec: LoadSpec = { transport, address, tracesPerRequest, spans: n, concurrency: o.concurrency, rate, salt: salt++ };
+          let r0 = 0;
+          let p0 = 0;
+          let m0 = 0;
+          const result = await child<LoadResult>('loadgen.ts', spec, () => {
+            [r0, p0, m0] = [cpuSeconds(receiver.proc.pid!), cpuSecondsOf(/^postgres: /), machineBusySeconds()];
+          });
+          return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: cpuSecondsOf(/^postgres: /) - p0, machine: machineBusySeconds() - m0 };
+        };
+        // Warm-up (JIT, buffer cache): not measured, but stored and checked like the rest.
+        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: Math.min(20_000, spans / 5), concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
+        const max = await run(spans, 0);
+        let acked = warm.ackedSpans + max.ackedSpans;
+        const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, 'max' | 'half']> = [[max, 'max']];
+        if (scale === o.scales[0]) {
+          const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;
+          const half = await run(Math.max(200, Math.round(perSecond * 15)) * max.spansPerRequest, perSecond);
+          acked += half.ackedSpans;
+          results.push([half, 'half']);
+        }
+        const peak = memory(receiver.proc.pid!).peak;
+        let stored: number;
+        if (backend === 'postgres') {
+          stored = Number((await db.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+          await db.end();
+        } else {
+          const c = new pg.Client({ host: '127.0.0.1', port: Number(pgPort), user: 'postgres', database: 'postgres' });
+          await c.connect();
+          stored = Number((await c.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+          await c.end();
+        }
+        await receiver.stop();
+        for (const [r, mode] of results) {
+          const row: Row = {
+            backend, transport, scale, mode, spans: r.ackedSpans, spansPerSecond: r.spansPerSecond, ceiling: ceiling.spansPerSecond,
+            ratio: r.spansPerSecond / ceiling.spansPerSecond, p50: r.latencyMs.p50, p99: r.latencyMs.p99,
+            receiverCores: r.receiverCpu / r.seconds, postgresCores: r.pgCpu / r.seconds, machineCores: r.machine / r.seconds,
+            peakRssMb: peak / 1048576, failed: r.failed, stored, acked,
+          };
+          rows.push(row);
+          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
+        }
+        log(`  ${transport}: stored ${stored} spans, acknowledged ${acked}${stored === acked ? ' ✓' : ' ✗ MISMATCH'}`);
+      }
+      if (backend === 'pglite') rmSync(pgliteDir, { recursive: true, force: true });
+    }
+    if (admin) {
+      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
+      await admin.end();
+    }
+  }
+
+  const table = render(rows, o);
+  process.stdout.write(`\n${table}\n`);
+  const dir = join(HERE, 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const env = { cpus: `${cpus().length} × ${cpus()[0]?.model}`, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, options: o, startedAt };
+  writeFileSync(join(dir, `${stamp}.md`), `# Verdict bench, ${startedAt.toISOString()}\n\n${'```'}\n${JSON.stringify(env, null, 2)}\n${'```'}\n\n${table}\n`);
+  writeFileSync(join(dir, `${stamp}.json`), JSON.stringify({ env, ceilings, rows }, null, 2));
+  log(`\nwritten to bench/results/${stamp}.md and .json`);
+}
+
+function render(rows: Row[], o: Options): string {
+  const head = '| backend | transport | scale | load | spans | spans/s | COPY ceiling | ratio | p50 ms | p99 ms | receiver CPU (cores) | postgres CPU | peak RSS MB | failed | stored = acked |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const body = rows.map((r) =>
+    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
+  );
+  return [head, sep, ...body].join('\n');
+}
+
+void main().catch((err: unknown) => {
+  log(`bench failed: ${(err as Error).stack}`);
+  process.exit(1);
+});

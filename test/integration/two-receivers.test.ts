@@ -1,0 +1,74 @@
+/**
+ * Several stateless receivers in front of one PostgreSQL (docs/scaling.md):
+ * they migrate concurrently at start, and exporters' retries that land on
+ * either of them (overlapping, at the same moment) store nothing twice and
+ * lose nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { baseConfig } from '../helpers/server.ts';
+import { grpcCall, hexId, logsJson, postJson, str, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
+import pg from 'pg';
+
+describe('two receivers, one database', () => {
+  let db: TestDatabase;
+  let a: RunningServer;
+  let b: RunningServer;
+  beforeAll(async () => {
+    db = await createDatabase();
+    // Started together: the migrations race, and the advisory lock must serialise them.
+    [a, b] = await Promise.all([0, 1].map(() => startServer(baseConfig({ databaseUrl: db.url }), silentLogger)));
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await db?.drop();
+  });
+
+  it('applied the migrations once', async () => {
+    const c = new pg.Client(db.url);
+    await c.connect();
+    const r = await c.query('SELECT version, count(*)::int AS n FROM verdict.schema_migrations GROUP BY version ORDER BY version');
+    await c.end();
+    expect(r.rows.every((x) => x.n === 1)).toBe(true);
+    expect(r.rows.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('stores each span, log record and verdict once when retries overlap across receivers', async () => {
+    const http = [a, b].map((s) => `http://127.0.0.1:${s.http.port}`);
+    const grpc = [a, b].map((s) => `127.0.0.1:${s.grpc.port}`);
+    const requests = Array.from({ length: 40 }, (_, r) => {
+      const traceId = hexId(16, 300 + r);
+      return {
+        traceId,
+        spans: traceJson(Array.from({ length: 25 }, (_, i) => ({
+          traceId, spanId: hexId(8, i + 1), name: `step ${i}`, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000',
+          events: i === 0 ? [{ name: 'gen_ai.evaluation.result', timeUnixNano: '1767225600500000000', attributes: [str('gen_ai.evaluation.name', 'ok'), str('gen_ai.evaluation.score.label', 'pass')] }] : [],
+        }))),
+        logs: logsJson([{ timeUnixNano: '1767225600000000000', traceId, spanId: hexId(8, 1), body: { stringValue: `log ${r}` } }]),
+      };
+    });
+    // Each request goes to both receivers at once, over both transports, and is then retried on the other one.
+    const sends = requests.flatMap((q, r) => {
+      const proto = traceProto({ resourceSpans: [{ scopeSpans: [{ spans: q.spans.resourceSpans[0]!.scopeSpans[0]!.spans.map((s: any) => ({ ...s, traceId: Buffer.from(s.traceId, 'hex'), spanId: Buffer.from(s.spanId, 'hex') })) }] }] });
+      return [
+        () => postJson(`${http[r % 2]}/v1/traces`, q.spans).then((x) => x.status),
+        () => grpcCall(grpc[(r + 1) % 2]!, TRACE_PATH, proto).then((x) => (x.code === 0 ? 200 : 500 + x.code)),
+        () => postJson(`${http[(r + 1) % 2]}/v1/logs`, q.logs).then((x) => x.status),
+        () => postJson(`${http[r % 2]}/v1/logs`, q.logs).then((x) => x.status),
+      ];
+    });
+    const first = await Promise.all(sends.map((f) => f()));
+    const retries = await Promise.all(sends.map((f) => f()));
+    expect([...first, ...retries].every((s) => s === 200)).toBe(true);
+    const c = new pg.Client(db.url);
+    await c.connect();
+    const count = async (q: string) => Number((await c.query(q)).rows[0].n);
+    expect(await count('SELECT count(*) AS n FROM verdict.spans')).toBe(40 * 25);
+    expect(await count('SELECT count(DISTINCT (trace_id, span_id)) AS n FROM verdict.spans')).toBe(40 * 25);
+    expect(await count('SELECT count(*) AS n FROM verdict.logs')).toBe(40);
+    expect(await count('SELECT count(*) AS n FROM verdict.evaluations')).toBe(40);
+    await c.end();
+  });
+});

@@ -19,7 +19,8 @@ describe('two receivers, one database', () => {
   beforeAll(async () => {
     db = await createDatabase();
     // Started together: the migrations race, and the advisory lock must serialise them.
-    [a, b] = await Promise.all([0, 1].map(() => startServer(baseConfig({ databaseUrl: db.url }), silentLogger)));
+    const start = () => startServer(baseConfig({ databaseUrl: db.url }), silentLogger);
+    [a, b] = await Promise.all([start(), start()]);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);

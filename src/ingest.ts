@@ -39,6 +39,11 @@ export class Ingest {
     this.#opts = opts;
   }
 
+  /** Throws OverloadedError (or UnavailableError while draining) if a body of this size would be turned away. */
+  checkAdmission(bytes: number): void {
+    this.#opts.batcher.checkAdmission(bytes);
+  }
+
   async traces(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     checkDecodeBudget(body, encoding, TraceRequest);

@@ -141,9 +141,14 @@ export class HttpReceiver {
     }
     const started = performance.now();
     try {
+      // Turn away an over-budget body before reading it, when its size is declared.
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared)) this.#opts.ingest.checkAdmission(declared);
       const body = await readBody(req, this.#opts.maxBodyBytes);
       const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding, 'http') : await this.#opts.ingest.logs(body, encoding, 'http');
       this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
+      // While draining, close the connection after answering so shutdown need not wait for keep-alive to expire.
+      if (this.#draining) res.setHeader('Connection', 'close');
       sendExportResponse(res, signal, encoding, result);
     } catch (err) {
       this.#opts.onExport?.(signal, null, outcomeOf(err), (performance.now() - started) / 1000);

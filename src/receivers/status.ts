@@ -57,15 +57,16 @@ export function outcomeOf(err: unknown): Outcome {
 }
 
 const TYPE_URL = 'type.googleapis.com/';
+// protobufjs's bundled google.protobuf.Any keeps the proto field names (type_url), unlike our own files.
 
 /** google.rpc.Status as protobuf bytes, with RetryInfo / BadRequest details when they apply. */
 export function statusProto(o: Outcome): Uint8Array {
-  const details: Array<{ typeUrl: string; value: Uint8Array }> = [];
+  const details: Array<{ type_url: string; value: Uint8Array }> = [];
   if (o.retryAfter !== undefined) {
-    details.push({ typeUrl: `${TYPE_URL}google.rpc.RetryInfo`, value: RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds: o.retryAfter, nanos: 0 } })).finish() });
+    details.push({ type_url: `${TYPE_URL}google.rpc.RetryInfo`, value: RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds: o.retryAfter, nanos: 0 } })).finish() });
   }
   if (o.violations && o.violations.length > 0) {
-    details.push({ typeUrl: `${TYPE_URL}google.rpc.BadRequest`, value: BadRequest.encode(BadRequest.fromObject({ fieldViolations: o.violations })).finish() });
+    details.push({ type_url: `${TYPE_URL}google.rpc.BadRequest`, value: BadRequest.encode(BadRequest.fromObject({ fieldViolations: o.violations })).finish() });
   }
   return RpcStatus.encode(RpcStatus.fromObject({ code: o.grpc, message: o.message, details })).finish();
 }

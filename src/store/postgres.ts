@@ -48,6 +48,9 @@ export class PostgresStore implements Store {
     });
     // Idle clients that lose their server emit here; without a listener the process would crash.
     this.#pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection lost'));
+    // A connection lost while checked out (the server restarted mid-transaction) errors on the client itself;
+    // the query in flight fails and is answered "retry", and the process must not die of the unhandled event.
+    this.#pool.on('connect', (client) => client.on('error', (err) => opts.log.warn({ err: err.message }, 'database connection lost')));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: this.#pool }) });
   }
 
@@ -136,10 +139,24 @@ export class PostgresStore implements Store {
   }
 }
 
+/**
+ * After the server ends a COPY with an error (a timeout, a conflict), the
+ * server ignores further COPY data; but pg-copy-streams 7.0.0 still flushes
+ * what it queued when the socket drains, into a connection it has detached,
+ * and throws from a socket callback (brianc/node-pg-copy-streams#171). An
+ * inert stand-in for the connection lets that flush go nowhere.
+ */
+const INERT_CONNECTION = { stream: { write: () => true, once: () => {} }, sendCopyFail: () => {} };
+
 function copyInto(client: pg.PoolClient, sql: string, chunks: Buffer[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = client.query(copyFrom(sql));
-    stream.on('error', reject);
+    stream.on('error', (err) => {
+      process.nextTick(() => {
+        (stream as unknown as { connection: unknown }).connection = INERT_CONNECTION;
+      });
+      reject(err);
+    });
     stream.on('finish', () => resolve());
     for (const chunk of chunks) stream.write(chunk);
     stream.end();

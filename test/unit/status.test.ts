@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, MethodNotAllowedError, NotFoundError, OverloadedError, TooLargeError, UnauthenticatedError, UnavailableError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { DataError } from '../../src/store/db-errors.ts';
-import { outcomeOf, statusJson } from '../../src/receivers/status.ts';
+import { outcomeOf, statusJson, statusProto } from '../../src/receivers/status.ts';
+import { BadRequest, RetryInfo, RpcStatus } from '../../src/otlp/proto.ts';
 import { classify } from '../../src/store/db-errors.ts';
 
 describe('outcomeOf', () => {
@@ -20,6 +21,16 @@ describe('outcomeOf', () => {
   ])('%s → HTTP %i, gRPC %i, Retry-After %s', (err, http, grpc, retryAfter) => {
     const o = outcomeOf(err);
     expect([o.http, o.grpc, o.retryAfter]).toEqual([http, grpc, retryAfter]);
+  });
+
+  it('encodes RetryInfo and BadRequest details as typed Any messages in the protobuf Status', () => {
+    const status = RpcStatus.toObject(RpcStatus.decode(statusProto(outcomeOf(new UnavailableError('db down', 3)))), { longs: Number }) as { code: number; details: Array<{ type_url: string; value: Uint8Array }> };
+    expect(status.code).toBe(14);
+    expect(status.details.map((d) => d.type_url)).toEqual(['type.googleapis.com/google.rpc.RetryInfo']);
+    expect(RetryInfo.toObject(RetryInfo.decode(status.details[0]!.value), { longs: Number })).toEqual({ retryDelay: { seconds: 3 } });
+    const bad = RpcStatus.decode(statusProto(outcomeOf(new BadRequestError('x', [{ field: 'a', description: 'b' }])))) as unknown as { details: Array<{ type_url: string; value: Uint8Array }> };
+    expect(bad.details[0]!.type_url).toBe('type.googleapis.com/google.rpc.BadRequest');
+    expect(BadRequest.toObject(BadRequest.decode(bad.details[0]!.value))).toEqual({ fieldViolations: [{ field: 'a', description: 'b' }] });
   });
 
   it('puts RetryInfo in the JSON Status of retryable outcomes', () => {

@@ -199,8 +199,10 @@ export function helpText(): string {
 Usage:
   verdict [serve] [options]    run the OTLP receiver (gRPC :4317, HTTP :4318)
   verdict migrate [options]    apply database migrations and exit
-  verdict prune --older-than 30d [--keep-with-verdicts] [options]
-                               delete old spans, logs and verdicts in batches
+  verdict prune --older-than 30d [--keep-with-verdicts] [--batch-size 5000] [options]
+                               delete old spans, logs and verdicts in batches: a
+                               trace once all of it is older (90m, 12h, 30d, 2w);
+                               --keep-with-verdicts keeps the traces with verdicts
   verdict --help
 
 Options (flags override environment variables, which override the --config file):

@@ -143,7 +143,7 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
     { grpc: grpcAddresses, http: httpAddresses, database: store.kind, psql: store.psqlCommand },
     `verdict ready: OTLP/gRPC${tls ? ' (TLS)' : ''} on ${grpcAddresses.join(', ')}; OTLP/HTTP on ${httpAddresses.map((a) => `${tls ? 'https' : 'http'}://${a}`).join(', ')}` +
       `; metrics at ${tls ? 'https' : 'http'}://${httpAddresses[0]}/metrics${auth.enabled ? '; bearer tokens required' : ''}` +
-      (store.psqlCommand ? `; embedded database in ${cfg.dataDir}, query it with: ${store.psqlCommand}` : '; database: PostgreSQL (DATABASE_URL)'),
+      (store.kind === 'postgres' ? '; database: PostgreSQL (DATABASE_URL)' : `; embedded database in ${cfg.dataDir}${store.psqlCommand ? `, query it with: ${store.psqlCommand}` : ' (no wire port: --pg-port 0)'}`),
   );
   rules.watch();
   return { store, batcher, ingest, http, grpc, httpAddresses, grpcAddresses, metrics, reloadRules: () => rules.reload(), close };

@@ -51,6 +51,11 @@ export class HttpReceiver {
     const bound: string[] = [];
     for (const address of bindAddresses(host)) {
       const server = this.#opts.createServer ? this.#opts.createServer(this.#handle) : http.createServer(this.#handle);
+      // Idle keep-alive connections stay open longer than clients keep theirs (Node's agent: 4 s, most others
+      // less than a minute), so it is the client that closes an idle connection, never a request racing the
+      // server's close (which the client sees as ECONNRESET).
+      server.keepAliveTimeout = 65_000;
+      server.headersTimeout = 66_000;
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);

@@ -4,7 +4,7 @@
  * on SIGTERM, `verdict migrate`, `--help`, and bad settings refused by name.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,5 +103,31 @@ describe('verdict command line', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('verdict --rules', () => {
+  it('reloads the rules file on SIGHUP and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verdict-cli-rules-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - name: first\n    kind: status\n');
+    const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--grpc-port', '0', '--http-port', '0', '--rules', rules]);
+    running.push(v);
+    await v.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000);
+    writeFileSync(rules, 'rules:\n  - name: first\n    kind: status\n  - name: second\n    kind: repeat\n');
+    v.proc.kill('SIGHUP');
+    const loaded = await v.waitFor((l) => l.msg === 'loaded 2 rule(s)');
+    expect(loaded.rules).toEqual(['first', 'second']);
+    v.proc.kill('SIGTERM');
+    expect(await v.exited).toBe(0);
+  });
+
+  it('refuses to start on an invalid pattern, naming the rule', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verdict-cli-rules-'));
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - name: frustration\n    kind: regex\n    pattern: "(a|b"\n');
+    const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--rules', rules]);
+    expect(await v.exited).toBe(2);
+    expect(v.stderr()).toContain(`rule "frustration": invalid pattern "(a|b"`);
   });
 });

@@ -34,7 +34,7 @@ export function spawnVerdict(args: string[], env: Record<string, string> = {}): 
     }
   });
   proc.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   return {
     proc,
     lines,

@@ -1,0 +1,186 @@
+/**
+ * `verdict prune` on both backends: a data set with every case the retention
+ * rules name (whole traces, a trace straddling the cutoff, verdicts by span,
+ * by response ID and on a thread, a rule verdict, orphans, log records with
+ * and without trace context, user turns) is pruned with
+ * --keep-with-verdicts, then without, and exactly what should remain does.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAge, parsePruneArgs, prune, type PruneTotals } from '../../src/prune.ts';
+import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
+import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+
+const NOW = Date.now();
+const DAY = 86_400_000;
+const OLD = 60 * DAY;
+const NEW = DAY;
+const ns = (ago: number) => String(BigInt(NOW - ago) * 1_000_000n);
+
+const TRACES = ['old', 'judged', 'completion', 'thread', 'straddling', 'recent', 'asked', 'reasked', 'fresh', 'ghost'] as const;
+type Name = (typeof TRACES)[number];
+const id: Record<Name, string> = Object.fromEntries(TRACES.map((n, i) => [n, hexId(16, i + 1)])) as Record<Name, string>;
+const nameOf = new Map(Object.entries(id).map(([n, v]) => [v, n]));
+const fillerIds = Array.from({ length: 20 }, (_, i) => hexId(16, 100 + i));
+
+let spanSeed = 0;
+const span = (trace: Name | string, name: string, startAgo: number, endAgo: number, attributes: object[] = [], parent?: string) => ({
+  traceId: trace in id ? id[trace as Name] : trace,
+  spanId: hexId(8, ++spanSeed),
+  ...(parent ? { parentSpanId: parent } : {}),
+  name,
+  kind: 1,
+  startTimeUnixNano: ns(startAgo),
+  endTimeUnixNano: ns(endAgo),
+  attributes,
+});
+const chat = (trace: Name, ago: number, conversation: string, question: string) =>
+  span(trace, 'chat gpt-4o', ago, ago - 1000, [
+    str('gen_ai.operation.name', 'chat'),
+    str('gen_ai.conversation.id', conversation),
+    str('gen_ai.input.messages', JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: question }] }])),
+  ]);
+const context = (trace: Name, s?: { spanId: string }) => ({ traceId: id[trace], ...(s ? { spanId: s.spanId } : {}) });
+const verdict = (name: string, ago: number, ctx: object = {}, attributes: object[] = []) => ({
+  eventName: 'gen_ai.evaluation.result',
+  timeUnixNano: ns(ago),
+  ...ctx,
+  attributes: [str('gen_ai.evaluation.name', name), str('gen_ai.evaluation.score.label', 'fail'), ...attributes],
+});
+const logRecord = (body: string, ago: number, ctx: object = {}) => ({ timeUnixNano: ns(ago), severityNumber: 9, body: { stringValue: body }, ...ctx });
+
+// The old trace's root and child arrive in different requests, with the fillers between: different pages, different slices.
+const oldRoot = span('old', 'invoke_agent', OLD, OLD - 5000);
+const oldChild = span('old', 'execute_tool', OLD - 1000, OLD - 2000, [], oldRoot.spanId);
+const judgedRoot = span('judged', 'invoke_agent', OLD, OLD - 5000);
+const judgedChat = span('judged', 'chat gpt-4o', OLD - 100, OLD - 900, [], judgedRoot.spanId);
+const first = [
+  oldRoot,
+  judgedRoot,
+  judgedChat,
+  span('completion', 'chat gpt-4o', OLD, OLD - 1000, [str('gen_ai.response.id', 'resp-completion')]),
+  span('thread', 'invoke_agent', OLD, OLD - 1000, [str('gen_ai.conversation.id', 'conv-thread')]),
+  // Started long ago, ended yesterday: not all of it is old.
+  span('straddling', 'invoke_agent', OLD, NEW),
+  span('straddling', 'chat gpt-4o', OLD - 1000, OLD - 2000),
+  span('recent', 'invoke_agent', NEW, NEW - 1000),
+  chat('asked', OLD, 'conv-repeat', 'Where is my parcel?'),
+];
+// Wide rows (incompressible padding), so the fillers fill several pages.
+const fillers = fillerIds.flatMap((t) => [0, 1].map((k) => span(t, `filler ${k}`, OLD, OLD - 1000, [str('padding', randomBytes(600).toString('hex'))])));
+const last = [oldChild, chat('reasked', OLD - 3_600_000, 'conv-repeat', 'where is my parcel'), chat('fresh', NEW, 'conv-fresh', 'Can I pay by card?')];
+
+const logs = [
+  logRecord('old-log', OLD, context('old', oldRoot)),
+  // A trace's records go with it, whatever their own time.
+  logRecord('old-late-log', NEW, context('old', oldRoot)),
+  logRecord('judged-log', OLD, context('judged', judgedRoot)),
+  logRecord('straddling-log', OLD, context('straddling')),
+  logRecord('loose-old', OLD),
+  logRecord('loose-new', NEW),
+  logRecord('ghost-log-old', OLD, context('ghost')),
+  verdict('judged-verdict-old', OLD - 3_600_000, context('judged', judgedChat)),
+  // Judged yesterday, on a run of two months ago.
+  verdict('judged-verdict-new', NEW, context('judged', judgedRoot)),
+  verdict('completion-verdict', OLD, {}, [str('gen_ai.response.id', 'resp-completion')]),
+  verdict('recent-verdict', NEW, context('recent')),
+  verdict('orphan-old', OLD, context('ghost')),
+  verdict('orphan-new', NEW, context('ghost')),
+  verdict('orphan-response-old', OLD, {}, [str('gen_ai.response.id', 'resp-never-arrived')]),
+  verdict('untargeted-old', OLD),
+  verdict('untargeted-new', NEW),
+];
+
+describe('prune arguments', () => {
+  it('reads ages in minutes, hours, days and weeks, and refuses anything else by name', () => {
+    expect([parseAge('90m'), parseAge('12h'), parseAge('30d'), parseAge('2w')]).toEqual([90 * 60_000, 12 * 3_600_000, 30 * DAY, 14 * DAY]);
+    for (const bad of ['30', '30x', '0d', '-1d', '1.5d', 'd', '', '99999999w']) expect(() => parseAge(bad), bad).toThrow(/^invalid --older-than: /);
+    expect(parsePruneArgs(['--data-dir', 'x', '--older-than=2w', '--keep-with-verdicts', '--batch-size', '10', '--log-level', 'warn'])).toEqual({
+      options: { olderThanMs: 14 * DAY, keepWithVerdicts: true, batchSize: 10 },
+      rest: ['--data-dir', 'x', '--log-level', 'warn'],
+    });
+    expect(() => parsePruneArgs(['--keep-with-verdicts'])).toThrow('verdict prune needs --older-than, e.g. --older-than 30d');
+    expect(() => parsePruneArgs(['--older-than', '30d', '--batch-size', '0'])).toThrow('invalid --batch-size: "0" is not a positive integer');
+    expect(() => parsePruneArgs(['--older-than'])).toThrow('option --older-than needs a value');
+  });
+});
+
+describe.each(BACKENDS)('prune on %s', (backend) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verdict-prune-'));
+    const rulesFile = join(dir, 'rules.yaml');
+    writeFileSync(rulesFile, 'rules:\n  - name: same_question_reasked\n    kind: repeat\n');
+    t = await startTestServer(backend, { rulesFile });
+    for (const spans of [first, fillers, last]) expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(logs))).status).toBe(200);
+    const thread = await postJson(`${t.httpUrl}/v1/feedback`, { conversation_id: 'conv-thread', name: 'thread-verdict', score_label: 'fail', time: new Date(NOW - OLD).toISOString() });
+    expect(thread.status).toBe(200);
+    // The data set is what the cases below assume.
+    expect(await turns()).toEqual(['asked', 'fresh', 'reasked']);
+    expect((await verdicts()).filter((v) => v === 'same_question_reasked')).toHaveLength(1);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const traces = async () => (await t.query<{ trace_id: string }>(`SELECT DISTINCT trace_id FROM verdict.spans`)).map((r) => nameOf.get(r.trace_id) ?? 'filler').sort();
+  const spanCount = async () => (await t.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdict.spans`))[0]!.n;
+  const logBodies = async () => (await t.query<{ b: string }>(`SELECT body #>> '{}' AS b FROM verdict.logs`)).map((r) => r.b).sort();
+  const verdicts = async () => (await t.query<{ name: string }>(`SELECT name FROM verdict.evaluations`)).map((r) => r.name).sort();
+  const turns = async () => (await t.query<{ trace_id: string }>(`SELECT trace_id FROM verdict.user_turns`)).map((r) => nameOf.get(r.trace_id)).sort();
+
+  /** Runs prune in small batches and returns its totals and progress lines. */
+  async function run(keepWithVerdicts: boolean): Promise<{ totals: PruneTotals; lines: Array<Record<string, any>> }> {
+    const lines: Array<Record<string, any>> = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const totals = await prune(t.server.store, { olderThanMs: 30 * DAY, keepWithVerdicts, batchSize: 4 }, log);
+    return { totals, lines };
+  }
+
+  it('--keep-with-verdicts: deletes old traces without verdicts and old orphans, keeps every judged trace whole', async () => {
+    const { totals, lines } = await run(true);
+    expect(await traces()).toEqual(['asked', 'completion', 'fresh', 'judged', 'recent', 'straddling', 'thread']);
+    expect(await spanCount()).toBe(9);
+    expect(await logBodies()).toEqual(['judged-log', 'loose-new', 'straddling-log']);
+    expect(await verdicts()).toEqual([
+      'completion-verdict', 'judged-verdict-new', 'judged-verdict-old', 'orphan-new', 'recent-verdict', 'same_question_reasked', 'thread-verdict', 'untargeted-new',
+    ]);
+    expect(await turns()).toEqual(['fresh']);
+    expect(totals).toMatchObject({ traces: 22, spans: 43, logs: 4, verdicts: 3, userTurns: 2 });
+
+    // Progress: a line per batch with running totals; the spans took several batches of a page or so.
+    const progress = lines.filter((l) => Array.isArray(l.pages));
+    expect(progress).toHaveLength(totals.batches);
+    expect(progress.filter((l) => l.table === 'verdict.spans').length).toBeGreaterThan(2);
+    expect(progress.map((l) => l.table)).toEqual([...new Set(progress.map((l) => l.table))].flatMap((table) => progress.filter((l) => l.table === table).map(() => table)));
+    expect(new Set(progress.map((l) => l.table))).toEqual(new Set(['verdict.spans', 'verdict.evaluations', 'verdict.logs', 'verdict.user_turns']));
+    for (const l of progress) expect(l.msg).toMatch(/^prune: verdict\.\w+ \d+% \(\d+ of \d+ pages\); deleted so far: \d+ traces/);
+    expect(progress.at(-1)!.totals).toEqual(totals);
+    // Prune vacuums where nothing else would: the embedded database has no autovacuum process.
+    expect(lines.some((l) => l.msg === 'prune: vacuumed the tables (no autovacuum runs on this database)')).toBe(backend === 'pglite');
+    expect(lines.at(-1)).toMatchObject({ msg: `prune: done; deleted 22 traces (43 spans), 4 log records, 3 verdicts, 2 user turns in ${totals.batches} batches`, totals });
+    // The views still read: the judged runs are whole.
+    const judged = await t.query<{ span_count: string | number }>(`SELECT span_count FROM verdict.traces WHERE trace_id = '${id.judged}'`);
+    expect(Number(judged[0]!.span_count)).toBe(2);
+  });
+
+  it('without the flag: deletes the judged old traces with their verdicts, keeps what is recent, and a second run finds nothing', async () => {
+    const { totals } = await run(false);
+    expect(await traces()).toEqual(['fresh', 'recent', 'straddling']);
+    expect(await spanCount()).toBe(4);
+    expect(await logBodies()).toEqual(['loose-new', 'straddling-log']);
+    expect(await verdicts()).toEqual(['orphan-new', 'recent-verdict', 'untargeted-new']);
+    expect(await turns()).toEqual(['fresh']);
+    // judged (2 spans), completion, thread, asked; their verdicts, the thread verdict once its conversation was gone.
+    expect(totals).toMatchObject({ traces: 4, spans: 5, logs: 1, verdicts: 5, userTurns: 0 });
+
+    const again = await run(false);
+    expect(again.totals).toMatchObject({ traces: 0, spans: 0, logs: 0, verdicts: 0, userTurns: 0 });
+    expect(await spanCount()).toBe(4);
+  });
+});

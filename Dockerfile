@@ -40,5 +40,6 @@ USER node
 EXPOSE 4317 4318 5433
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4318/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "bin/verdict.js"]
+# --max-semi-space-size: see src/runtime.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/verdict.js"]
 CMD ["serve"]

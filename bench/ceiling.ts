@@ -47,9 +47,12 @@ async function main(): Promise<void> {
   const spans = spanParts.reduce((n, p) => n + p.rows, 0);
   const bytes = spanParts.reduce((n, p) => n + p.bytes, 0);
   const evalRows = encodeRows(EVALUATIONS, evaluations);
-  let seconds: number;
-  if (spec.backend === 'postgres') seconds = await postgres(spec.databaseUrl!, spanParts, evalRows);
-  else seconds = await pglite(spec.dataDir!, spanParts, evalRows);
+  // The best of two loads of the same rows: a noisy neighbour can only make a run slower.
+  let seconds = Infinity;
+  for (let run = 0; run < 2; run++) {
+    const s = spec.backend === 'postgres' ? await postgres(spec.databaseUrl!, spanParts, evalRows) : await pglite(`${spec.dataDir!}-${run}`, spanParts, evalRows);
+    seconds = Math.min(seconds, s);
+  }
   const result: CeilingResult = { spans, evaluations: evaluations.length, seconds, spansPerSecond: spans / seconds, megabytes: bytes / 1e6 };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -13,7 +13,7 @@
  * Prints a table, and writes it with the raw figures to bench/results/.
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
- *                     [--spans 100000] [--scales 1,4,16] [--concurrency 8] [--batch 512] [--quick]
+ *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import pg from 'pg';
 import type { CeilingResult, CeilingSpec } from './ceiling.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
 import { cpuSeconds, cpuSecondsOf, machineBusySeconds, memory } from './proc.ts';
+import { NODE_FLAGS } from '../src/runtime.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
@@ -50,7 +51,7 @@ function options(argv: string[]): Options {
     transports: (flag('transports') ?? 'grpc,http').split(',') as Options['transports'],
     spans: Number(flag('spans') ?? (quick ? 20_000 : 100_000)),
     scales: (flag('scales') ?? (quick ? '1' : '1,4,16')).split(',').map(Number),
-    concurrency: Number(flag('concurrency') ?? 8),
+    concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
   };
 }
@@ -101,7 +102,7 @@ interface Receiver {
 }
 
 async function startReceiver(args: string[]): Promise<Receiver> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const ready = await new Promise<{ grpc: string[]; http: string[] }>((resolve, reject) => {
@@ -179,10 +180,17 @@ async function main(): Promise<void> {
           });
           return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: cpuSecondsOf(/^postgres: /) - p0, machine: machineBusySeconds() - m0 };
         };
-        // Warm-up (JIT, buffer cache): not measured, but stored and checked like the rest.
-        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: Math.min(20_000, spans / 5), concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
+        // Warm-up (JIT, buffer cache, WAL segments), then an empty table again: the measured run starts like the ceiling's.
+        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: 40_000, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
+        const sql = backend === 'postgres' ? db : new pg.Client({ host: '127.0.0.1', port: Number(pgPort), user: 'postgres', database: 'postgres' });
+        if (backend === 'pglite') await sql.connect();
+        const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+        if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
+        await sql.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+        await sql.query('CHECKPOINT');
+        if (backend === 'pglite') await sql.end();
         const max = await run(spans, 0);
-        let acked = warm.ackedSpans + max.ackedSpans;
+        let acked = max.ackedSpans;
         const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, 'max' | 'half']> = [[max, 'max']];
         if (scale === o.scales[0]) {
           const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;

@@ -20,6 +20,7 @@ import { emptyBatch, type EvaluationRow } from '../normalize/rows.ts';
 import { readBody } from '../receivers/body.ts';
 import { sendJson } from '../receivers/http.ts';
 import { clean } from '../store/copy-binary.ts';
+import { cleanDeep } from '../normalize/anyvalue.ts';
 
 const FIELDS = new Set(['id', 'trace_id', 'span_id', 'response_id', 'conversation_id', 'name', 'score_value', 'score_label', 'explanation', 'source', 'time', 'attributes']);
 const MAX_VERDICTS = 1000;
@@ -158,11 +159,4 @@ function hexId(v: Record<string, unknown>, key: string, length: number, bad: (f:
     return null;
   }
   return x.toLowerCase();
-}
-
-function cleanDeep(v: unknown): unknown {
-  if (typeof v === 'string') return clean(v);
-  if (Array.isArray(v)) return v.map(cleanDeep);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), cleanDeep(x)]));
-  return v;
 }

@@ -9,9 +9,17 @@
  * "NaN", "Infinity", "-Infinity".
  */
 import { anyValueCase, type AnyValue, type Int64, type KeyValue, type LongLike } from '../otlp/types.ts';
-import { CopyWriter } from '../store/copy-binary.ts';
+import { clean, CopyWriter } from '../store/copy-binary.ts';
 
-export { clean } from '../store/copy-binary.ts';
+export { clean };
+
+/** `clean` applied to every string (keys included) of a parsed JSON value, before it is stored as jsonb. */
+export function cleanDeep(v: unknown): unknown {
+  if (typeof v === 'string') return clean(v);
+  if (Array.isArray(v)) return v.map(cleanDeep);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), cleanDeep(x)]));
+  return v;
+}
 
 /** Deeper AnyValue nesting than this is refused: Postgres's jsonb parser has a stack limit, and no real attribute needs it. */
 export const MAX_DEPTH = 64;

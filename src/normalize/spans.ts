@@ -11,7 +11,7 @@
 import type { ExportTraceServiceRequest, Int64, KeyValue, Span, SpanEvent, SpanLink, AnyValue } from '../otlp/types.ts';
 import { anyValueCase } from '../otlp/types.ts';
 import { CopyWriter } from '../store/copy-binary.ts';
-import { attributesJson, clean, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
+import { attributesJson, clean, cleanDeep, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
 import { envelopeFields, liftedText, optionalText, resourceInfo, scopeInfo, type ResourceInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT, PROVIDER_RENAMES } from './genai.ts';
@@ -293,17 +293,6 @@ function shallowerThan(v: unknown, depth: number): boolean {
   }
   for (const k in v) if (!shallowerThan((v as Record<string, unknown>)[k], depth - 1)) return false;
   return true;
-}
-
-function cleanDeep(v: unknown): unknown {
-  if (typeof v === 'string') return clean(v);
-  if (Array.isArray(v)) return v.map(cleanDeep);
-  if (v !== null && typeof v === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[clean(k)] = cleanDeep(x);
-    return o;
-  }
-  return v;
 }
 
 function eventsField(

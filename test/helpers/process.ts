@@ -1,6 +1,7 @@
 /** Runs `bin/verdict.js` as a real child process and reads its JSON log lines. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/runtime.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/verdict.js', import.meta.url));
 
@@ -14,7 +15,7 @@ export interface VerdictProcess {
 }
 
 export function spawnVerdict(args: string[], env: Record<string, string> = {}): VerdictProcess {
-  const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], { env: { ...process.env, DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, any>> = [];
   let err = '';
   let buffered = '';

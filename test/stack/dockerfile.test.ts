@@ -14,6 +14,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { helpText, loadConfig } from '../../src/config.ts';
+import { NODE_FLAGS } from '../../src/runtime.ts';
 import { copyArgs, envPairs, isIgnored, parseDockerfile, parseDockerignore, readDockerfile, type Stage } from '../../scripts/dockerfile.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -164,7 +165,7 @@ describe('the Dockerfile', () => {
     const user = lastOf(FINAL, 'USER')?.text;
     expect(user, 'USER').toBeDefined();
     expect(user).not.toMatch(/^(root|0)(:|$)/);
-    expect(lastOf(FINAL, 'ENTRYPOINT')?.exec).toEqual(['node', 'bin/verdict.js']);
+    expect(lastOf(FINAL, 'ENTRYPOINT')?.exec).toEqual(['node', ...NODE_FLAGS, 'bin/verdict.js']);
     expect(existsSync(join(ROOT, 'bin/verdict.js'))).toBe(true);
     const cmd = lastOf(FINAL, 'CMD')?.exec ?? [];
     const commands = [...helpText().matchAll(/^ {2}verdict \[?(\w+)\]?/gm)].map((m) => m[1]);

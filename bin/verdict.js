@@ -5,6 +5,12 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  console.error(`verdict needs Node.js 22.18 or newer (24 LTS recommended); this is Node.js ${process.versions.node}`);
+  process.exit(1);
+}
+
 if (process.features.typescript) {
   await import('../src/cli.ts');
 } else {

@@ -1,0 +1,154 @@
+/**
+ * The embedded store as Verdict uses it: PGlite (pglite.ts) running in a
+ * worker thread of its own (pglite-thread.ts), behind the Store interface.
+ *
+ * Why a thread: PGlite executes on the thread that calls it, and a write of
+ * a few thousand spans keeps that thread busy for a while. In the main
+ * thread it would add its time to the receivers' (the two could never
+ * overlap) and hold up HTTP/2 flow control while it runs. In its own thread
+ * the database works on one core while the receivers decode the next
+ * requests on the other (docs/performance.md has the figures).
+ *
+ * Batches cross by structured clone, with each span COPY buffer packed into
+ * one ArrayBuffer and transferred, not copied again. Typed queries (`db`)
+ * run through a PGlite-shaped proxy, so Kysely's own PGlite dialect works
+ * unchanged, transactions included.
+ */
+import { Worker } from 'node:worker_threads';
+import { Kysely, PGliteDialect } from 'kysely';
+import type { PGlite } from '@electric-sql/pglite';
+import { UnavailableError } from '../errors.ts';
+import type { Batch } from '../normalize/rows.ts';
+import type { PgliteOptions } from './pglite.ts';
+import { deserializeError, type Call, type Reply } from './pglite-protocol.ts';
+import type { Database } from './schema.ts';
+import type { Readiness, Store } from './store.ts';
+
+type Pending = { resolve(value: unknown): void; reject(err: Error): void };
+
+export class PgliteWorkerStore implements Store {
+  readonly kind = 'pglite';
+  readonly db: Kysely<Database>;
+  readonly psqlCommand: string | null;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  /** Set once the thread is gone (closed or crashed): every call then fails retryable. */
+  #gone: Error | null = null;
+  readonly #exited: Promise<void>;
+
+  private constructor(worker: Worker, psqlCommand: string | null, exited: Promise<void>) {
+    this.#worker = worker;
+    this.psqlCommand = psqlCommand;
+    this.#exited = exited;
+    worker.on('message', (reply: Reply) => this.#settle(reply));
+    this.db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: this.#pgliteProxy() as unknown as PGlite }) });
+  }
+
+  static async open(opts: PgliteOptions): Promise<PgliteWorkerStore> {
+    const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: opts });
+    let store: PgliteWorkerStore | null = null;
+    const exited = new Promise<void>((resolve) => {
+      worker.on('exit', (code) => {
+        if (store) store.#fail(new UnavailableError(`the embedded database's thread has stopped (exit code ${code})`));
+        resolve();
+      });
+    });
+    worker.on('error', (err) => {
+      if (store) store.#fail(new UnavailableError(`the embedded database's thread failed: ${err.message}`, 1, { cause: err }));
+    });
+    // The thread's first message says whether the database opened.
+    const first = await new Promise<Reply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the embedded database's thread stopped while opening (exit code ${code})`)));
+    });
+    if (!first.ok) {
+      await worker.terminate();
+      throw deserializeError(first.error);
+    }
+    store = new PgliteWorkerStore(worker, (first.value as { psqlCommand: string | null }).psqlCommand, exited);
+    return store;
+  }
+
+  #call<T>(op: Call['op'], args: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.#gone) return Promise.reject(this.#gone);
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#worker.postMessage({ id, op, args } as Call, transfer);
+    });
+  }
+
+  #settle(reply: Reply): void {
+    const p = this.#pending.get(reply.id);
+    if (!p) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(deserializeError(reply.error));
+  }
+
+  #fail(err: Error): void {
+    this.#gone ??= err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  migrate(): Promise<string[]> {
+    return this.#call('migrate', null);
+  }
+
+  write(batches: readonly Batch[]): Promise<void> {
+    const transfer: ArrayBuffer[] = [];
+    const packed = batches.map((b) => {
+      // One exact ArrayBuffer per batch: transferring moves it without a copy, and no pooled memory rides along.
+      const all = new Uint8Array(b.spans.chunks.reduce((n, c) => n + c.byteLength, 0));
+      let at = 0;
+      for (const c of b.spans.chunks) {
+        all.set(c, at);
+        at += c.byteLength;
+      }
+      transfer.push(all.buffer);
+      return { ...b, spans: { ...b.spans, chunks: [all] } };
+    });
+    return this.#call('write', packed, transfer);
+  }
+
+  ready(): Promise<Readiness> {
+    if (this.#gone) return Promise.resolve({ ok: false, reason: this.#gone.message });
+    return this.#call('ready', null);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#gone) await this.#call('close', null);
+    await this.#exited;
+  }
+
+  /** The members of PGlite that Kysely's PGlite driver uses, each forwarded to the thread. */
+  #pgliteProxy() {
+    const query = (txId: number | null) => (sql: string, params: unknown[] = [], options: Record<string, unknown> = {}) =>
+      this.#call('query', [sql, params, options, txId]);
+    return {
+      get closed() {
+        return false;
+      },
+      ready: true,
+      waitReady: Promise.resolve(),
+      query: query(null),
+      transaction: async <T>(fn: (tx: { query: ReturnType<typeof query> }) => Promise<T>): Promise<T> => {
+        const txId = await this.#call<number>('begin', null);
+        let result: T;
+        try {
+          result = await fn({ query: query(txId) });
+        } catch (err) {
+          await this.#call('end', [txId, false]).catch(() => undefined);
+          throw err;
+        }
+        await this.#call('end', [txId, true]);
+        return result;
+      },
+      // Kysely's destroy() closes its PGlite; the store's close() owns that here.
+      close: async () => undefined,
+    };
+  }
+}

@@ -4,8 +4,9 @@
  *
  * Why a thread: PGlite executes on the thread that calls it, and a write of
  * a few thousand spans keeps that thread busy for a while. In the main
- * thread it would add its time to the receivers' (the two could never
- * overlap) and hold up HTTP/2 flow control while it runs. In its own thread
+ * thread its time would add to the receivers' (the two could never overlap),
+ * and gRPC senders would stall on HTTP/2 flow-control updates that wait for
+ * the busy thread. In its own thread
  * the database works on one core while the receivers decode the next
  * requests on the other (docs/performance.md has the figures).
  *

@@ -9,5 +9,5 @@ export async function openStore(cfg: Config, log: Logger): Promise<Store> {
   if (cfg.databaseUrl) {
     return new PostgresStore({ url: cfg.databaseUrl, poolSize: cfg.writers + 4, writeTimeoutMs: cfg.writeTimeoutMs, log });
   }
-  return PgliteWorkerStore.open({ dataDir: cfg.dataDir, pgPort: cfg.pgPort, host: cfg.host, writeTimeoutMs: cfg.writeTimeoutMs });
+  return PgliteWorkerStore.open({ dataDir: cfg.dataDir, pgPort: cfg.pgPort, host: cfg.host, writeTimeoutMs: cfg.writeTimeoutMs }, log);
 }

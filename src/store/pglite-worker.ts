@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { Kysely, PGliteDialect } from 'kysely';
 import type { PGlite } from '@electric-sql/pglite';
 import { UnavailableError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Batch } from '../normalize/rows.ts';
 import type { PgliteOptions } from './pglite.ts';
 import { deserializeError, type Call, type Reply } from './pglite-protocol.ts';
@@ -36,6 +37,7 @@ export class PgliteWorkerStore implements Store {
   #nextId = 1;
   /** Set once the thread is gone (closed or crashed): every call then fails retryable. */
   #gone: Error | null = null;
+  #closing = false;
   readonly #exited: Promise<void>;
 
   private constructor(worker: Worker, psqlCommand: string | null, exited: Promise<void>) {
@@ -46,16 +48,19 @@ export class PgliteWorkerStore implements Store {
     this.db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: this.#pgliteProxy() as unknown as PGlite }) });
   }
 
-  static async open(opts: PgliteOptions): Promise<PgliteWorkerStore> {
+  /** `log` hears when the thread stops unexpectedly (from then on every write answers "retry" and /readyz fails). */
+  static async open(opts: PgliteOptions, log?: Logger): Promise<PgliteWorkerStore> {
     const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: opts });
     let store: PgliteWorkerStore | null = null;
     const exited = new Promise<void>((resolve) => {
       worker.on('exit', (code) => {
+        if (store && !store.#closing) log?.error({ code }, "the embedded database's thread stopped unexpectedly; restart Verdict");
         if (store) store.#fail(new UnavailableError(`the embedded database's thread has stopped (exit code ${code})`));
         resolve();
       });
     });
     worker.on('error', (err) => {
+      log?.error({ err: err.message }, "the embedded database's thread failed");
       if (store) store.#fail(new UnavailableError(`the embedded database's thread failed: ${err.message}`, 1, { cause: err }));
     });
     // The thread's first message says whether the database opened.
@@ -121,6 +126,7 @@ export class PgliteWorkerStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     if (!this.#gone) await this.#call('close', null);
     await this.#exited;
   }

@@ -6,9 +6,9 @@
  * a few thousand spans keeps that thread busy for a while. In the main
  * thread its time would add to the receivers' (the two could never overlap),
  * and gRPC senders would stall on HTTP/2 flow-control updates that wait for
- * the busy thread. In its own thread
- * the database works on one core while the receivers decode the next
- * requests on the other (docs/performance.md has the figures).
+ * the busy thread. In its own thread the database works on one core while
+ * the receivers decode the next requests on the other (docs/performance.md
+ * has the figures).
  *
  * Batches cross by structured clone, with each span COPY buffer packed into
  * one ArrayBuffer and transferred, not copied again. Typed queries (`db`)

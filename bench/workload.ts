@@ -20,8 +20,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type Readabl
 
 const WORDS = 'the agent checks order status refund policy shipping address invoice customer asked about delayed package tracking number warehouse carrier estimate apology credit account email verification'.split(' ');
 
-/** Deterministic pseudo-random numbers, so every run sends the same shapes. */
-function rng(seed: number): () => number {
+/** Deterministic pseudo-random numbers (mulberry32), so every run sends the same shapes; the test seed uses it too. */
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { startServer } from '../../src/server.ts';
 import { expandQuery, loadDashboards, panelInterval, panelsOf, type Dashboard, type Panel, type TimeRange, type Variable } from '../helpers/grafana-macros.ts';
-import { ADMIN_URL, createDatabase } from '../helpers/postgres.ts';
+import { adminQuery, createDatabase } from '../helpers/postgres.ts';
 import { loadSeed, makeSeed, readerInitSql, SEED_FEEDBACK, SEED_RANGE, type Queryable, type SeedData } from '../helpers/seed.ts';
 import { baseConfig, BACKENDS, freePort, startTestServer, type Backend } from '../helpers/server.ts';
 
@@ -70,13 +70,7 @@ async function startPostgres(): Promise<Running> {
       await grafana.end();
       await server.close();
       await db.drop();
-      const admin = new pg.Client({ connectionString: ADMIN_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP ROLE IF EXISTS ${role}`);
-      } finally {
-        await admin.end();
-      }
+      await adminQuery(`DROP ROLE IF EXISTS ${role}`);
     },
   };
 }

@@ -30,6 +30,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, ty
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readFileSync } from 'node:fs';
 import { parseFeedbackConfig, type FeedbackConfig } from '../../src/feedback/policy.ts';
+import { rng } from '../../bench/workload.ts';
 
 /** The seeded runs start here and last four hours. */
 export const SEED_START = Date.UTC(2026, 2, 2, 8, 0, 0);
@@ -79,18 +80,6 @@ const DEPLOYMENTS: Deployment[] = [
 ];
 
 const TOOLS = ['lookup_order', 'search_kb', 'issue_refund', 'send_email'];
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function idGenerator(r: () => number) {
   const hex = (bytes: number): string => {

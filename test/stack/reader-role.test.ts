@@ -18,7 +18,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { openStore } from '../../src/store/open.ts';
-import { ADMIN_URL, createDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { ADMIN_URL, adminQuery, createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { READER_ROLE, readerInitSql } from '../helpers/seed.ts';
 import { baseConfig } from '../helpers/server.ts';
 
@@ -102,13 +102,7 @@ describe('the read-only role for Grafana', () => {
 
   afterAll(async () => {
     for (const db of databases) await db.drop();
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    try {
-      await admin.query(`DROP ROLE IF EXISTS ${role}`);
-    } finally {
-      await admin.end();
-    }
+    await adminQuery(`DROP ROLE IF EXISTS ${role}`);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -10,10 +10,11 @@ import { makeSpans, Payload } from './workload.ts';
 import { NO_POLICY } from '../src/normalize/evaluations.ts';
 import { normalizeTraces } from '../src/normalize/spans.ts';
 import { decodeTraceRequest } from '../src/otlp/proto.ts';
-import { copyStream, type EncodedRows } from '../src/store/copy-binary.ts';
-import { PgliteStore } from '../src/store/pglite.ts';
+import { copyStream, type EncodedRows } from '../src/common/copy-binary.ts';
+import { PgliteDatabase } from '../src/store/pglite/database.ts';
+import { Writer } from '../src/store/writer.ts';
 import { copySql, encodeRows, EVALUATIONS, SPANS } from '../src/store/tables.ts';
-import type { EvaluationRow } from '../src/normalize/rows.ts';
+import type { EvaluationRow } from '../src/model/rows.ts';
 
 export interface CeilingSpec {
   backend: 'postgres' | 'pglite';
@@ -83,8 +84,8 @@ async function postgres(url: string, spans: EncodedRows[], evaluations: EncodedR
 
 /** PGlite holds COPY input in WebAssembly memory, so the rows go in 50,000-span COPYs, all in one transaction. */
 async function pglite(dataDir: string, spans: EncodedRows[], evaluations: EncodedRows): Promise<number> {
-  const store = await PgliteStore.open({ dataDir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
-  await store.migrate();
+  const store = await PgliteDatabase.open({ dataDir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
+  await new Writer(store, 60_000).migrate();
   const db = store.pglite;
   const groups: EncodedRows[][] = [];
   let current: EncodedRows[] = [];

@@ -17,10 +17,12 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { makeSpans, Payload } from './workload.ts';
 import { NO_POLICY } from '../src/normalize/evaluations.ts';
-import { normalizeTraces, SPAN_COLUMNS } from '../src/normalize/spans.ts';
+import { SPAN_COLUMNS } from '../src/model/columns.ts';
+import { normalizeTraces } from '../src/normalize/spans.ts';
 import { decodeTraceRequest } from '../src/otlp/proto.ts';
-import { copyStream, type EncodedRows } from '../src/store/copy-binary.ts';
-import { PgliteStore } from '../src/store/pglite.ts';
+import { copyStream, type EncodedRows } from '../src/common/copy-binary.ts';
+import { PgliteDatabase } from '../src/store/pglite/database.ts';
+import { Writer } from '../src/store/writer.ts';
 import { PostgresStore } from '../src/store/postgres.ts';
 import { silentLogger } from '../src/log.ts';
 import { copySql, SPANS } from '../src/store/tables.ts';
@@ -129,8 +131,8 @@ async function main(): Promise<void> {
   await admin.end();
 
   const dir = mkdtempSync(join(tmpdir(), 'verdict-insert-'));
-  const lite = await PgliteStore.open({ dataDir: dir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
-  await lite.migrate();
+  const lite = await PgliteDatabase.open({ dataDir: dir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
+  await new Writer(lite, 60_000).migrate();
   const db = lite.pglite;
   await measure('pglite', batches, {
     exec: async (sql) => void (await db.exec(sql)),

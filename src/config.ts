@@ -8,8 +8,9 @@
  * docs/operations.md are generated from, or checked against, that table.
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from './config-error.ts';
+import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogLevel } from './log.ts';
 
@@ -83,13 +84,52 @@ export { ConfigError };
 export const flagName = (s: Setting): string => `--${s.name.replaceAll('_', '-')}`;
 
 export interface ConfigSources {
-  argv: readonly string[];
+  /** Flags after the command word; or `flags`, already parsed by parseCommandLine. */
+  argv?: readonly string[];
+  flags?: Readonly<Record<string, string | boolean | undefined>>;
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** Parses flags (after the command word), reads the file they or the environment name, and builds the Config. */
-export function loadConfig({ argv, env }: ConfigSources): Config {
-  const flags = parseFlags(argv);
+/** The flags of every setting, for node:util parseArgs (`--http-port 4318` or `--http-port=4318`). */
+const SETTING_OPTIONS: ParseArgsOptionsConfig = Object.fromEntries([
+  ['config', { type: 'string' }],
+  ...SETTINGS.map((s) => [flagName(s).slice(2), { type: 'string' }]),
+]);
+
+export interface CommandLine {
+  /** Values by flag name without dashes (`http-port`). */
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses a command line with the settings' flags plus a command's own
+ * (`extra`), turning parseArgs's errors into one line that names the flag.
+ */
+export function parseCommandLine(argv: readonly string[], extra: ParseArgsOptionsConfig = {}, positionals = false): CommandLine {
+  try {
+    const r = parseArgs({ args: [...argv], options: { ...SETTING_OPTIONS, ...extra }, strict: true, allowPositionals: positionals });
+    return { values: r.values as CommandLine['values'], positionals: r.positionals };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const flag = /'(-[-\w]+)/.exec(e.message)?.[1] ?? '';
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new ConfigError(`unknown option ${flag}; see verdict --help`);
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      throw new ConfigError(extra[flag.slice(2)]?.type === 'boolean' ? `option ${flag} takes no value` : `option ${flag} needs a value`);
+    }
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new ConfigError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(e.message)?.[1] ?? '')}; see verdict --help`);
+    }
+    throw err;
+  }
+}
+
+/** Reads the settings from flags, the environment and the file they name, and builds the Config. */
+export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
+  const flags = new Map<string, string>();
+  for (const [k, v] of Object.entries(given ?? parseCommandLine(argv ?? []).values)) {
+    if (typeof v === 'string') flags.set(k.replaceAll('-', '_'), v);
+  }
   const file = flags.get('config') ?? env.VERDICT_CONFIG;
   flags.delete('config');
   const fromFile = file ? readConfigFile(file) : {};
@@ -111,22 +151,6 @@ export function loadConfig({ argv, env }: ConfigSources): Config {
   const cfg = out as unknown as Config;
   if ((cfg.tlsCert === null) !== (cfg.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key must be given together');
   return Object.freeze(cfg);
-}
-
-function parseFlags(argv: readonly string[]): Map<string, string> {
-  const known = new Set([...SETTINGS.map((s) => s.name), 'config']);
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}; see verdict --help`);
-    const eq = arg.indexOf('=');
-    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('-', '_');
-    if (!known.has(name)) throw new ConfigError(`unknown option --${name.replaceAll('_', '-')}; see verdict --help`);
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigError(`option --${name.replaceAll('_', '-')} needs a value`);
-    flags.set(name, value);
-  }
-  return flags;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -189,23 +213,13 @@ function coerce(s: Setting, raw: unknown, origin: string): unknown {
   }
 }
 
-export function helpText(): string {
+/** The settings every command takes, for `--help`. */
+export function settingsHelp(): string {
   const rows = SETTINGS.map((s) => {
     const def = s.default === null ? '' : ` (default ${Array.isArray(s.default) ? 'none' : String(s.default)})`;
     return `  ${`${flagName(s)} <value>`.padEnd(28)} ${s.help}${def}\n  ${''.padEnd(28)} env ${s.env}, file key ${s.name}`;
   });
-  return `verdict: stores AI-agent traces and the verdicts on them in PostgreSQL.
-
-Usage:
-  verdict [serve] [options]    run the OTLP receiver (gRPC :4317, HTTP :4318)
-  verdict migrate [options]    apply database migrations and exit
-  verdict prune --older-than 30d [--keep-with-verdicts] [--batch-size 5000] [options]
-                               delete old spans, logs and verdicts in batches: a
-                               trace once all of it is older (90m, 12h, 30d, 2w);
-                               --keep-with-verdicts keeps the traces with verdicts
-  verdict --help
-
-Options (flags override environment variables, which override the --config file):
+  return `Settings (flags override environment variables, which override the --config file):
   ${'--config <file>'.padEnd(28)} YAML file of settings (env VERDICT_CONFIG)
 ${rows.join('\n')}
 `;

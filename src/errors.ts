@@ -1,8 +1,15 @@
 /**
- * The outcomes a request can end in, other than success. Each class says what
- * went wrong in the receiver's own terms; `receivers/status.ts` is the one
- * place that turns them into HTTP and gRPC status codes.
+ * The outcomes a request can end in, other than success, and the start-up
+ * failure of a bad setting. Each class says what went wrong in the receiver's
+ * own terms; `receivers/status.ts` is the one place that turns them into HTTP
+ * and gRPC status codes, and `cli.ts` the one that turns ConfigError into
+ * exit code 2.
  */
+
+/** A configuration problem found at start-up; the CLI prints its message (naming the setting) and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
 
 /** The request body could not be decoded, or is permanently invalid (HTTP 400, gRPC INVALID_ARGUMENT). */
 export class BadRequestError extends Error {
@@ -41,6 +48,25 @@ export class MethodNotAllowedError extends Error {
 /** Missing or wrong credentials (HTTP 401, gRPC UNAUTHENTICATED). */
 export class UnauthenticatedError extends Error {
   override readonly name = 'UnauthenticatedError';
+}
+
+/** Credentials are fine but the caller may not do this, e.g. a browser origin not allowed by CORS (HTTP 403, gRPC PERMISSION_DENIED). */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
+/**
+ * The database refuses the rows whatever the moment (a bad value, a limit):
+ * retrying cannot help (HTTP 400, gRPC INVALID_ARGUMENT). `code` is the
+ * SQLSTATE, for metrics and logs; the message never quotes the database.
+ */
+export class DataError extends Error {
+  override readonly name = 'DataError';
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /**

@@ -3,16 +3,15 @@
  * the gRPC and the HTTP receiver: decode → normalise → queue for commit →
  * partial-success result. Transports only move bytes and map outcomes.
  */
-import { BadRequestError, OverloadedError } from './errors.ts';
+import { BadRequestError, DataError, OverloadedError } from './errors.ts';
 import type { Metrics, Transport } from './metrics.ts';
-import { DataError } from './store/db-errors.ts';
 import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
 import { checkDecodeBudget } from './otlp/budget.ts';
 import { decodeLogsRequest, decodeTraceRequest, LogsRequest, TraceRequest } from './otlp/proto.ts';
 import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest, Signal } from './otlp/types.ts';
 import type { EvaluationPolicy } from './normalize/evaluations.ts';
 import { normalizeLogs, type LogObserver } from './normalize/logs.ts';
-import { batchRows, type Batch } from './normalize/rows.ts';
+import { batchRows, type Batch } from './model/rows.ts';
 import { normalizeTraces, type Normalized, type SpanObserver } from './normalize/spans.ts';
 import type { Batcher } from './pipeline/batcher.ts';
 
@@ -26,8 +25,8 @@ export interface ExportResult {
 
 export interface IngestOptions {
   batcher: Batcher;
-  /** Read per request, so that a reload takes effect at once. */
-  policy: () => EvaluationPolicy;
+  /** Polarity and source for verdicts whose emitter did not say (from the config file's `feedback:` section). */
+  policy: EvaluationPolicy;
   spanObservers?: readonly SpanObserver[];
   logObservers?: readonly LogObserver[];
   metrics?: Metrics;
@@ -47,15 +46,15 @@ export class Ingest {
   async traces(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     checkDecodeBudget(body, encoding, TraceRequest);
-    const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), 'ExportTraceServiceRequest');
-    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'traces', transport);
+    const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), encoding, 'ExportTraceServiceRequest');
+    return this.#store(normalizeTraces(req as ExportTraceServiceRequest, { policy: this.#opts.policy, observers: this.#opts.spanObservers ?? [] }), body.byteLength, 'traces', transport);
   }
 
   async logs(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
     checkDecodeBudget(body, encoding, LogsRequest);
-    const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), 'ExportLogsServiceRequest');
-    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy(), observers: this.#opts.logObservers ?? [] }), body.byteLength, 'logs', transport);
+    const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), encoding, 'ExportLogsServiceRequest');
+    return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy, observers: this.#opts.logObservers ?? [] }), body.byteLength, 'logs', transport);
   }
 
   /** Queues rows; resolves after commit. Also the feedback API's way in. */
@@ -93,13 +92,13 @@ function utf8(body: Uint8Array): string {
   return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
 }
 
-function decode<T>(fn: () => T, what: string): T {
+function decode<T>(fn: () => T, encoding: Encoding, what: string): T {
   try {
     return fn();
   } catch (err) {
     if (err instanceof BadRequestError) throw err;
-    // protobufjs reports wire errors ("index out of range", "invalid wire type"); deep nesting overflows the stack.
-    const reason = err instanceof RangeError && /call stack/.test(err.message) ? 'message nests too deeply' : (err as Error).message;
-    throw new BadRequestError(`request body is not a valid ${what} protobuf: ${reason}`);
+    // protobufjs reports wire errors ("index out of range", "invalid wire type"); deep nesting overflows the stack in either decoder.
+    const reason = err instanceof RangeError && /call stack/.test(err.message) ? 'it nests too deeply' : (err as Error).message;
+    throw new BadRequestError(`request body is not a valid ${what} in ${encoding === 'json' ? 'OTLP/JSON' : 'protobuf'}: ${reason}`);
   }
 }

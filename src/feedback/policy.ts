@@ -8,11 +8,11 @@
  *   from an ordered list of rules on the evaluation name and the emitting
  *   service.name; NULL when no rule matches (never guessed).
  */
-import { ConfigError } from '../config-error.ts';
+import { ConfigError } from '../errors.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { FEEDBACK_SOURCES, isFeedbackSource } from '../normalize/genai.ts';
-import type { Polarity } from '../normalize/rows.ts';
-import { globToRegExp } from './glob.ts';
+import type { Polarity } from '../model/rows.ts';
+import { globToRegExp } from '../common/util.ts';
 
 /**
  * Labels evaluators commonly use (semantic-conventions-genai's examples

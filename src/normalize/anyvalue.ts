@@ -2,24 +2,14 @@
  * AnyValue and attribute lists → JSON for jsonb columns, written straight
  * into a COPY buffer (no intermediate objects; this is the hot path).
  *
- * Mapping (issue #2, §4): string, bool and double as JSON; int as a JSON
+ * Mapping: string, bool and double as JSON; int as a JSON
  * number when it fits in ±2^53 and as a decimal string beyond; bytes as
  * base64; arrays as arrays; kvlists as objects; an empty AnyValue as null.
  * Non-finite doubles have no JSON form and become the proto3 JSON strings
  * "NaN", "Infinity", "-Infinity".
  */
 import { anyValueCase, type AnyValue, type Int64, type KeyValue, type LongLike } from '../otlp/types.ts';
-import { clean, CopyWriter } from '../store/copy-binary.ts';
-
-export { clean };
-
-/** `clean` applied to every string (keys included) of a parsed JSON value, before it is stored as jsonb. */
-export function cleanDeep(v: unknown): unknown {
-  if (typeof v === 'string') return clean(v);
-  if (Array.isArray(v)) return v.map(cleanDeep);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), cleanDeep(x)]));
-  return v;
-}
+import { CopyWriter } from '../common/copy-binary.ts';
 
 /** Deeper AnyValue nesting than this is refused: Postgres's jsonb parser has a stack limit, and no real attribute needs it. */
 export const MAX_DEPTH = 64;

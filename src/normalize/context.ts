@@ -1,15 +1,15 @@
 /** Resource and scope facts shared by every span or log record under them, computed once per envelope. */
 import type { InstrumentationScope, Resource } from '../otlp/types.ts';
-import { CopyWriter } from '../store/copy-binary.ts';
-import { attributesJson, clean, scalarOf } from './anyvalue.ts';
+import { CopyWriter } from '../common/copy-binary.ts';
+import { clean, fitsUtf8 } from '../common/text.ts';
+import { attributesJson, scalarOf } from './anyvalue.ts';
 import { ATTR } from './genai.ts';
 
 /** Lifted text columns longer than this (in UTF-8 bytes) are left NULL (the attribute keeps the value): btree index rows must stay under ~2.7 kB. */
 export const MAX_LIFTED_LENGTH = 1024;
 
 export function liftedText(v: unknown): string | null {
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_LIFTED_LENGTH) return null;
-  if (v.length * 3 > MAX_LIFTED_LENGTH && Buffer.byteLength(v, 'utf8') > MAX_LIFTED_LENGTH) return null;
+  if (typeof v !== 'string' || v.length === 0 || !fitsUtf8(v, MAX_LIFTED_LENGTH)) return null;
   return clean(v);
 }
 

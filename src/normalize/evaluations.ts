@@ -9,13 +9,14 @@
  * same evaluation both ways). The row id hashes what the evaluation says, not
  * how it came, so the two deliveries collapse to one row.
  */
-import { createHash } from 'node:crypto';
 import type { KeyValue } from '../otlp/types.ts';
-import { clean, scalarOf } from './anyvalue.ts';
+import { clean } from '../common/text.ts';
+import { contentKey } from '../common/util.ts';
+import { scalarOf } from './anyvalue.ts';
 import { liftedText } from './context.ts';
 import { ATTR, isFeedbackSource } from './genai.ts';
 import { RejectedItem } from './rejections.ts';
-import type { Channel, EvaluationRow, Polarity } from './rows.ts';
+import type { Channel, EvaluationRow, Polarity } from '../model/rows.ts';
 
 /** Decides what the emitter did not say: which source a verdict is from, and its polarity. */
 export interface EvaluationPolicy {
@@ -104,8 +105,7 @@ export function readEvaluation(kvs: readonly KeyValue[]): EvaluationFields {
 
 /** The idempotency key of an evaluation: what it says about what, not how it arrived. */
 export function evaluationId(f: EvaluationFields, traceId: string | null, spanId: string | null, timeNs: bigint): string {
-  const key = JSON.stringify([traceId, spanId, f.name, String(timeNs), f.scoreValue, f.scoreLabel, f.explanation, f.responseId]);
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return contentKey(traceId, spanId, f.name, String(timeNs), f.scoreValue, f.scoreLabel, f.explanation, f.responseId);
 }
 
 export interface EvaluationContext {

@@ -42,7 +42,10 @@ export const ATTR = {
   serviceName: 'service.name',
 } as const;
 
-/** gen_ai.system values that changed when it became gen_ai.provider.name (genai.md §8). */
+/**
+ * gen_ai.system values that changed when it became gen_ai.provider.name
+ * (semconv v1.37.0; semconv-genai model/gen-ai/deprecated/registry-deprecated.yaml).
+ */
 export const PROVIDER_RENAMES: Readonly<Record<string, string>> = {
   xai: 'x_ai',
   'az.ai.inference': 'azure.ai.inference',
@@ -70,9 +73,3 @@ export type FeedbackSource = (typeof FEEDBACK_SOURCES)[number];
 export function isFeedbackSource(s: unknown): s is FeedbackSource {
   return typeof s === 'string' && (FEEDBACK_SOURCES as readonly string[]).includes(s);
 }
-
-/**
- * Agent and workflow operations aggregate their children's token usage, so
- * trace totals count tokens on the other (inference) spans first.
- */
-export const AGGREGATE_OPERATIONS = ['invoke_agent', 'invoke_workflow', 'create_agent'] as const;

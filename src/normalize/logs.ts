@@ -3,15 +3,16 @@
  * are gen_ai.evaluation.result events. Nothing is silently dropped: a record
  * is stored, turned into an evaluation, or counted as rejected with a reason.
  */
-import { createHash } from 'node:crypto';
 import type { ExportLogsServiceRequest, KeyValue, LogRecord } from '../otlp/types.ts';
-import { anyValueJson, attributesJson, clean, scalarOf, toBigInt, TooDeepError } from './anyvalue.ts';
+import { clean } from '../common/text.ts';
+import { contentKey } from '../common/util.ts';
+import { anyValueJson, attributesJson, scalarOf, toBigInt, TooDeepError } from './anyvalue.ts';
 import { optionalText, resourceInfo, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
 import { optionalId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import { emptyBatch, type LogRow } from './rows.ts';
+import { emptyBatch, type LogRow } from '../model/rows.ts';
 import type { Derived, Normalized } from './spans.ts';
 
 /** Sees every log record that is stored or turned into an evaluation (rules read user messages here). */
@@ -136,9 +137,8 @@ function legacyEventName(kvs: readonly KeyValue[]): string {
 }
 
 function logId(r: LogRow): string {
-  const key = JSON.stringify([
+  return contentKey(
     r.trace_id, r.span_id, String(r.time_unix_nano), String(r.observed_time_unix_nano), r.severity_number, r.severity_text,
     r.event_name, r.body, r.attributes, r.resource_attributes, r.scope_name, r.scope_version, r.flags,
-  ]);
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  );
 }

@@ -8,31 +8,18 @@
  * writes each column once, and allocates little. Values shared by every span
  * of a resource and scope are encoded once per envelope.
  */
-import type { ExportTraceServiceRequest, Int64, KeyValue, Span, SpanEvent, SpanLink, AnyValue } from '../otlp/types.ts';
-import { anyValueCase } from '../otlp/types.ts';
-import { CopyWriter } from '../store/copy-binary.ts';
-import { attributesJson, clean, cleanDeep, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
+import { CopyWriter } from '../common/copy-binary.ts';
+import { clean } from '../common/text.ts';
+import { SPAN_COLUMNS } from '../model/columns.ts';
+import type { Batch, EvaluationRow, TurnRow } from '../model/rows.ts';
+import { anyValueCase, type AnyValue, type ExportTraceServiceRequest, type Int64, type KeyValue, type Span, type SpanEvent, type SpanLink } from '../otlp/types.ts';
+import { attributesJson, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
+import { writeContent } from './content.ts';
 import { envelopeFields, liftedText, optionalText, resourceInfo, scopeInfo, type ResourceInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT, PROVIDER_RENAMES } from './genai.ts';
 import { optionalId, requiredId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import type { Batch, EvaluationRow, TurnRow } from './rows.ts';
-
-/**
- * COPY column order for verdict.spans (any order works with a column list;
- * this one keeps the per-envelope constants together). `spanRow` writes
- * exactly these, in this order.
- */
-export const SPAN_COLUMNS = [
-  'trace_id', 'span_id', 'parent_span_id', 'trace_state', 'name', 'kind', 'start_time', 'end_time',
-  'start_time_unix_nano', 'end_time_unix_nano', 'duration_ns', 'status_code', 'status_message', 'flags',
-  // per resource and scope (envelopeFields)
-  'service_name', 'scope_name', 'scope_version', 'scope_attributes', 'resource_attributes', 'resource_schema_url', 'scope_schema_url',
-  'attributes', 'events', 'links', 'dropped_attributes_count', 'dropped_events_count', 'dropped_links_count',
-  'gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model', 'gen_ai_response_id',
-  'gen_ai_conversation_id', 'gen_ai_agent_name', 'gen_ai_tool_name', 'gen_ai_input_tokens', 'gen_ai_output_tokens',
-] as const;
 
 /** What observers (deterministic rules) learn about each stored span. */
 export interface SpanFacts {
@@ -72,22 +59,32 @@ const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consu
 const STATUS = ['unset', 'ok', 'error'];
 const TWO_32 = 4294967296;
 
+/** What one request's spans share while they are normalised: where derived rows and rejections go, and the policy. */
+interface RequestState {
+  derived: Derived;
+  rejections: Rejections;
+  opts: NormalizeOptions;
+}
+
+/** The resource and scope a span belongs to: its facts, and their COPY encoding (the same for every span under them). */
+interface Envelope {
+  resource: ResourceInfo;
+  fields: Buffer;
+}
+
 export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeOptions): Normalized {
   const w = new CopyWriter();
-  const evaluations: EvaluationRow[] = [];
-  const turns: TurnRow[] = [];
-  const derived: Derived = { evaluations, turns };
-  const rejections = new Rejections();
+  const state: RequestState = { derived: { evaluations: [], turns: [] }, rejections: new Rejections(), opts };
+  const { evaluations, turns } = state.derived;
   for (const rs of req.resourceSpans) {
     for (const ss of rs.scopeSpans) {
-      let resource: ResourceInfo;
-      let envelope: Buffer;
+      let envelope: Envelope;
       try {
-        resource = resourceInfo(rs.resource, rs.schemaUrl);
-        envelope = envelopeFields(resource, scopeInfo(ss.scope, ss.schemaUrl));
+        const resource = resourceInfo(rs.resource, rs.schemaUrl);
+        envelope = { resource, fields: envelopeFields(resource, scopeInfo(ss.scope, ss.schemaUrl)) };
       } catch (err) {
         if (!(err instanceof TooDeepError)) throw err;
-        for (let i = 0; i < ss.spans.length; i++) rejections.reject('span', `resource or scope attributes: ${err.message}`);
+        for (let i = 0; i < ss.spans.length; i++) state.rejections.reject('span', `resource or scope attributes: ${err.message}`);
         continue;
       }
       for (const span of ss.spans) {
@@ -95,18 +92,19 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
         const evaluationsBefore = evaluations.length;
         const turnsBefore = turns.length;
         try {
-          spanRow(w, span, resource, envelope, derived, rejections, opts);
+          spanRow(w, span, envelope, state);
         } catch (err) {
           if (!(err instanceof RejectedItem || err instanceof TooDeepError)) throw err;
+          // Nothing of a rejected span is kept: its row, and what its events and observers derived.
           w.rollback(mark);
           evaluations.length = evaluationsBefore;
           turns.length = turnsBefore;
-          rejections.reject('span', err.message);
+          state.rejections.reject('span', err.message);
         }
       }
     }
   }
-  return { batch: { spans: w.finish(), logs: [], evaluations, turns }, rejections };
+  return { batch: { spans: w.finish(), logs: [], evaluations, turns }, rejections: state.rejections };
 }
 
 /** GenAI columns lifted from span attributes while they are written as JSON. */
@@ -126,31 +124,55 @@ interface GenAi {
   completionTokens: bigint | number | null;
 }
 
-/** High and low 32-bit halves of an unsigned 64-bit value. */
-function halves(v: Int64): [number, number] {
-  if (typeof v === 'object') return [v.high >>> 0, v.low >>> 0];
-  if (typeof v === 'bigint') return [Number(v >> 32n), Number(v & 0xffffffffn)];
-  const hi = Math.floor(v / TWO_32);
-  return [hi, v - hi * TWO_32];
+const noGenAi = (): GenAi => ({
+  operation: null, provider: null, system: null, requestModel: null, responseModel: null, responseId: null, conversationId: null,
+  agentName: null, toolName: null, inputTokens: null, outputTokens: null, promptTokens: null, completionTokens: null,
+});
+
+/** A fixed64 nanosecond time as the two 32-bit halves it is encoded from. */
+interface Nanos {
+  hi: number;
+  lo: number;
 }
+
+/** The halves of a span time; RejectedItem if it does not fit PostgreSQL's bigint. */
+function nanos(v: Int64, field: string): Nanos {
+  let hi: number;
+  let lo: number;
+  if (typeof v === 'object') [hi, lo] = [v.high >>> 0, v.low >>> 0];
+  else if (typeof v === 'bigint') [hi, lo] = [Number(v >> 32n), Number(v & 0xffffffffn)];
+  else {
+    hi = Math.floor(v / TWO_32);
+    lo = v - hi * TWO_32;
+  }
+  // fixed64 goes to 2^64-1; PostgreSQL bigint (nanoseconds) to 2^63-1, the year 2262.
+  if (hi >= 0x80000000) throw new RejectedItem(`${field} ${toBigInt(v)} is past the year 2262`);
+  return { hi, lo };
+}
+
+const nanosBigInt = (t: Nanos): bigint => (BigInt(t.hi) << 32n) | BigInt(t.lo);
 
 /** Unix microseconds from nanosecond halves, exactly: 2^32 = 1000 × 4294967 + 296. */
-function micros(hi: number, lo: number): number {
-  if (hi < 2_000_000_000) return hi * 4294967 + Math.floor((hi * 296 + lo) / 1000);
-  return Number(((BigInt(hi) << 32n) | BigInt(lo)) / 1000n);
+function micros(t: Nanos): number {
+  if (t.hi < 2_000_000_000) return t.hi * 4294967 + Math.floor((t.hi * 296 + t.lo) / 1000);
+  return Number(nanosBigInt(t) / 1000n);
 }
 
-function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Buffer, derived: Derived, rejections: Rejections, opts: NormalizeOptions): void {
+/** end − start in nanoseconds: a safe number in the common case, a bigint for absurd spans. */
+function durationOf(start: Nanos, end: Nanos): number | bigint {
+  const dHi = end.hi - start.hi;
+  if (dHi > -0x100000 && dHi < 0x100000) return dHi * TWO_32 + (end.lo - start.lo);
+  return nanosBigInt(end) - nanosBigInt(start);
+}
+
+/** Writes one span's row in SPAN_COLUMNS order; throws RejectedItem when it cannot be stored. */
+function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestState): void {
   const traceId = requiredId(span.traceId, 16, 'trace_id');
   const spanId = requiredId(span.spanId, 8, 'span_id');
   const parentSpanId = optionalId(span.parentSpanId, 8, 'parent_span_id');
-  const [sHi, sLo] = halves(span.startTimeUnixNano);
-  const [eHi, eLo] = halves(span.endTimeUnixNano);
-  // fixed64 goes to 2^64-1; Postgres bigint (nanoseconds) to 2^63-1, the year 2262.
-  if (sHi >= 0x80000000) throw new RejectedItem(`start_time_unix_nano ${toBigInt(span.startTimeUnixNano)} is past the year 2262`);
-  if (eHi >= 0x80000000) throw new RejectedItem(`end_time_unix_nano ${toBigInt(span.endTimeUnixNano)} is past the year 2262`);
-  const dHi = eHi - sHi;
-  const duration = dHi > -0x100000 && dHi < 0x100000 ? dHi * TWO_32 + (eLo - sLo) : Number(toBigInt(span.endTimeUnixNano) - toBigInt(span.startTimeUnixNano));
+  const start = nanos(span.startTimeUnixNano, 'start_time_unix_nano');
+  const end = nanos(span.endTimeUnixNano, 'end_time_unix_nano');
+  const duration = durationOf(start, end);
   const status = span.status;
   const statusCode = STATUS[status?.code ?? 0] ?? String(status?.code);
   const name = clean(span.name);
@@ -163,30 +185,39 @@ function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Bu
   w.text(optionalText(span.traceState));
   w.text(name);
   w.ascii(KINDS[span.kind] ?? String(span.kind));
-  w.timestampMicros(micros(sHi, sLo));
-  w.timestampMicros(micros(eHi, eLo));
-  w.int8Parts(sHi, sLo);
-  w.int8Parts(eHi, eLo);
-  w.int8(Number.isSafeInteger(duration) ? duration : toBigInt(span.endTimeUnixNano) - toBigInt(span.startTimeUnixNano));
+  w.timestampMicros(micros(start));
+  w.timestampMicros(micros(end));
+  w.int8Parts(start.hi, start.lo);
+  w.int8Parts(end.hi, end.lo);
+  w.int8(duration);
   w.ascii(statusCode);
   w.text(optionalText(status?.message));
   w.int8(span.flags >>> 0);
-  w.field(envelope);
+  w.field(envelope.fields);
 
-  const g: GenAi = {
-    operation: null, provider: null, system: null, requestModel: null, responseModel: null, responseId: null, conversationId: null,
-    agentName: null, toolName: null, inputTokens: null, outputTokens: null, promptTokens: null, completionTokens: null,
-  };
+  const g = noGenAi();
   const open = w.jsonbOpen();
   spanAttributes(w, span.attributes, g);
   w.close(open);
-
-  if (span.events.length === 0) w.jsonb('[]');
-  else eventsField(w, span, traceId, spanId, eHi, eLo, g.conversationId, resource, derived.evaluations, rejections, opts.policy);
+  eventsField(w, span, { traceId, spanId, end, conversationId: g.conversationId }, envelope.resource, state);
   linksField(w, span.links);
   w.int8(span.droppedAttributesCount >>> 0);
   w.int8(span.droppedEventsCount >>> 0);
   w.int8(span.droppedLinksCount >>> 0);
+  genAiFields(w, g);
+
+  const observers = state.opts.observers;
+  if (observers && observers.length > 0) {
+    const facts: SpanFacts = {
+      traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: envelope.resource.serviceName, operation: g.operation,
+      conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: nanosBigInt(start), endTimeUnixNano: nanosBigInt(end),
+    };
+    for (const observe of observers) observe(span, facts, state.derived);
+  }
+}
+
+/** The gen_ai_* columns: the current attribute names first, then the deprecated ones they replaced. */
+function genAiFields(w: CopyWriter, g: GenAi): void {
   w.text(g.operation);
   w.text(g.provider ?? (g.system === null ? null : (PROVIDER_RENAMES[g.system] ?? g.system)));
   w.text(g.requestModel);
@@ -197,15 +228,6 @@ function spanRow(w: CopyWriter, span: Span, resource: ResourceInfo, envelope: Bu
   w.text(g.toolName);
   w.int8(g.inputTokens ?? g.promptTokens);
   w.int8(g.outputTokens ?? g.completionTokens);
-
-  if (opts.observers && opts.observers.length > 0) {
-    const facts: SpanFacts = {
-      traceId, spanId, name, statusCode, durationNs: duration, serviceName: resource.serviceName, operation: g.operation,
-      conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: toBigInt(span.startTimeUnixNano),
-      endTimeUnixNano: toBigInt(span.endTimeUnixNano),
-    };
-    for (const observe of opts.observers) observe(span, facts, derived);
-  }
 }
 
 function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], g: GenAi): void {
@@ -257,48 +279,17 @@ function tokenCount(v: AnyValue | null | undefined): bigint | number | null {
   return null;
 }
 
-/**
- * A content attribute (gen_ai.input.messages, ...) sent as a JSON string is
- * stored as the JSON it holds, so both encodings read the same in SQL. A
- * string that is not JSON stays a string.
- */
-function writeContent(w: CopyWriter, v: AnyValue | null | undefined): void {
-  if (!v || anyValueCase(v) !== 'stringValue') return writeAnyValue(w, v, 0);
-  const s = v.stringValue as string;
-  const parsed = parseContent(s);
-  if (parsed === undefined) return w.jsonString(s);
-  // The text is valid JSON; re-serialise only if it holds what jsonb refuses (\u escapes may be NUL or lone surrogates).
-  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) w.raw(JSON.stringify(cleanDeep(parsed)));
-  else w.raw(s);
+/** What a span event needs to know of its span to become a verdict. */
+interface EventTarget {
+  traceId: string;
+  spanId: string;
+  /** The span's end: the time of an evaluation event that has none. */
+  end: Nanos;
+  conversationId: string | null;
 }
 
-/** The JSON value of a string holding an array or object, or undefined if it holds neither (or nests absurdly deep). */
-export function parseContent(s: string): unknown {
-  const first = s.charCodeAt(0) === 32 || s.charCodeAt(0) === 10 ? s.trimStart().charCodeAt(0) : s.charCodeAt(0);
-  if (first !== 91 /* [ */ && first !== 123 /* { */) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(s);
-    return shallowerThan(parsed, 64) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function shallowerThan(v: unknown, depth: number): boolean {
-  if (typeof v !== 'object' || v === null) return true;
-  if (depth === 0) return false;
-  if (Array.isArray(v)) {
-    for (const x of v) if (!shallowerThan(x, depth - 1)) return false;
-    return true;
-  }
-  for (const k in v) if (!shallowerThan((v as Record<string, unknown>)[k], depth - 1)) return false;
-  return true;
-}
-
-function eventsField(
-  w: CopyWriter, span: Span, traceId: string, spanId: string, eHi: number, eLo: number, conversationId: string | null,
-  resource: ResourceInfo, evaluations: EvaluationRow[], rejections: Rejections, policy: EvaluationPolicy,
-): void {
+function eventsField(w: CopyWriter, span: Span, target: EventTarget, resource: ResourceInfo, state: RequestState): void {
+  if (span.events.length === 0) return w.jsonb('[]');
   const open = w.jsonbOpen();
   w.byte(91);
   for (let i = 0; i < span.events.length; i++) {
@@ -310,30 +301,33 @@ function eventsField(
     w.raw(',"attributes":');
     writeAttributes(w, e.attributes);
     w.raw(`,"dropped_attributes_count":${e.droppedAttributesCount >>> 0}}`);
-    if (e.name === EVALUATION_EVENT) {
-      try {
-        const f = readEvaluation(e.attributes);
-        const row = evaluationRow(f, {
-          traceId,
-          spanId,
-          timeNs: time === 0n ? (BigInt(eHi) << 32n) | BigInt(eLo) : time,
-          channel: 'span_event',
-          serviceName: resource.serviceName,
-          attributesJson: attributesJson(e.attributes),
-          policy,
-        });
-        row.conversation_id = conversationId;
-        evaluations.push(row);
-        if (f.badSource !== null) rejections.warn(`unknown ${ATTR.feedbackSource} ${JSON.stringify(f.badSource)} stored as NULL`);
-      } catch (err) {
-        if (!(err instanceof RejectedItem)) throw err;
-        // The span is fine and keeps the event in `events`; only the verdict is not extracted.
-        rejections.warn(`span event not stored as an evaluation: ${err.message}`);
-      }
-    }
+    if (e.name === EVALUATION_EVENT) evaluationEvent(e, time, target, resource, state);
   }
   w.byte(93);
   w.close(open);
+}
+
+/** A gen_ai.evaluation.result span event → a verdict on its span (the event stays in `events` either way). */
+function evaluationEvent(e: SpanEvent, time: bigint, target: EventTarget, resource: ResourceInfo, state: RequestState): void {
+  try {
+    const f = readEvaluation(e.attributes);
+    const row = evaluationRow(f, {
+      traceId: target.traceId,
+      spanId: target.spanId,
+      timeNs: time === 0n ? nanosBigInt(target.end) : time,
+      channel: 'span_event',
+      serviceName: resource.serviceName,
+      attributesJson: attributesJson(e.attributes),
+      policy: state.opts.policy,
+    });
+    row.conversation_id = target.conversationId;
+    state.derived.evaluations.push(row);
+    if (f.badSource !== null) state.rejections.warn(`unknown ${ATTR.feedbackSource} ${JSON.stringify(f.badSource)} stored as NULL`);
+  } catch (err) {
+    if (!(err instanceof RejectedItem)) throw err;
+    // The span is fine and keeps the event in `events`; only the verdict is not extracted.
+    state.rejections.warn(`span event not stored as an evaluation: ${err.message}`);
+  }
 }
 
 function linksField(w: CopyWriter, links: readonly SpanLink[]): void {
@@ -354,4 +348,3 @@ function linksField(w: CopyWriter, links: readonly SpanLink[]): void {
   w.byte(93);
   w.close(open);
 }
-

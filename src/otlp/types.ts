@@ -5,8 +5,8 @@
  * protobufjs message objects as they are, and the JSON decoder
  * (`json.ts`) builds it by hand. Differences between the wire encodings are
  * settled before this point: IDs are bytes, enums are numbers, 64-bit values
- * are a Long, a number or a bigint, and an AnyValue names its set field in
- * `value` (protobufjs's virtual oneof property).
+ * are a Long, a number or a bigint, and an AnyValue has at most one member
+ * set as an own property (`anyValueCase` tells which).
  */
 
 /** A 64-bit integer as protobufjs (Long), or the JSON decoder (bigint), gives it. */

@@ -12,9 +12,8 @@
  * OverloadedError at once (a retryable "slow down") instead of a queue that
  * grows without limit.
  */
-import { OverloadedError, UnavailableError } from '../errors.ts';
-import { batchRows, type Batch } from '../normalize/rows.ts';
-import { DataError } from '../store/db-errors.ts';
+import { DataError, OverloadedError, UnavailableError } from '../errors.ts';
+import { batchRows, type Batch } from '../model/rows.ts';
 import type { Store } from '../store/store.ts';
 
 export interface BatcherOptions {

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metadata } from '@grpc/grpc-js';
-import { ConfigError } from '../config-error.ts';
+import { ConfigError } from '../errors.ts';
 import { UnauthenticatedError } from '../errors.ts';
 import type { Middleware } from './http.ts';
 

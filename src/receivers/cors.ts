@@ -6,6 +6,7 @@
  * (a wildcard with credentials is forbidden by the standard).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ForbiddenError } from '../errors.ts';
 import type { Middleware } from './http.ts';
 
 const PATHS = new Set(['/v1/traces', '/v1/logs', '/v1/feedback']);
@@ -27,9 +28,8 @@ export function corsMiddleware(origins: readonly string[]): Middleware {
     }
     if (!preflight) return false;
     if (!ok) {
-      res.writeHead(403, { 'Content-Type': 'application/json', Vary: 'Origin' });
-      res.end(JSON.stringify({ code: 7, message: `origin ${origin} is not allowed; add it to --cors-origins` }));
-      return true;
+      res.setHeader('Vary', 'Origin');
+      throw new ForbiddenError(`origin ${origin} is not allowed; add it to --cors-origins`);
     }
     res.writeHead(204, {
       'Access-Control-Allow-Methods': 'POST, OPTIONS',

@@ -5,12 +5,13 @@
  * size limit (after decompression, answering RESOURCE_EXHAUSTED).
  */
 import * as grpc from '@grpc/grpc-js';
+import { NotFoundError } from '../errors.ts';
 import type { ExportResult, Ingest } from '../ingest.ts';
 import type { Logger } from '../log.ts';
 import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
 import type { Signal } from '../otlp/types.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
-import { grpcError, outcomeOf, type Outcome } from './status.ts';
+import { grpcError, METRICS_NOT_STORED, outcomeOf, type Outcome } from './status.ts';
 
 export interface GrpcReceiverOptions {
   ingest: Ingest;
@@ -47,7 +48,7 @@ export class GrpcReceiver {
     this.#server.addService({ Export: unary(LOGS_EXPORT) }, { Export: this.#export('logs') });
     this.#server.addService({ Export: unary(METRICS_EXPORT) }, {
       Export: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        callback({ code: grpc.status.UNIMPLEMENTED, details: 'Verdict stores traces and logs, not metrics: send metrics to a metrics backend' });
+        callback(grpcError(outcomeOf(new NotFoundError(METRICS_NOT_STORED))));
       },
     });
   }

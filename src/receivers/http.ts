@@ -14,7 +14,7 @@ import type { Encoding, Signal } from '../otlp/types.ts';
 import type { Readiness } from '../store/store.ts';
 import { readBody } from './body.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
-import { outcomeOf, statusJson, statusProto, type Outcome } from './status.ts';
+import { METRICS_NOT_STORED, outcomeOf, statusJson, statusProto, type Outcome } from './status.ts';
 
 /** An extra route; it writes its own response or throws an error that status.ts maps. */
 export type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -118,7 +118,7 @@ export class HttpReceiver {
       case '/v1/logs':
         return this.#otlp(req, res, 'logs');
       case '/v1/metrics':
-        throw new NotFoundError('Verdict stores traces and logs, not metrics: send metrics to a metrics backend; traces go to /v1/traces and logs to /v1/logs');
+        throw new NotFoundError(`${METRICS_NOT_STORED}; traces go to /v1/traces and logs to /v1/logs`);
       case '/':
         // What an SDK posts to when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT has no path: that variable is used as-is.
         throw new NotFoundError('no OTLP signal at "/": POST traces to /v1/traces and logs to /v1/logs (a per-signal endpoint such as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must include the path, or set OTEL_EXPORTER_OTLP_ENDPOINT instead)');

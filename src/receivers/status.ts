@@ -11,6 +11,7 @@
  * | unknown path / metrics       | 404              | UNIMPLEMENTED                       |
  * | wrong method                 | 405              | —                                   |
  * | missing credentials          | 401              | UNAUTHENTICATED                     |
+ * | browser origin not allowed   | 403              | PERMISSION_DENIED                   |
  * | over the in-flight budget    | 429 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | database unavailable, drain  | 503 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | anything else                | 500              | INTERNAL                            |
@@ -21,6 +22,8 @@
 import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import {
   BadRequestError,
+  DataError,
+  ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
@@ -30,7 +33,9 @@ import {
   UnsupportedMediaTypeError,
 } from '../errors.ts';
 import { BadRequest, RetryInfo, RpcStatus } from '../otlp/proto.ts';
-import { DataError } from '../store/db-errors.ts';
+
+/** Why /v1/metrics and MetricsService/Export answer 404 / UNIMPLEMENTED. */
+export const METRICS_NOT_STORED = 'Verdict stores traces and logs, not metrics: send metrics to a metrics backend';
 
 export interface Outcome {
   http: number;
@@ -51,6 +56,7 @@ export function outcomeOf(err: unknown): Outcome {
   if (err instanceof NotFoundError) return { http: 404, grpc: GrpcStatus.UNIMPLEMENTED, message };
   if (err instanceof MethodNotAllowedError) return { http: 405, grpc: GrpcStatus.UNIMPLEMENTED, message, allow: err.allow };
   if (err instanceof UnauthenticatedError) return { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, message };
+  if (err instanceof ForbiddenError) return { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message };
   if (err instanceof OverloadedError) return { http: 429, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
   if (err instanceof UnavailableError) return { http: 503, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
   return { http: 500, grpc: GrpcStatus.INTERNAL, message: `internal error: ${message}` };

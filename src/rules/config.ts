@@ -19,9 +19,9 @@
 import { readFileSync } from 'node:fs';
 import { RE2JS } from 're2js';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../config-error.ts';
-import { globToRegExp } from '../feedback/glob.ts';
-import type { Polarity } from '../normalize/rows.ts';
+import { ConfigError } from '../errors.ts';
+import { globToRegExp } from '../common/util.ts';
+import type { Polarity } from '../model/rows.ts';
 
 export type RuleKind = 'regex' | 'status' | 'threshold' | 'repeat';
 

@@ -5,11 +5,12 @@
  * nothing, and a rule that fires on several spans of one run for the same
  * message stores one verdict.
  */
-import { createHash } from 'node:crypto';
-import { clean, scalarOf } from '../normalize/anyvalue.ts';
+import { clean } from '../common/text.ts';
+import { contentKey } from '../common/util.ts';
+import { scalarOf } from '../normalize/anyvalue.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import type { LogFacts, LogObserver } from '../normalize/logs.ts';
-import type { Polarity } from '../normalize/rows.ts';
+import type { Polarity } from '../model/rows.ts';
 import type { Derived, SpanFacts, SpanObserver } from '../normalize/spans.ts';
 import type { KeyValue, LogRecord, Span } from '../otlp/types.ts';
 import type { RegexRule, Rule, RuleSet, ThresholdRule } from './config.ts';
@@ -19,7 +20,6 @@ import { attribute, normaliseMessage, USER_MESSAGE_EVENT, userMessageFromBody, u
 export const RULES_SERVICE = 'verdict';
 const MATCH_EXCERPT = 200;
 
-const hash = (...parts: string[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 
 interface Target {
   traceId: string | null;
@@ -30,9 +30,9 @@ interface Target {
 
 export class RuleEngine {
   readonly #rules: () => RuleSet;
-  readonly #policy: () => EvaluationPolicy;
+  readonly #policy: EvaluationPolicy;
 
-  constructor(rules: () => RuleSet, policy: () => EvaluationPolicy) {
+  constructor(rules: () => RuleSet, policy: EvaluationPolicy) {
     this.#rules = rules;
     this.#policy = policy;
   }
@@ -46,16 +46,16 @@ export class RuleEngine {
     for (const rule of rules) {
       switch (rule.kind) {
         case 'regex':
-          if (rule.attribute !== null) this.#matchAttribute(rule, span.attributes, target, out, hash(rule.name, facts.traceId, facts.spanId));
+          if (rule.attribute !== null) this.#matchAttribute(rule, span.attributes, target, out, contentKey(rule.name, facts.traceId, facts.spanId));
           else {
             // The newest user message is this call's input; older ones were checked when they were new.
             const text = lastUserMessage();
-            if (text) this.#matchText(rule, text, target, out, hash(rule.name, facts.traceId, normaliseMessage(text)), 'a user message');
+            if (text) this.#matchText(rule, text, target, out, contentKey(rule.name, facts.traceId, normaliseMessage(text)), 'a user message');
           }
           break;
         case 'status':
           if (facts.statusCode === 'error' && facts.operation !== null) {
-            this.#emit(rule, target, out, hash(rule.name, facts.traceId, facts.spanId), span.status?.message || `${facts.operation} span ended with status ERROR`, {});
+            this.#emit(rule, target, out, contentKey(rule.name, facts.traceId, facts.spanId), span.status?.message || `${facts.operation} span ended with status ERROR`, {});
           }
           break;
         case 'threshold':
@@ -67,9 +67,9 @@ export class RuleEngine {
             const normal = normaliseMessage(text);
             if (normal === '') break;
             out.turns.push({
-              conversation_id: facts.conversationId, message_hash: hash(normal), trace_id: facts.traceId, span_id: facts.spanId,
+              conversation_id: facts.conversationId, message_hash: contentKey(normal), trace_id: facts.traceId, span_id: facts.spanId,
               time_unix_nano: facts.startTimeUnixNano, message: clean(text.slice(0, MATCH_EXCERPT)), rule: rule.evaluation,
-              label: rule.label ?? 'reasked', polarity: rule.polarity ?? this.#policy().polarityFor(rule.evaluation, rule.label, rule.score) ?? 'negative',
+              label: rule.label ?? 'reasked', polarity: rule.polarity ?? this.#policy.polarityFor(rule.evaluation, rule.label, rule.score) ?? 'negative',
             });
           }
           break;
@@ -85,10 +85,10 @@ export class RuleEngine {
     const identity = `${facts.traceId}:${facts.spanId}:${facts.timeUnixNano}`;
     for (const rule of rules) {
       if (rule.kind !== 'regex') continue;
-      if (rule.attribute !== null) this.#matchAttribute(rule, record.attributes, target, out, hash(rule.name, identity));
+      if (rule.attribute !== null) this.#matchAttribute(rule, record.attributes, target, out, contentKey(rule.name, identity));
       else if (facts.eventName === USER_MESSAGE_EVENT) {
         const text = userMessageFromBody(record.body);
-        if (text) this.#matchText(rule, text, target, out, hash(rule.name, facts.traceId ?? identity, normaliseMessage(text)), 'a user message');
+        if (text) this.#matchText(rule, text, target, out, contentKey(rule.name, facts.traceId ?? identity, normaliseMessage(text)), 'a user message');
       }
     }
   };
@@ -118,11 +118,11 @@ export class RuleEngine {
     const under = rule.below !== null && value < rule.below;
     if (!over && !under) return;
     const explanation = rule.explanation ?? `${rule.attribute} ${value} is ${over ? `above ${rule.above}` : `below ${rule.below}`}`;
-    this.#emit(rule, target, out, hash(rule.name, facts.traceId, facts.spanId), explanation, { 'verdict.rule.value': value });
+    this.#emit(rule, target, out, contentKey(rule.name, facts.traceId, facts.spanId), explanation, { 'verdict.rule.value': value });
   }
 
   #emit(rule: Rule, t: Target, out: Derived, id: string, explanation: string, extra: Record<string, unknown>): void {
-    const polarity: Polarity | null = rule.polarity ?? this.#policy().polarityFor(rule.evaluation, rule.label, rule.score) ?? (rule.kind === 'status' ? 'negative' : null);
+    const polarity: Polarity | null = rule.polarity ?? this.#policy.polarityFor(rule.evaluation, rule.label, rule.score) ?? (rule.kind === 'status' ? 'negative' : null);
     out.evaluations.push({
       id,
       trace_id: t.traceId,

@@ -5,7 +5,7 @@
  * of the older `gen_ai.user.message` log events (semconv v1.28–v1.36).
  */
 import { scalarOf, toJs } from '../normalize/anyvalue.ts';
-import { parseContent } from '../normalize/spans.ts';
+import { parseContent } from '../normalize/content.ts';
 import type { AnyValue, KeyValue } from '../otlp/types.ts';
 
 export const USER_MESSAGE_EVENT = 'gen_ai.user.message';

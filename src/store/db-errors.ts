@@ -2,17 +2,7 @@
  * Classifies database errors by SQLSTATE class (PostgreSQL Appendix A), never
  * by message text: is it the data's fault, or the database's (retry later)?
  */
-import { UnavailableError } from '../errors.ts';
-
-/** A row the database refuses whatever the moment (bad value, a limit): retrying cannot help. */
-export class DataError extends Error {
-  override readonly name = 'DataError';
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.code = code;
-  }
-}
+import { DataError, UnavailableError } from '../errors.ts';
 
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;

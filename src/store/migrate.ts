@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Session } from './driver.ts';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
@@ -15,13 +16,6 @@ export interface Migration {
   name: string;
   sql: string;
   checksum: string;
-}
-
-/** What a backend gives the migrator inside one open transaction. */
-export interface MigrationSession {
-  /** Runs one or more statements without parameters. */
-  exec(sql: string): Promise<void>;
-  rows<T>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
 export function loadMigrations(dir = SQL_DIR): Migration[] {
@@ -34,7 +28,8 @@ export function loadMigrations(dir = SQL_DIR): Migration[] {
     });
 }
 
-export const LATEST_VERSION = (): number => loadMigrations().at(-1)?.version ?? 0;
+/** The schema version this build expects: the newest file in sql/, read once. */
+export const LATEST_VERSION: number = loadMigrations().at(-1)?.version ?? 0;
 
 const BOOKKEEPING = `
 CREATE SCHEMA IF NOT EXISTS verdict;
@@ -46,7 +41,7 @@ CREATE TABLE IF NOT EXISTS verdict.schema_migrations (
 );`;
 
 /** Runs inside a transaction the caller opened and commits; returns the names applied. */
-export async function applyMigrations(s: MigrationSession, migrations = loadMigrations()): Promise<string[]> {
+export async function applyMigrations(s: Session, migrations = loadMigrations()): Promise<string[]> {
   // Serialises concurrent migrators until this transaction ends (the key is arbitrary but fixed).
   await s.rows('SELECT pg_advisory_xact_lock(7314159265)');
   await s.exec(BOOKKEEPING);

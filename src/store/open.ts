@@ -1,13 +1,23 @@
-/** Chooses the backend from the configuration: PostgreSQL when a URL is set, else the embedded database. */
-import type { Config } from '../config.ts';
+/** Chooses the backend: PostgreSQL when a URL is set, else the embedded database. */
 import type { Logger } from '../log.ts';
-import { PgliteWorkerStore } from './pglite-worker.ts';
+import { PgliteWorkerStore } from './pglite/worker-store.ts';
 import { PostgresStore } from './postgres.ts';
 import type { Store } from './store.ts';
 
-export async function openStore(cfg: Config, log: Logger): Promise<Store> {
-  if (cfg.databaseUrl) {
-    return new PostgresStore({ url: cfg.databaseUrl, poolSize: cfg.writers + 4, writeTimeoutMs: cfg.writeTimeoutMs, log });
+export interface StoreSettings {
+  databaseUrl: string | null;
+  dataDir: string;
+  /** The embedded database's wire port (0 = off). */
+  pgPort: number;
+  host: string;
+  /** Write transactions in flight at once (PostgreSQL pool size follows it). */
+  writers: number;
+  writeTimeoutMs: number;
+}
+
+export async function openStore(s: StoreSettings, log: Logger): Promise<Store> {
+  if (s.databaseUrl) {
+    return new PostgresStore({ url: s.databaseUrl, poolSize: s.writers + 4, writeTimeoutMs: s.writeTimeoutMs, log });
   }
-  return PgliteWorkerStore.open({ dataDir: cfg.dataDir, pgPort: cfg.pgPort, host: cfg.host, writeTimeoutMs: cfg.writeTimeoutMs }, log);
+  return PgliteWorkerStore.open({ dataDir: s.dataDir, pgPort: s.pgPort, host: s.host, writeTimeoutMs: s.writeTimeoutMs }, log);
 }

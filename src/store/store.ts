@@ -3,7 +3,7 @@
  * talks to this interface; `postgres.ts` and `pglite.ts` implement it.
  */
 import type { Kysely } from 'kysely';
-import type { Batch } from '../normalize/rows.ts';
+import type { Batch } from '../model/rows.ts';
 import type { Database } from './schema.ts';
 
 export interface Readiness {

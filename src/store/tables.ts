@@ -1,12 +1,12 @@
 /**
- * The tables Verdict writes: their COPY column lists, conflict keys, and the
- * row encoders for log records and evaluations (spans are encoded by the
- * normaliser itself, see SPAN_COLUMNS). The integration tests compare these
- * lists with information_schema, so they cannot drift from sql/.
+ * The tables Verdict writes: their names, conflict keys and staging tables,
+ * and the COPY encoders of log records, evaluations and user turns (spans are
+ * encoded by the normaliser itself). Column order comes from
+ * model/columns.ts.
  */
-import { SPAN_COLUMNS } from '../normalize/spans.ts';
-import type { EvaluationRow, LogRow, TurnRow } from '../normalize/rows.ts';
-import { CopyWriter, type EncodedRows } from './copy-binary.ts';
+import { CopyWriter, type EncodedRows } from '../common/copy-binary.ts';
+import { EVALUATION_COLUMNS, LOG_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
+import type { EvaluationRow, LogRow, TurnRow } from '../model/rows.ts';
 
 export interface Table {
   name: string;
@@ -28,14 +28,9 @@ export const LOGS: RowCodec<LogRow> = {
   name: 'verdict.logs',
   key: ['id'],
   staging: 'verdict_logs_in',
-  columns: [
-    'id', 'trace_id', 'span_id', 'time', 'observed_time', 'time_unix_nano', 'observed_time_unix_nano',
-    'severity_number', 'severity_text', 'event_name', 'body', 'attributes', 'resource_attributes',
-    'service_name', 'scope_name', 'scope_version', 'scope_attributes', 'flags', 'dropped_attributes_count',
-    'resource_schema_url', 'scope_schema_url',
-  ],
+  columns: LOG_COLUMNS,
   write(w, r) {
-    w.row(21);
+    w.row(LOG_COLUMNS.length);
     w.ascii(r.id);
     w.text(r.trace_id);
     w.text(r.span_id);
@@ -64,12 +59,9 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
   name: 'verdict.evaluations',
   key: ['id'],
   staging: 'verdict_evaluations_in',
-  columns: [
-    'id', 'trace_id', 'span_id', 'response_id', 'conversation_id', 'name', 'score_value', 'score_label',
-    'explanation', 'error_type', 'time', 'channel', 'source', 'polarity', 'service_name', 'attributes',
-  ],
+  columns: EVALUATION_COLUMNS,
   write(w, r) {
-    w.row(16);
+    w.row(EVALUATION_COLUMNS.length);
     w.text(r.id);
     w.text(r.trace_id);
     w.text(r.span_id);
@@ -97,9 +89,9 @@ export const TURNS: RowCodec<TurnRow> = {
   name: 'verdict.user_turns',
   key: ['conversation_id', 'message_hash', 'trace_id'],
   staging: 'verdict_turns_in',
-  columns: ['conversation_id', 'message_hash', 'trace_id', 'span_id', 'time', 'message', 'rule', 'label', 'polarity'],
+  columns: TURN_COLUMNS,
   write(w, r) {
-    w.row(9);
+    w.row(TURN_COLUMNS.length);
     w.text(r.conversation_id);
     w.ascii(r.message_hash);
     w.ascii(r.trace_id);

@@ -11,18 +11,10 @@
  * Evaluations always take the safe path: the same verdict routinely arrives
  * twice (log record and span event), and they are few.
  */
-import type { Batch } from '../normalize/rows.ts';
-import { copyStream, type EncodedRows } from './copy-binary.ts';
-import { encodeRows, EVALUATIONS, LOGS, SPANS, TURNS, type Table } from './tables.ts';
-
-export interface WriteSession {
-  /** Runs SQL without parameters (may hold several statements). */
-  exec(sql: string): Promise<void>;
-  /** Streams a complete binary COPY stream of `table`'s columns into `into`. */
-  copy(table: Table, into: string, stream: Buffer[]): Promise<void>;
-  /** Per-connection flag: the temp staging tables exist. */
-  staged: boolean;
-}
+import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
+import type { Batch } from '../model/rows.ts';
+import type { Session } from './driver.ts';
+import { copySql, encodeRows, EVALUATIONS, LOGS, SPANS, TURNS, type Table } from './tables.ts';
 
 const STAGING_DDL = [
   ...[SPANS, LOGS, EVALUATIONS].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
@@ -58,31 +50,31 @@ JOIN verdict.user_turns p
 ORDER BY id, n.time
 ON CONFLICT (id) DO NOTHING;`;
 
-async function copyTable(s: WriteSession, table: Table, parts: EncodedRows[], safe: boolean): Promise<void> {
+async function copyTable(s: Session, table: Table, parts: EncodedRows[], safe: boolean): Promise<void> {
   parts = parts.filter((p) => p.rows > 0);
   if (parts.length === 0) return;
   const stream = copyStream(parts);
-  if (!safe) return s.copy(table, table.name, stream);
+  if (!safe) return s.copy(copySql(table), stream);
   await stage(s);
-  await s.copy(table, table.staging, stream);
+  await s.copy(copySql(table, table.staging), stream);
   const cols = table.columns.join(', ');
   await s.exec(`INSERT INTO ${table.name} (${cols}) SELECT ${cols} FROM ${table.staging} ON CONFLICT (${table.key.join(', ')}) DO NOTHING`);
 }
 
 /** The body of the write transaction (BEGIN and COMMIT are the caller's). */
-export async function writeRows(s: WriteSession, batches: readonly Batch[], safe: boolean): Promise<void> {
+export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean): Promise<void> {
   await copyTable(s, SPANS, batches.map((b) => b.spans), safe);
   await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
   await copyTable(s, EVALUATIONS, [encodeRows(EVALUATIONS, batches.flatMap((b) => b.evaluations))], true);
   const turns = batches.flatMap((b) => b.turns);
   if (turns.length > 0) {
     await stage(s);
-    await s.copy(TURNS, TURNS.staging, copyStream([encodeRows(TURNS, turns)]));
+    await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
     await s.exec(REPEAT_SQL);
   }
 }
 
-async function stage(s: WriteSession): Promise<void> {
+async function stage(s: Session): Promise<void> {
   if (s.staged) return;
   await s.exec(STAGING_DDL);
   s.staged = true;

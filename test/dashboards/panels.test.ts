@@ -19,7 +19,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../src/app/server.ts';
 import { expandQuery, loadDashboards, panelInterval, panelsOf, type Dashboard, type Panel, type TimeRange, type Variable } from '../helpers/grafana-macros.ts';
 import { adminQuery, createDatabase } from '../helpers/postgres.ts';
 import { loadSeed, makeSeed, readerInitSql, SEED_FEEDBACK, SEED_RANGE, type Queryable, type SeedData } from '../helpers/seed.ts';

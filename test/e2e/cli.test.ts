@@ -77,7 +77,7 @@ describe('verdict command line', () => {
     const v = spawnVerdict(['--help']);
     expect(await v.exited).toBe(0);
     const text = v.lines.map((l) => l.raw).join('\n');
-    expect(text).toContain('verdict [serve] [options]');
+    expect(text).toContain('verdict [serve] [settings]');
     expect(text).toContain('--grpc-port');
     expect(text).toContain('VERDICT_PG_PORT');
   });
@@ -98,8 +98,8 @@ describe('verdict command line', () => {
     await new Promise((r) => blocker.once('listening', r));
     try {
       const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--grpc-port', '0', '--http-port', String(port), '--host', '127.0.0.1']);
-      expect(await v.exited).toBe(1);
-      expect(v.stderr()).toContain('EADDRINUSE');
+      expect(await v.exited).toBe(2);
+      expect(v.stderr()).toBe(`verdict: port ${port} on 127.0.0.1 is already in use (--http-port): stop what uses it, or choose another port with --http-port\n`);
     } finally {
       blocker.close();
     }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
-import { startServer } from '../../src/server.ts';
+import { startServer } from '../../src/app/server.ts';
 import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
 import { spawnVerdict, type VerdictProcess } from '../helpers/process.ts';
 import { baseConfig, startTestServer, type TestServer } from '../helpers/server.ts';

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { sql, type Kysely } from 'kysely';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer } from '../../src/app/server.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { createDatabase, type TestDatabase } from './postgres.ts';
 

@@ -75,7 +75,7 @@ describe.each(BACKENDS)('bad input on %s', (backend) => {
     expect(res.headers.get('content-type')).toBe('application/x-protobuf');
     const status = RpcStatus.decode(res.body) as unknown as { code: number; message: string };
     expect(status.code).toBe(3);
-    expect(status.message).toMatch(/^request body is not a valid ExportTraceServiceRequest protobuf: /);
+    expect(status.message).toMatch(/^request body is not a valid ExportTraceServiceRequest in protobuf: /);
     expect(await count(t, 'true')).toBe(before);
   });
 
@@ -152,7 +152,7 @@ describe.each(BACKENDS)('bad input on %s', (backend) => {
   it('answers gRPC INVALID_ARGUMENT for undecodable protobuf and RESOURCE_EXHAUSTED over the size limit', async () => {
     const bad = await grpcCall(t.grpcAddress, TRACE_PATH, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     expect(bad.code).toBe(3);
-    expect(bad.details).toMatch(/not a valid ExportTraceServiceRequest protobuf/);
+    expect(bad.details).toMatch(/not a valid ExportTraceServiceRequest in protobuf/);
     const big = traceProto(traceJsonProto(hexId(16, 38), 'x'.repeat(8000)));
     const tooBig = await grpcCall(small.grpcAddress, TRACE_PATH, big);
     expect(tooBig.code).toBe(8);

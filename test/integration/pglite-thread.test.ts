@@ -1,5 +1,5 @@
 /**
- * The embedded database runs in a worker thread (src/store/pglite-worker.ts).
+ * The embedded database runs in a worker thread (src/store/pglite/worker-store.ts).
  * What must survive the thread boundary: transactions through Kysely (commit
  * and rollback), the SQLSTATE of an error (Verdict classifies by it), the
  * classification of a refused write, and a retryable answer once the thread
@@ -8,9 +8,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.ts';
-import { DataError } from '../../src/store/db-errors.ts';
-import { PgliteWorkerStore } from '../../src/store/pglite-worker.ts';
-import type { EvaluationRow } from '../../src/normalize/rows.ts';
+import { DataError } from '../../src/errors.ts';
+import { PgliteWorkerStore } from '../../src/store/pglite/worker-store.ts';
+import type { EvaluationRow } from '../../src/model/rows.ts';
 
 const OPTIONS = { dataDir: 'memory://', pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 5000 };
 

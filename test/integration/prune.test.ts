@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAge, parsePruneArgs, prune, type PruneTotals } from '../../src/prune.ts';
+import { parseAge, prune, type PruneTotals } from '../../src/store/prune.ts';
 import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -99,13 +99,6 @@ describe('prune arguments', () => {
   it('reads ages in minutes, hours, days and weeks, and refuses anything else by name', () => {
     expect([parseAge('90m'), parseAge('12h'), parseAge('30d'), parseAge('2w')]).toEqual([90 * 60_000, 12 * 3_600_000, 30 * DAY, 14 * DAY]);
     for (const bad of ['30', '30x', '0d', '-1d', '1.5d', 'd', '', '99999999w']) expect(() => parseAge(bad), bad).toThrow(/^invalid --older-than: /);
-    expect(parsePruneArgs(['--data-dir', 'x', '--older-than=2w', '--keep-with-verdicts', '--batch-size', '10', '--log-level', 'warn'])).toEqual({
-      options: { olderThanMs: 14 * DAY, keepWithVerdicts: true, batchSize: 10 },
-      rest: ['--data-dir', 'x', '--log-level', 'warn'],
-    });
-    expect(() => parsePruneArgs(['--keep-with-verdicts'])).toThrow('verdict prune needs --older-than, e.g. --older-than 30d');
-    expect(() => parsePruneArgs(['--older-than', '30d', '--batch-size', '0'])).toThrow('invalid --batch-size: "0" is not a positive integer');
-    expect(() => parsePruneArgs(['--older-than'])).toThrow('option --older-than needs a value');
   });
 });
 

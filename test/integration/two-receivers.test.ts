@@ -5,7 +5,7 @@
  * lose nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { baseConfig } from '../helpers/server.ts';

@@ -10,7 +10,7 @@ import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { TcpProxy, viaProxy } from '../helpers/proxy.ts';
 import { grpcCall, hexId, postJson, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
 import { baseConfig } from '../helpers/server.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 
 const body = (traceId: string) => traceJson([{ traceId, spanId: hexId(8, 1), name: 'op', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }]);

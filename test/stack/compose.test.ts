@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { helpText, loadConfig } from '../../src/config.ts';
+import { helpText } from '../../src/commands.ts';
+import { loadConfig } from '../../src/config.ts';
 import { provisioning } from '../helpers/grafana-macros.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -13,7 +13,8 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { helpText, loadConfig } from '../../src/config.ts';
+import { helpText } from '../../src/commands.ts';
+import { loadConfig } from '../../src/config.ts';
 import { NODE_FLAGS } from '../../src/runtime.ts';
 import { copyArgs, envPairs, isIgnored, parseDockerfile, parseDockerignore, readDockerfile, type Stage } from '../../scripts/dockerfile.ts';
 

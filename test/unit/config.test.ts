@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, helpText, loadConfig, SETTINGS } from '../../src/config.ts';
+import { helpText } from '../../src/commands.ts';
+import { ConfigError, loadConfig, SETTINGS } from '../../src/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'verdict-config-'));
 const file = (name: string, text: string) => {

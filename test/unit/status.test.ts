@@ -1,7 +1,7 @@
 /** The one outcome → status mapping, as a table (OTLP specification, "Failures"). */
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, MethodNotAllowedError, NotFoundError, OverloadedError, TooLargeError, UnauthenticatedError, UnavailableError, UnsupportedMediaTypeError } from '../../src/errors.ts';
-import { DataError } from '../../src/store/db-errors.ts';
+import { DataError } from '../../src/errors.ts';
 import { outcomeOf, statusJson, statusProto } from '../../src/receivers/status.ts';
 import { BadRequest, RetryInfo, RpcStatus } from '../../src/otlp/proto.ts';
 import { classify } from '../../src/store/db-errors.ts';

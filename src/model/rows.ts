@@ -1,11 +1,12 @@
 /**
- * The normalised rows Verdict writes. Spans, the bulk of the data, are
- * written by the normaliser straight into COPY binary (EncodedRows); log
- * records and evaluations, fewer and inspected by rules and the feedback API,
- * are objects whose field names equal column names. Times are exact
- * nanoseconds (bigint); jsonb columns hold JSON text.
+ * The normalised rows Verdict writes: the data model between the normaliser
+ * (and the feedback API and rules, which also make rows) and the store.
+ * Spans, the bulk of the data, are written by the normaliser straight into
+ * COPY binary (EncodedRows); log records and evaluations, fewer and inspected
+ * by rules and the feedback API, are objects whose field names equal column
+ * names. Times are exact nanoseconds (bigint); jsonb columns hold JSON text.
  */
-import type { EncodedRows } from '../store/copy-binary.ts';
+import type { EncodedRows } from '../common/copy-binary.ts';
 
 
 export interface LogRow {

@@ -1,6 +1,6 @@
 /**
- * The embedded store as Verdict uses it: PGlite (pglite.ts) running in a
- * worker thread of its own (pglite-thread.ts), behind the Store interface.
+ * The embedded store as Verdict uses it: PGlite (database.ts) running in a
+ * worker thread of its own (thread.ts), behind the Store interface.
  *
  * Why a thread: PGlite executes on the thread that calls it, and a write of
  * a few thousand spans keeps that thread busy for a while. In the main
@@ -12,19 +12,19 @@
  *
  * Batches cross by structured clone, with each span COPY buffer packed into
  * one ArrayBuffer and transferred, not copied again. Typed queries (`db`)
- * run through a PGlite-shaped proxy, so Kysely's own PGlite dialect works
- * unchanged, transactions included.
+ * go through a Kysely dialect that sends each statement to the thread
+ * (kysely-dialect.ts), transactions included.
  */
 import { Worker } from 'node:worker_threads';
-import { Kysely, PGliteDialect } from 'kysely';
-import type { PGlite } from '@electric-sql/pglite';
-import { UnavailableError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { Batch } from '../normalize/rows.ts';
-import type { PgliteOptions } from './pglite.ts';
-import { deserializeError, type Call, type Reply } from './pglite-protocol.ts';
-import type { Database } from './schema.ts';
-import type { Readiness, Store } from './store.ts';
+import { Kysely } from 'kysely';
+import { UnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Batch } from '../../model/rows.ts';
+import type { Database } from '../schema.ts';
+import type { Readiness, Store } from '../store.ts';
+import type { PgliteOptions } from './database.ts';
+import { threadDialect } from './kysely-dialect.ts';
+import { deserializeError, type Call, type Calls, type Op, type Reply } from './protocol.ts';
 
 type Pending = { resolve(value: unknown): void; reject(err: Error): void };
 
@@ -45,12 +45,12 @@ export class PgliteWorkerStore implements Store {
     this.psqlCommand = psqlCommand;
     this.#exited = exited;
     worker.on('message', (reply: Reply) => this.#settle(reply));
-    this.db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite: this.#pgliteProxy() as unknown as PGlite }) });
+    this.db = new Kysely<Database>({ dialect: threadDialect((op, args) => this.#call(op, args)) });
   }
 
   /** `log` hears when the thread stops unexpectedly (from then on every write answers "retry" and /readyz fails). */
   static async open(opts: PgliteOptions, log?: Logger): Promise<PgliteWorkerStore> {
-    const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: opts });
+    const worker = new Worker(new URL('./thread.ts', import.meta.url), { workerData: opts });
     let store: PgliteWorkerStore | null = null;
     const exited = new Promise<void>((resolve) => {
       worker.on('exit', (code) => {
@@ -77,7 +77,7 @@ export class PgliteWorkerStore implements Store {
     return store;
   }
 
-  #call<T>(op: Call['op'], args: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+  #call<T, K extends Op = Op>(op: K, args: Calls[K], transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.#gone) return Promise.reject(this.#gone);
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -115,7 +115,7 @@ export class PgliteWorkerStore implements Store {
         at += c.byteLength;
       }
       transfer.push(all.buffer);
-      return { ...b, spans: { ...b.spans, chunks: [all] } };
+      return { ...b, spans: { ...b.spans, chunks: [Buffer.from(all.buffer)] } };
     });
     return this.#call('write', packed, transfer);
   }
@@ -129,33 +129,5 @@ export class PgliteWorkerStore implements Store {
     this.#closing = true;
     if (!this.#gone) await this.#call('close', null);
     await this.#exited;
-  }
-
-  /** The members of PGlite that Kysely's PGlite driver uses, each forwarded to the thread. */
-  #pgliteProxy() {
-    const query = (txId: number | null) => (sql: string, params: unknown[] = [], options: Record<string, unknown> = {}) =>
-      this.#call('query', [sql, params, options, txId]);
-    return {
-      get closed() {
-        return false;
-      },
-      ready: true,
-      waitReady: Promise.resolve(),
-      query: query(null),
-      transaction: async <T>(fn: (tx: { query: ReturnType<typeof query> }) => Promise<T>): Promise<T> => {
-        const txId = await this.#call<number>('begin', null);
-        let result: T;
-        try {
-          result = await fn({ query: query(txId) });
-        } catch (err) {
-          await this.#call('end', [txId, false]).catch(() => undefined);
-          throw err;
-        }
-        await this.#call('end', [txId, true]);
-        return result;
-      },
-      // Kysely's destroy() closes its PGlite; the store's close() owns that here.
-      close: async () => undefined,
-    };
   }
 }

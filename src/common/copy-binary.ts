@@ -6,8 +6,10 @@
  *
  * The span normaliser writes rows straight into this buffer, JSON documents
  * included, so no intermediate row objects or JSON strings are built on the
- * hot path. Binary also spares the escaping scan text COPY needs.
+ * hot path. Binary also spares the escaping scan text COPY needs. It lives
+ * below both the normaliser and the store, which share it.
  */
+import { clean } from './text.ts';
 
 const HEADER = Buffer.from([
   0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, // "PGCOPY\n\377\r\n\0"
@@ -251,15 +253,4 @@ export function copyStream(parts: readonly EncodedRows[]): Buffer[] {
   for (const p of parts) for (const c of p.chunks) out.push(c);
   out.push(TRAILER);
   return out;
-}
-
-/**
- * Makes a string storable in Postgres: text and jsonb cannot hold U+0000,
- * and jsonb rejects lone UTF-16 surrogates (which invalid UTF-8 on the wire
- * can decode to). Both become U+FFFD, as a UTF-8 decoder would do.
- */
-export function clean(s: string): string {
-  if (!s.isWellFormed()) s = s.toWellFormed();
-  if (s.includes('\0')) s = s.replaceAll('\0', '\uFFFD');
-  return s;
 }

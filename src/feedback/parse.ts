@@ -1,6 +1,7 @@
 /**
- * POST /v1/feedback: verdicts from places that run no OpenTelemetry SDK (a
- * thumbs-down in a web page, a ticket system's webhook, a reviewer's tool).
+ * The body of POST /v1/feedback (verdicts from places that run no
+ * OpenTelemetry SDK: a thumbs-down in a web page, a ticket system's webhook,
+ * a reviewer's tool), validated and turned into evaluation rows.
  *
  * The body is one verdict or an array of them. Each names exactly one target:
  * a span (trace_id + span_id), a trace (trace_id), a completion (response_id,
@@ -10,49 +11,19 @@
  * with any invalid verdict is refused whole (400, one message per bad field)
  * and stores nothing; an `id` makes a retry idempotent.
  */
-import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BadRequestError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../errors.ts';
-import type { Ingest } from '../ingest.ts';
+import { clean, cleanDeep, fitsUtf8 } from '../common/text.ts';
+import { contentKey } from '../common/util.ts';
+import { BadRequestError } from '../errors.ts';
+import type { EvaluationRow } from '../model/rows.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { FEEDBACK_SOURCES, isFeedbackSource } from '../normalize/genai.ts';
-import { emptyBatch, type EvaluationRow } from '../normalize/rows.ts';
-import { readBody } from '../receivers/body.ts';
-import { sendJson } from '../receivers/http.ts';
-import { clean } from '../store/copy-binary.ts';
-import { cleanDeep } from '../normalize/anyvalue.ts';
 
 const FIELDS = new Set(['id', 'trace_id', 'span_id', 'response_id', 'conversation_id', 'name', 'score_value', 'score_label', 'explanation', 'source', 'time', 'attributes']);
 const MAX_VERDICTS = 1000;
+/** UTF-8 bytes: identifiers and labels are indexed, and a B-tree entry must stay well under PostgreSQL's ~2.7 kB. */
 const MAX_TEXT = 1024;
 
 type Violation = { field: string; description: string };
-
-export interface FeedbackOptions {
-  ingest: Ingest;
-  policy: () => EvaluationPolicy;
-  maxBodyBytes: number;
-}
-
-export function feedbackRoute(opts: FeedbackOptions) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/feedback; supported: POST`, 'POST');
-    const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-    if (mediaType !== 'application/json') throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; /v1/feedback takes application/json`);
-    const body = await readBody(req, opts.maxBodyBytes);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`);
-    }
-    const rows = parseFeedback(parsed, opts.policy(), Date.now());
-    const batch = emptyBatch();
-    batch.evaluations = rows;
-    await opts.ingest.write(batch, body.length, 'http');
-    sendJson(res, 200, { accepted: rows.length, ids: rows.map((r) => r.id) });
-  };
-}
 
 /** Validates a feedback body and turns it into evaluation rows; throws one BadRequestError listing every bad field. */
 export function parseFeedback(body: unknown, policy: EvaluationPolicy, nowMs: number): EvaluationRow[] {
@@ -118,7 +89,7 @@ function parseOne(item: unknown, at: string, out: Violation[], policy: Evaluatio
 
   const timeNs = BigInt(timeMs) * 1_000_000n;
   return {
-    id: id ?? createHash('sha256').update(JSON.stringify(['api', traceId, spanId, responseId, conversationId, name, String(timeNs), score, label, explanation])).digest('hex').slice(0, 32),
+    id: id ?? contentKey('api', traceId, spanId, responseId, conversationId, name, String(timeNs), score, label, explanation),
     trace_id: traceId,
     span_id: traceId === null ? null : spanId,
     response_id: responseId,
@@ -144,8 +115,8 @@ function text(v: Record<string, unknown>, key: string, bad: (f: string, d: strin
     bad(key, 'must be a non-empty string');
     return null;
   }
-  if (x.length > max) {
-    bad(key, `must be at most ${max} characters`);
+  if (!fitsUtf8(x, max)) {
+    bad(key, `must be at most ${max} bytes in UTF-8`);
     return null;
   }
   return clean(x);

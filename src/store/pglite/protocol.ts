@@ -4,17 +4,22 @@
  * fields Verdict classifies by (SQLSTATE `code`, the error's class), so they
  * are carried explicitly and rebuilt on the other side.
  */
-import { UnavailableError } from '../errors.ts';
-import { DataError } from './db-errors.ts';
+import { DataError, UnavailableError } from '../../errors.ts';
+import type { Batch } from '../../model/rows.ts';
 
-export type Call =
-  | { id: number; op: 'migrate'; args: null }
-  | { id: number; op: 'write'; args: unknown[] }
-  | { id: number; op: 'ready'; args: null }
-  | { id: number; op: 'query'; args: [sql: string, params: unknown[], options: Record<string, unknown>, txId: number | null] }
-  | { id: number; op: 'begin'; args: null }
-  | { id: number; op: 'end'; args: [txId: number, commit: boolean] }
-  | { id: number; op: 'close'; args: null };
+/** The calls the main thread makes, with their arguments: the Store's own, and Kysely's statements and transactions. */
+export interface Calls {
+  migrate: null;
+  write: Batch[];
+  ready: null;
+  query: [sql: string, params: unknown[], txId: number | null];
+  begin: null;
+  end: [txId: number, commit: boolean];
+  close: null;
+}
+
+export type Op = keyof Calls;
+export type Call = { [K in Op]: { id: number; op: K; args: Calls[K] } }[Op];
 
 /** The answer to call `id`; id 0 is the thread's start-up report. */
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };

@@ -30,9 +30,9 @@
  * `batchSize` rows, from the rows per page seen so far.
  */
 import { sql, type RawBuilder } from 'kysely';
-import { ConfigError } from './config-error.ts';
-import type { Logger } from './log.ts';
-import type { Store } from './store/store.ts';
+import { ConfigError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from './store.ts';
 
 export interface PruneOptions {
   /** Delete what is older than this many milliseconds before now. */
@@ -65,37 +65,6 @@ export function parseAge(text: string, origin = '--older-than', now = Date.now()
   // Nothing is older than the Unix epoch; a cutoff before it is a typo, and PostgreSQL would refuse one far enough back.
   if (now - ms < 0) throw new ConfigError(`invalid ${origin}: ${JSON.stringify(text)} reaches back before 1970`);
   return ms;
-}
-
-/**
- * Splits the prune flags off the command line (the rest goes to loadConfig,
- * which refuses flags it does not know). `--flag value` and `--flag=value`.
- */
-export function parsePruneArgs(argv: readonly string[], now = Date.now()): { options: PruneOptions; rest: string[] } {
-  const rest: string[] = [];
-  let olderThanMs: number | null = null;
-  let keepWithVerdicts = false;
-  let batchSize = DEFAULT_BATCH_SIZE;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    const value = () => {
-      const v = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (v === undefined) throw new ConfigError(`option ${name} needs a value`);
-      return v;
-    };
-    if (name === '--older-than') olderThanMs = parseAge(value(), name, now);
-    else if (name === '--batch-size') {
-      const v = value();
-      batchSize = /^\d+$/.test(v) ? Number(v) : NaN;
-      if (!(batchSize >= 1 && Number.isSafeInteger(batchSize))) throw new ConfigError(`invalid --batch-size: ${JSON.stringify(v)} is not a positive integer`);
-    } else if (arg === '--keep-with-verdicts') keepWithVerdicts = true;
-    else if (name === '--keep-with-verdicts') throw new ConfigError('option --keep-with-verdicts takes no value');
-    else rest.push(arg);
-  }
-  if (olderThanMs === null) throw new ConfigError('verdict prune needs --older-than, e.g. --older-than 30d');
-  return { options: { olderThanMs, keepWithVerdicts, batchSize }, rest };
 }
 
 type Table = 'spans' | 'evaluations' | 'logs' | 'user_turns';

@@ -1,0 +1,188 @@
+/**
+ * The commands (`serve`, `migrate`, `prune`): their flags, their help, and
+ * how each runs. `cli.ts` is the process entry that calls `runCommand` and
+ * turns its outcome into an exit code.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { startServer, type RunningServer } from './app/server.ts';
+import { loadConfig, parseCommandLine, settingsHelp, type Config } from './config.ts';
+import { ConfigError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import { openStore } from './store/open.ts';
+import { DEFAULT_BATCH_SIZE, parseAge, prune, type PruneOptions } from './store/prune.ts';
+
+interface Command {
+  usage: string;
+  summary: string;
+  /** The command's own flags, besides the settings. */
+  options: ParseArgsOptionsConfig;
+  optionsHelp?: string;
+}
+
+export const COMMANDS = {
+  serve: {
+    usage: 'verdict [serve] [settings]',
+    summary: 'run the OTLP receiver (gRPC :4317, HTTP :4318) and store what arrives',
+    options: {},
+  },
+  migrate: {
+    usage: 'verdict migrate [settings]',
+    summary: 'apply the database migrations and exit (serve applies them at start too)',
+    options: {},
+  },
+  prune: {
+    usage: 'verdict prune --older-than 30d [--keep-with-verdicts] [--batch-size 5000] [settings]',
+    summary: 'delete old spans, logs and verdicts: a trace once all of it is older',
+    options: { 'older-than': { type: 'string' }, 'keep-with-verdicts': { type: 'boolean' }, 'batch-size': { type: 'string' } },
+    optionsHelp: `  --older-than <age>           what to delete: 90m, 12h, 30d, 2w (required)
+  --keep-with-verdicts         keep the traces that carry verdicts (the learning corpus)
+  --batch-size <rows>          rows per delete transaction (default ${DEFAULT_BATCH_SIZE})
+`,
+  },
+} satisfies Record<string, Command>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export function helpText(command?: CommandName): string {
+  if (command) {
+    const c: Command = COMMANDS[command];
+    return `${c.usage}\n  ${c.summary}\n\n${c.optionsHelp ? `Options:\n${c.optionsHelp}\n` : ''}${settingsHelp()}`;
+  }
+  const rows = Object.values(COMMANDS).map((c: Command) => `  ${c.usage}\n      ${c.summary}`);
+  return `verdict: stores AI-agent traces and the verdicts on them in PostgreSQL.
+
+Usage:
+${rows.join('\n')}
+  verdict <command> --help     the command's own options
+
+With npm: npm start -- --http-port 4400 (the flags go after --).
+
+${settingsHelp()}`;
+}
+
+export type Parsed =
+  | { command: 'help'; text: string }
+  | { command: 'serve' | 'migrate'; config: Config }
+  | { command: 'prune'; config: Config; options: PruneOptions };
+
+/** Parses a command line into the command and its validated settings; ConfigError names what is wrong. */
+export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, now = Date.now()): Parsed {
+  const first = argv[0];
+  const named = first !== undefined && Object.hasOwn(COMMANDS, first);
+  if (first === 'help') return { command: 'help', text: helpText(Object.hasOwn(COMMANDS, argv[1] ?? '') ? (argv[1] as CommandName) : undefined) };
+  if (first !== undefined && !first.startsWith('-') && !named) {
+    throw new ConfigError(`unknown command ${JSON.stringify(first)}; commands: ${Object.keys(COMMANDS).join(', ')} (see verdict --help)`);
+  }
+  const command: CommandName = named ? (first as CommandName) : 'serve';
+  const rest = named ? argv.slice(1) : argv;
+  if (rest.includes('--help') || rest.includes('-h')) return { command: 'help', text: helpText(named ? command : undefined) };
+  const line = parseCommandLine(rest, COMMANDS[command].options);
+  const config = loadConfig({ flags: line.values, env });
+  if (command !== 'prune') return { command, config };
+  return { command, config, options: pruneOptions(line.values, now) };
+}
+
+function pruneOptions(v: Record<string, string | boolean | undefined>, now: number): PruneOptions {
+  if (typeof v['older-than'] !== 'string') throw new ConfigError('verdict prune needs --older-than, e.g. --older-than 30d');
+  const olderThanMs = parseAge(v['older-than'], '--older-than', now);
+  let batchSize = DEFAULT_BATCH_SIZE;
+  if (typeof v['batch-size'] === 'string') {
+    batchSize = /^\d+$/.test(v['batch-size']) ? Number(v['batch-size']) : NaN;
+    if (!(batchSize >= 1 && Number.isSafeInteger(batchSize))) throw new ConfigError(`invalid --batch-size: ${JSON.stringify(v['batch-size'])} is not a positive integer`);
+  }
+  return { olderThanMs, keepWithVerdicts: v['keep-with-verdicts'] === true, batchSize };
+}
+
+/** What runs a command needs from the process: output, and the signals it reacts to. */
+export interface ProcessHooks {
+  print(text: string): void;
+  onSignal(signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM', handler: () => void): void;
+  /** Exits at once (a second SIGTERM). */
+  exitNow(code: number): never;
+}
+
+/** Runs a parsed command; resolves with the exit code. */
+export async function runCommand(p: Parsed, hooks: ProcessHooks): Promise<number> {
+  if (p.command === 'help') {
+    hooks.print(p.text);
+    return 0;
+  }
+  const log = createLogger(p.config.logLevel);
+  if (p.command === 'migrate') return migrate(p.config, log);
+  if (p.command === 'prune') return pruneCommand(p.config, p.options, log);
+  return serve(p.config, log, hooks);
+}
+
+async function migrate(cfg: Config, log: Logger): Promise<number> {
+  const store = await openStore({ ...cfg, pgPort: 0 }, log);
+  try {
+    const applied = await store.migrate();
+    log.info({ migrations: applied }, applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date');
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function pruneCommand(cfg: Config, options: PruneOptions, log: Logger): Promise<number> {
+  if (!cfg.databaseUrl && !cfg.dataDir.startsWith('memory://')) {
+    // Opening a directory that does not exist would create an empty database there; a wrong path should say so instead.
+    if (!existsSync(cfg.dataDir)) throw new ConfigError(`no embedded database in ${cfg.dataDir}; set --data-dir or --database-url`);
+    // PGlite lets a second process open a data directory in use, and each then overwrites the other's changes.
+    // It leaves postmaster.pid there while open (with a made-up PID, so whether that process lives cannot be told).
+    const pidFile = join(cfg.dataDir, 'postmaster.pid');
+    if (existsSync(pidFile)) {
+      throw new ConfigError(
+        `the embedded database in ${cfg.dataDir} is open in another process (verdict serve?): stop it, or prune through its ` +
+          `PostgreSQL port with --database-url postgres://postgres@127.0.0.1:${cfg.pgPort || 5433}/postgres; ` +
+          `if no Verdict runs there (one was killed), delete ${pidFile}`,
+      );
+    }
+  }
+  // One batch may take longer than an ingest write is allowed to (the pool's query timeout follows write_timeout).
+  const store = await openStore({ ...cfg, pgPort: 0, writeTimeoutMs: Math.max(cfg.writeTimeoutMs, 60_000) }, log);
+  try {
+    await prune(store, options, log);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
+async function serve(cfg: Config, log: Logger, hooks: ProcessHooks): Promise<number> {
+  // Handlers go in before start-up ends: the start-up line announces a process that already answers signals.
+  let server: RunningServer | null = null;
+  let signalled: string | null = null;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled = signal;
+  };
+  hooks.onSignal('SIGHUP', () => server?.reloadRules());
+  hooks.onSignal('SIGINT', () => onSignal('SIGINT'));
+  hooks.onSignal('SIGTERM', () => onSignal('SIGTERM'));
+  server = await startServer(cfg, log);
+  const running = server;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    onSignal = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting now');
+        hooks.exitNow(1);
+      }
+      stopping = true;
+      log.info({ signal }, 'shutting down: finishing in-flight exports');
+      running.close().then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err: (err as Error).message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    if (signalled) onSignal(signalled);
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Message content: GenAI content attributes (gen_ai.input.messages and the
+ * others in CONTENT_ATTRIBUTES) may arrive as a JSON string (SDKs without
+ * complex attribute support) or as a structured AnyValue; both are stored as
+ * the same JSON, so SQL reads them alike.
+ */
+import type { CopyWriter } from '../common/copy-binary.ts';
+import { cleanDeep } from '../common/text.ts';
+import { anyValueCase, type AnyValue } from '../otlp/types.ts';
+import { MAX_DEPTH, writeAnyValue } from './anyvalue.ts';
+
+/** The JSON value of a string holding an array or object, or undefined if it holds neither (or nests deeper than AnyValue may). */
+export function parseContent(s: string): unknown {
+  const first = s.charCodeAt(0) === 32 || s.charCodeAt(0) === 10 ? s.trimStart().charCodeAt(0) : s.charCodeAt(0);
+  if (first !== 91 /* [ */ && first !== 123 /* { */) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(s);
+    return shallowerThan(parsed, MAX_DEPTH) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function shallowerThan(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth === 0) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!shallowerThan(x, depth - 1)) return false;
+    return true;
+  }
+  for (const k in v) if (!shallowerThan((v as Record<string, unknown>)[k], depth - 1)) return false;
+  return true;
+}
+
+/**
+ * Writes a content attribute's value as JSON: a string holding JSON is
+ * written as the JSON it holds; any other string stays a string.
+ */
+export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): void {
+  if (!v || anyValueCase(v) !== 'stringValue') return writeAnyValue(w, v, 0);
+  const s = v.stringValue as string;
+  const parsed = parseContent(s);
+  if (parsed === undefined) return w.jsonString(s);
+  // The text is valid JSON; re-serialise only if it holds what jsonb refuses (\u escapes may be NUL or lone surrogates).
+  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) w.raw(JSON.stringify(cleanDeep(parsed)));
+  else w.raw(s);
+}

@@ -13,6 +13,7 @@ COPY proto ./proto
 COPY sql ./sql
 COPY bench ./bench
 COPY test ./test
+COPY examples ./examples
 # The stack tests read the Dockerfile through scripts/dockerfile.ts.
 COPY scripts ./scripts
 RUN npx tsc --noEmit

@@ -132,7 +132,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'verdict-insert-'));
   const lite = await PgliteDatabase.open({ dataDir: dir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
-  await new Writer(lite, 60_000).migrate();
+  await new Writer(lite, 60_000, { serialize: false }).migrate();
   const db = lite.pglite;
   await measure('pglite', batches, {
     exec: async (sql) => void (await db.exec(sql)),

@@ -105,6 +105,7 @@ function parseOne(item: unknown, at: string, out: Violation[], policy: Evaluatio
     polarity: policy.polarityFor(name, label, score),
     service_name: null,
     attributes,
+    target: null,
   };
 }
 

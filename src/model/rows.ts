@@ -8,6 +8,42 @@
  */
 import type { EncodedRows } from '../common/copy-binary.ts';
 
+/** A resource, stored once and referenced from spans and log records by its content key. */
+export interface ResourceRow {
+  resource_id: string;
+  service_name: string | null;
+  service_version: string | null;
+  /** JSON text of the attributes. */
+  attributes: string;
+  schema_url: string | null;
+}
+
+/**
+ * What the summaries and rollups need of each span, kept beside its COPY
+ * row: runs, conversations and per-minute rollups are merged from these
+ * (store/summaries.ts), for the spans a transaction really inserted.
+ */
+export interface SpanFact {
+  traceId: string;
+  spanId: string;
+  /** No parent: the run's root. */
+  root: boolean;
+  name: string;
+  startNs: bigint;
+  endNs: bigint;
+  durationNs: number;
+  error: boolean;
+  serviceName: string | null;
+  serviceVersion: string | null;
+  operation: string | null;
+  requestModel: string | null;
+  responseModel: string | null;
+  agentName: string | null;
+  conversationId: string | null;
+  responseId: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+}
 
 export interface LogRow {
   /** Content hash: a re-sent record maps to the same id. */
@@ -21,14 +57,13 @@ export interface LogRow {
   event_name: string | null;
   body: string | null;
   attributes: string;
-  resource_attributes: string;
+  resource_id: string;
   service_name: string | null;
   scope_name: string | null;
   scope_version: string | null;
   scope_attributes: string;
   flags: number;
   dropped_attributes_count: number;
-  resource_schema_url: string | null;
   scope_schema_url: string | null;
 }
 
@@ -53,6 +88,22 @@ export interface EvaluationRow {
   polarity: Polarity | null;
   service_name: string | null;
   attributes: string;
+  /** What it judges, when the normaliser already knows (a span event judges its span); else resolved in the store. */
+  target: TargetFacts | null;
+}
+
+/** The judged span's facts, stored on the verdict so that reads and rollups need no join. */
+export interface TargetFacts {
+  trace_id: string;
+  span_id: string;
+  span_name: string;
+  service_name: string | null;
+  service_version: string | null;
+  operation_name: string | null;
+  request_model: string | null;
+  response_model: string | null;
+  agent_name: string | null;
+  conversation_id: string | null;
 }
 
 /**
@@ -78,6 +129,10 @@ export interface TurnRow {
 /** Everything one request (or one API call) adds, written in one transaction. */
 export interface Batch {
   spans: EncodedRows;
+  /** One per span row, in the same order. */
+  facts: SpanFact[];
+  /** The resources the spans and log records reference (each once). */
+  resources: ResourceRow[];
   logs: LogRow[];
   evaluations: EvaluationRow[];
   turns: TurnRow[];
@@ -86,7 +141,7 @@ export interface Batch {
 const NO_SPANS: EncodedRows = Object.freeze({ rows: 0, chunks: [], bytes: 0 });
 
 export function emptyBatch(): Batch {
-  return { spans: NO_SPANS, logs: [], evaluations: [], turns: [] };
+  return { spans: NO_SPANS, facts: [], resources: [], logs: [], evaluations: [], turns: [] };
 }
 
 export function batchRows(b: Batch): number {

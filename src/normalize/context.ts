@@ -2,6 +2,8 @@
 import type { InstrumentationScope, Resource } from '../otlp/types.ts';
 import { CopyWriter } from '../common/copy-binary.ts';
 import { clean, fitsUtf8 } from '../common/text.ts';
+import { contentKey } from '../common/util.ts';
+import type { ResourceRow } from '../model/rows.ts';
 import { attributesJson, scalarOf } from './anyvalue.ts';
 import { ATTR } from './genai.ts';
 
@@ -21,7 +23,10 @@ export interface ResourceInfo {
   /** JSON text of the resource attributes. */
   attributes: string;
   serviceName: string | null;
+  serviceVersion: string | null;
   schemaUrl: string | null;
+  /** Content key of the attributes and schema URL: the row of verdict.resources that spans and log records reference. */
+  id: string;
 }
 
 export interface ScopeInfo {
@@ -34,8 +39,18 @@ export interface ScopeInfo {
 export function resourceInfo(resource: Resource | null | undefined, schemaUrl: string): ResourceInfo {
   const attrs = resource?.attributes ?? [];
   let serviceName: string | null = null;
-  for (const kv of attrs) if (kv.key === ATTR.serviceName) serviceName = liftedText(scalarOf(kv.value));
-  return { attributes: attributesJson(attrs), serviceName, schemaUrl: optionalText(schemaUrl) };
+  let serviceVersion: string | null = null;
+  for (const kv of attrs) {
+    if (kv.key === ATTR.serviceName) serviceName = liftedText(scalarOf(kv.value));
+    else if (kv.key === ATTR.serviceVersion) serviceVersion = liftedText(scalarOf(kv.value));
+  }
+  const attributes = attributesJson(attrs);
+  const url = optionalText(schemaUrl);
+  return { attributes, serviceName, serviceVersion, schemaUrl: url, id: contentKey('resource', attributes, url) };
+}
+
+export function resourceRow(r: ResourceInfo): ResourceRow {
+  return { resource_id: r.id, service_name: r.serviceName, service_version: r.serviceVersion, attributes: r.attributes, schema_url: r.schemaUrl };
 }
 
 export function scopeInfo(scope: InstrumentationScope | null | undefined, schemaUrl: string): ScopeInfo {
@@ -57,8 +72,7 @@ export function envelopeFields(r: ResourceInfo, s: ScopeInfo): Buffer {
   w.text(s.name);
   w.text(s.version);
   w.jsonb(s.attributes);
-  w.jsonb(r.attributes);
-  w.text(r.schemaUrl);
+  w.ascii(r.id);
   w.text(s.schemaUrl);
   const { chunks, bytes } = w.finish();
   return Buffer.concat(chunks, bytes);

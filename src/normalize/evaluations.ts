@@ -136,5 +136,6 @@ export function evaluationRow(f: EvaluationFields, c: EvaluationContext): Evalua
     polarity: c.policy.polarityFor(f.name, f.scoreLabel, f.scoreValue),
     service_name: c.serviceName,
     attributes: c.attributesJson,
+    target: null,
   };
 }

@@ -40,6 +40,7 @@ export const ATTR = {
   /** Verdict's own: which kind of feedback an evaluation is (user, indirect, llm_judge, rule, reviewer). */
   feedbackSource: 'verdict.feedback.source',
   serviceName: 'service.name',
+  serviceVersion: 'service.version',
 } as const;
 
 /**

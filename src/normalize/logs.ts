@@ -7,7 +7,7 @@ import type { ExportLogsServiceRequest, KeyValue, LogRecord } from '../otlp/type
 import { clean } from '../common/text.ts';
 import { contentKey } from '../common/util.ts';
 import { anyValueJson, attributesJson, scalarOf, toBigInt, TooDeepError } from './anyvalue.ts';
-import { optionalText, resourceInfo, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
+import { optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
 import { optionalId } from './ids.ts';
@@ -48,6 +48,7 @@ export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeO
       for (let i = 0; i < n; i++) rejections.reject('log record', `resource or scope attributes: ${err.message}`);
       continue;
     }
+    const logsBefore = batch.logs.length;
     rl.scopeLogs.forEach((sl, i) => {
       const scope = scopes[i] as ScopeInfo;
       for (const record of sl.logRecords) {
@@ -59,6 +60,7 @@ export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeO
         }
       }
     });
+    if (batch.logs.length > logsBefore && !batch.resources.some((r) => r.resource_id === resource.id)) batch.resources.push(resourceRow(resource));
   }
   return { batch, rejections };
 }
@@ -110,17 +112,16 @@ function addRecord(
     event_name: eventName ? clean(eventName) : null,
     body,
     attributes,
-    resource_attributes: resource.attributes,
+    resource_id: resource.id,
     service_name: resource.serviceName,
     scope_name: scope.name,
     scope_version: scope.version,
     scope_attributes: scope.attributes,
     flags: r.flags >>> 0,
     dropped_attributes_count: r.droppedAttributesCount >>> 0,
-    resource_schema_url: resource.schemaUrl,
     scope_schema_url: scope.schemaUrl,
   };
-  row.id = logId(row);
+  row.id = logId(row, resource.attributes);
   // A collector sets the observed time when the record reaches it (logs data model); after hashing, so retries keep their id.
   if (observed === 0n) row.observed_time_unix_nano = nowNs;
   batch.logs.push(row);
@@ -136,9 +137,9 @@ function legacyEventName(kvs: readonly KeyValue[]): string {
   return '';
 }
 
-function logId(r: LogRow): string {
+function logId(r: LogRow, resourceAttributes: string): string {
   return contentKey(
     r.trace_id, r.span_id, String(r.time_unix_nano), String(r.observed_time_unix_nano), r.severity_number, r.severity_text,
-    r.event_name, r.body, r.attributes, r.resource_attributes, r.scope_name, r.scope_version, r.flags,
+    r.event_name, r.body, r.attributes, resourceAttributes, r.scope_name, r.scope_version, r.flags,
   );
 }

@@ -11,11 +11,11 @@
 import { CopyWriter } from '../common/copy-binary.ts';
 import { clean } from '../common/text.ts';
 import { SPAN_COLUMNS } from '../model/columns.ts';
-import type { Batch, EvaluationRow, TurnRow } from '../model/rows.ts';
+import type { Batch, EvaluationRow, ResourceRow, SpanFact, TargetFacts, TurnRow } from '../model/rows.ts';
 import { anyValueCase, type AnyValue, type ExportTraceServiceRequest, type Int64, type KeyValue, type Span, type SpanEvent, type SpanLink } from '../otlp/types.ts';
 import { attributesJson, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
 import { writeContent } from './content.ts';
-import { envelopeFields, liftedText, optionalText, resourceInfo, scopeInfo, type ResourceInfo } from './context.ts';
+import { envelopeFields, liftedText, optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT, PROVIDER_RENAMES } from './genai.ts';
 import { optionalId, requiredId } from './ids.ts';
@@ -62,6 +62,7 @@ const TWO_32 = 4294967296;
 /** What one request's spans share while they are normalised: where derived rows and rejections go, and the policy. */
 interface RequestState {
   derived: Derived;
+  facts: SpanFact[];
   rejections: Rejections;
   opts: NormalizeOptions;
 }
@@ -74,14 +75,17 @@ interface Envelope {
 
 export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeOptions): Normalized {
   const w = new CopyWriter();
-  const state: RequestState = { derived: { evaluations: [], turns: [] }, rejections: new Rejections(), opts };
+  const state: RequestState = { derived: { evaluations: [], turns: [] }, facts: [], rejections: new Rejections(), opts };
   const { evaluations, turns } = state.derived;
+  const facts = state.facts;
+  const resources = new Map<string, ResourceRow>();
   for (const rs of req.resourceSpans) {
     for (const ss of rs.scopeSpans) {
       let envelope: Envelope;
       try {
         const resource = resourceInfo(rs.resource, rs.schemaUrl);
         envelope = { resource, fields: envelopeFields(resource, scopeInfo(ss.scope, ss.schemaUrl)) };
+        if (ss.spans.length > 0 && !resources.has(resource.id)) resources.set(resource.id, resourceRow(resource));
       } catch (err) {
         if (!(err instanceof TooDeepError)) throw err;
         for (let i = 0; i < ss.spans.length; i++) state.rejections.reject('span', `resource or scope attributes: ${err.message}`);
@@ -91,6 +95,7 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
         const mark = w.mark();
         const evaluationsBefore = evaluations.length;
         const turnsBefore = turns.length;
+        const factsBefore = facts.length;
         try {
           spanRow(w, span, envelope, state);
         } catch (err) {
@@ -99,12 +104,13 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
           w.rollback(mark);
           evaluations.length = evaluationsBefore;
           turns.length = turnsBefore;
+          facts.length = factsBefore;
           state.rejections.reject('span', err.message);
         }
       }
     }
   }
-  return { batch: { spans: w.finish(), logs: [], evaluations, turns }, rejections: state.rejections };
+  return { batch: { spans: w.finish(), facts, resources: [...resources.values()], logs: [], evaluations, turns }, rejections: state.rejections };
 }
 
 /** GenAI columns lifted from span attributes while they are written as JSON. */
@@ -199,27 +205,37 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   const open = w.jsonbOpen();
   spanAttributes(w, span.attributes, g);
   w.close(open);
-  eventsField(w, span, { traceId, spanId, end, conversationId: g.conversationId }, envelope.resource, state);
+  const resource = envelope.resource;
+  const provider = g.provider ?? (g.system === null ? null : (PROVIDER_RENAMES[g.system] ?? g.system));
+  const target: TargetFacts = {
+    trace_id: traceId, span_id: spanId, span_name: name, service_name: resource.serviceName, service_version: resource.serviceVersion,
+    operation_name: g.operation, request_model: g.requestModel, response_model: g.responseModel, agent_name: g.agentName, conversation_id: g.conversationId,
+  };
+  eventsField(w, span, { facts: target, end }, resource, state);
   linksField(w, span.links);
   w.int8(span.droppedAttributesCount >>> 0);
   w.int8(span.droppedEventsCount >>> 0);
   w.int8(span.droppedLinksCount >>> 0);
-  genAiFields(w, g);
+  genAiFields(w, g, provider);
+
+  const startNs = nanosBigInt(start);
+  const endNs = nanosBigInt(end);
+  state.facts.push(spanFact(target, g, parentSpanId === null, startNs, endNs, Number(duration), statusCode === 'error'));
 
   const observers = state.opts.observers;
   if (observers && observers.length > 0) {
     const facts: SpanFacts = {
-      traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: envelope.resource.serviceName, operation: g.operation,
-      conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: nanosBigInt(start), endTimeUnixNano: nanosBigInt(end),
+      traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: resource.serviceName, operation: g.operation,
+      conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: startNs, endTimeUnixNano: endNs,
     };
     for (const observe of observers) observe(span, facts, state.derived);
   }
 }
 
 /** The gen_ai_* columns: the current attribute names first, then the deprecated ones they replaced. */
-function genAiFields(w: CopyWriter, g: GenAi): void {
+function genAiFields(w: CopyWriter, g: GenAi, provider: string | null): void {
   w.text(g.operation);
-  w.text(g.provider ?? (g.system === null ? null : (PROVIDER_RENAMES[g.system] ?? g.system)));
+  w.text(provider);
   w.text(g.requestModel);
   w.text(g.responseModel);
   w.text(g.responseId);
@@ -228,6 +244,17 @@ function genAiFields(w: CopyWriter, g: GenAi): void {
   w.text(g.toolName);
   w.int8(g.inputTokens ?? g.promptTokens);
   w.int8(g.outputTokens ?? g.completionTokens);
+}
+
+function spanFact(t: TargetFacts, g: GenAi, root: boolean, startNs: bigint, endNs: bigint, durationNs: number, error: boolean): SpanFact {
+  const input = g.inputTokens ?? g.promptTokens;
+  const output = g.outputTokens ?? g.completionTokens;
+  return {
+    traceId: t.trace_id, spanId: t.span_id, root, name: t.span_name, startNs, endNs, durationNs, error,
+    serviceName: t.service_name, serviceVersion: t.service_version, operation: g.operation, requestModel: g.requestModel,
+    responseModel: g.responseModel, agentName: g.agentName, conversationId: g.conversationId, responseId: g.responseId,
+    inputTokens: input === null ? null : Number(input), outputTokens: output === null ? null : Number(output),
+  };
 }
 
 function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], g: GenAi): void {
@@ -281,11 +308,10 @@ function tokenCount(v: AnyValue | null | undefined): bigint | number | null {
 
 /** What a span event needs to know of its span to become a verdict. */
 interface EventTarget {
-  traceId: string;
-  spanId: string;
+  /** The span, judged by the verdicts among its events. */
+  facts: TargetFacts;
   /** The span's end: the time of an evaluation event that has none. */
   end: Nanos;
-  conversationId: string | null;
 }
 
 function eventsField(w: CopyWriter, span: Span, target: EventTarget, resource: ResourceInfo, state: RequestState): void {
@@ -312,15 +338,16 @@ function evaluationEvent(e: SpanEvent, time: bigint, target: EventTarget, resour
   try {
     const f = readEvaluation(e.attributes);
     const row = evaluationRow(f, {
-      traceId: target.traceId,
-      spanId: target.spanId,
+      traceId: target.facts.trace_id,
+      spanId: target.facts.span_id,
       timeNs: time === 0n ? nanosBigInt(target.end) : time,
       channel: 'span_event',
       serviceName: resource.serviceName,
       attributesJson: attributesJson(e.attributes),
       policy: state.opts.policy,
     });
-    row.conversation_id = target.conversationId;
+    row.conversation_id = target.facts.conversation_id;
+    row.target = target.facts;
     state.derived.evaluations.push(row);
     if (f.badSource !== null) state.rejections.warn(`unknown ${ATTR.feedbackSource} ${JSON.stringify(f.badSource)} stored as NULL`);
   } catch (err) {

@@ -140,6 +140,7 @@ export class RuleEngine {
       polarity,
       service_name: RULES_SERVICE,
       attributes: JSON.stringify({ 'verdict.rule': rule.name, 'verdict.rule.kind': rule.kind, ...cleanValues(extra) }),
+      target: null,
     });
   }
 }

@@ -23,6 +23,22 @@ export interface PostgresOptions {
   log: Logger;
 }
 
+/**
+ * int8 as PGlite returns it: a number when exact, else a bigint (pg's default
+ * is a string), so that both backends give typed queries the same values.
+ */
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20 && format !== 'binary') {
+      return (v: string) => {
+        const n = Number(v);
+        return Number.isSafeInteger(n) ? n : BigInt(v);
+      };
+    }
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
 /** Connections whose session already holds the temp staging tables. */
 const staged = new WeakSet<pg.PoolClient>();
 
@@ -98,13 +114,14 @@ export class PostgresStore implements Store {
       query_timeout: opts.writeTimeoutMs + 5000,
       keepAlive: true,
       application_name: 'verdict',
+      types: TYPES,
     });
     // Idle clients that lose their server emit here; without a listener the process would crash.
     pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection lost'));
     // A connection lost while checked out (the server restarted mid-transaction) errors on the client itself;
     // the query in flight fails and is answered "retry", and the process must not die of the unhandled event.
     pool.on('connect', (client) => client.on('error', (err) => opts.log.warn({ err: err.message }, 'database connection lost')));
-    this.#writer = new Writer(new PostgresDriver(pool), opts.writeTimeoutMs);
+    this.#writer = new Writer(new PostgresDriver(pool), opts.writeTimeoutMs, { serialize: true });
     // Kysely owns the pool's end: db.destroy() in close() ends it.
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }

@@ -1,149 +1,180 @@
 /**
- * Kysely's view of the SQL contract (sql/0001_core.sql, docs/schema.md).
- * Kept in step with the migrations by hand; `test/integration/schema.test.ts`
- * compares it with information_schema. pg returns bigint as a string.
+ * The SQL contract as data: every table and view Verdict keeps in the
+ * `verdict` schema, with each column's type and nullability. Kysely's
+ * `Database` type is derived from it, so typed queries and the schema are one
+ * thing; `test/integration/schema.test.ts` compares it with
+ * information_schema on both databases, so it cannot drift from sql/.
+ *
+ * Both backends return PostgreSQL values the same way (the PostgreSQL pool is
+ * set up so, see postgres.ts): int8 as a number when it is exact, else a
+ * bigint; numeric as a string; timestamptz as a Date; jsonb parsed.
  */
 import type { ColumnType } from 'kysely';
 
-type Json = ColumnType<unknown, string, string>;
-type BigintColumn = ColumnType<string, string | number | bigint, string | number | bigint>;
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Kind = 'text' | 'integer' | 'smallint' | 'bigint' | 'double precision' | 'boolean' | 'timestamp with time zone' | 'jsonb' | 'ARRAY' | 'date' | 'numeric';
 
-export interface SpansTable {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  trace_state: string | null;
-  name: string;
-  kind: string;
-  start_time: Timestamp;
-  end_time: Timestamp;
-  start_time_unix_nano: BigintColumn;
-  end_time_unix_nano: BigintColumn;
-  duration_ns: BigintColumn;
-  status_code: string;
-  status_message: string | null;
-  flags: BigintColumn;
-  service_name: string | null;
-  scope_name: string | null;
-  scope_version: string | null;
-  scope_attributes: Json;
-  resource_attributes: Json;
-  attributes: Json;
-  events: Json;
-  links: Json;
-  dropped_attributes_count: BigintColumn;
-  dropped_events_count: BigintColumn;
-  dropped_links_count: BigintColumn;
-  resource_schema_url: string | null;
-  scope_schema_url: string | null;
-  gen_ai_operation_name: string | null;
-  gen_ai_provider_name: string | null;
-  gen_ai_request_model: string | null;
-  gen_ai_response_model: string | null;
-  gen_ai_response_id: string | null;
-  gen_ai_conversation_id: string | null;
-  gen_ai_agent_name: string | null;
-  gen_ai_tool_name: string | null;
-  gen_ai_input_tokens: BigintColumn | null;
-  gen_ai_output_tokens: BigintColumn | null;
+export interface ColumnSpec {
+  kind: Kind;
+  nullable: boolean;
+  /** Filled by the database when an insert leaves it out. */
+  defaulted?: boolean;
 }
 
-export interface LogsTable {
-  id: string;
-  trace_id: string | null;
-  span_id: string | null;
-  time: Timestamp;
-  observed_time: Timestamp;
-  time_unix_nano: BigintColumn;
-  observed_time_unix_nano: BigintColumn;
-  severity_number: number;
-  severity_text: string | null;
-  event_name: string | null;
-  body: Json | null;
-  attributes: Json;
-  resource_attributes: Json;
-  service_name: string | null;
-  scope_name: string | null;
-  scope_version: string | null;
-  scope_attributes: Json;
-  flags: BigintColumn;
-  dropped_attributes_count: BigintColumn;
-  resource_schema_url: string | null;
-  scope_schema_url: string | null;
+const col = (kind: Kind, nullable = false, defaulted = false): ColumnSpec => ({ kind, nullable, defaulted });
+const text = col('text');
+const textNull = col('text', true);
+const int8 = col('bigint');
+const int8Null = col('bigint', true);
+const time = col('timestamp with time zone');
+const timeNull = col('timestamp with time zone', true);
+const json = col('jsonb');
+const jsonNull = col('jsonb', true);
+const bool = col('boolean');
+const float = col('double precision');
+const floatNull = col('double precision', true);
+
+/** Columns shared by the span table and its view. */
+const SPAN_CORE = {
+  trace_id: text, span_id: text, parent_span_id: textNull, trace_state: textNull, name: text, kind: text,
+  start_time: time, end_time: time, start_time_unix_nano: int8, end_time_unix_nano: int8, duration_ns: int8,
+  status_code: text, status_message: textNull, flags: int8, service_name: textNull, scope_name: textNull, scope_version: textNull,
+  scope_attributes: json, attributes: json, events: json, links: json,
+  dropped_attributes_count: int8, dropped_events_count: int8, dropped_links_count: int8, scope_schema_url: textNull,
+  gen_ai_operation_name: textNull, gen_ai_provider_name: textNull, gen_ai_request_model: textNull, gen_ai_response_model: textNull,
+  gen_ai_response_id: textNull, gen_ai_conversation_id: textNull, gen_ai_agent_name: textNull, gen_ai_tool_name: textNull,
+  gen_ai_input_tokens: int8Null, gen_ai_output_tokens: int8Null, resource_id: textNull,
+} as const;
+
+const LOG_CORE = {
+  id: text, trace_id: textNull, span_id: textNull, time, observed_time: time, time_unix_nano: int8, observed_time_unix_nano: int8,
+  severity_number: col('integer'), severity_text: textNull, event_name: textNull, body: jsonNull, attributes: json, resource_id: textNull,
+  service_name: textNull, scope_name: textNull, scope_version: textNull, scope_attributes: json, flags: int8, dropped_attributes_count: int8,
+  scope_schema_url: textNull,
+} as const;
+
+const VERDICT_CORE = {
+  id: text, trace_id: textNull, span_id: textNull, response_id: textNull, conversation_id: textNull, name: text,
+  score_value: floatNull, score_label: textNull, explanation: textNull, error_type: textNull, time, channel: text,
+  source: textNull, polarity: textNull, service_name: textNull, attributes: json,
+} as const;
+
+const VERDICT_TARGET = {
+  target_trace_id: textNull, target_span_id: textNull, target_span_name: textNull, target_service_name: textNull,
+  target_service_version: textNull, target_operation_name: textNull, target_request_model: textNull, target_response_model: textNull,
+  target_agent_name: textNull, target_conversation_id: textNull,
+} as const;
+
+const VERDICT_COUNTS = {
+  verdicts: int8, positive_verdicts: int8, negative_verdicts: int8, neutral_verdicts: int8, user_verdicts: int8,
+  indirect_verdicts: int8, llm_judge_verdicts: int8, rule_verdicts: int8, reviewer_verdicts: int8, verdicts_by_source: json,
+} as const;
+
+/** Counters kept per run: NOT NULL with defaults. */
+const RUN_COUNTS = Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]) => [k, { ...v, defaulted: true }])) as {
+  [K in keyof typeof VERDICT_COUNTS]: ColumnSpec & { defaulted: true };
+};
+
+/** Views report every column as nullable in information_schema; their specs say what the rows hold. */
+export const SCHEMA = {
+  tables: {
+    'verdict.schema_migrations': { version: col('integer'), name: text, checksum: text, applied_at: col('timestamp with time zone', false, true) },
+    'verdict.resources': {
+      resource_id: text, service_name: textNull, service_version: textNull, attributes: json, schema_url: textNull,
+      first_seen: col('timestamp with time zone', false, true),
+    },
+    'verdict.span_rows': SPAN_CORE,
+    'verdict.log_rows': LOG_CORE,
+    'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET },
+    'verdict.evaluation_keys': { id: text, time },
+    'verdict.pending_verdicts': { id: text, time, trace_id: textNull, span_id: textNull, response_id: textNull },
+    'verdict.user_turns': { conversation_id: text, message_hash: text, trace_id: text, span_id: text, time, message: text },
+    'verdict.trace_summary': {
+      trace_id: text, span_count: col('bigint', false, true), error_count: col('bigint', false, true),
+      start_time_unix_nano: int8Null, end_time_unix_nano: int8Null, start_time: timeNull, end_time: timeNull,
+      root_span_id: textNull, root_name: textNull, root_is_root: col('boolean', false, true), root_start_time: timeNull,
+      root_start_time_unix_nano: int8Null, service_name: textNull, service_version: textNull, agent_name: textNull,
+      conversation_id: textNull, model: textNull, model_end_time_unix_nano: int8Null,
+      leaf_input_tokens: int8Null, leaf_output_tokens: int8Null, aggregate_input_tokens: int8Null, aggregate_output_tokens: int8Null,
+      ...RUN_COUNTS,
+      prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
+      prev_flags: col('integer', true),
+    },
+    'verdict.conversation_summary': {
+      conversation_id: text, start_time: timeNull, end_time: timeNull,
+      ...Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]) => [`thread_${k}`, { ...v, defaulted: true }])) as {
+        [K in keyof typeof VERDICT_COUNTS as `thread_${K}`]: ColumnSpec & { defaulted: true };
+      },
+    },
+    'verdict.span_rollup': {
+      minute: time, service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
+      spans: int8, roots: int8, errors: int8, input_tokens: int8, output_tokens: int8, duration_ns: int8,
+    },
+    'verdict.latency_rollup': { minute: time, service_name: textNull, operation: textNull, bucket: col('smallint'), spans: int8 },
+    'verdict.run_rollup': {
+      minute: time, service_name: textNull, service_version: textNull, runs: int8, runs_with_error: int8, runs_with_verdict: int8,
+      runs_with_user_verdict: int8, runs_with_indirect_verdict: int8, runs_with_llm_judge_verdict: int8,
+      runs_with_rule_verdict: int8, runs_with_reviewer_verdict: int8,
+    },
+    'verdict.verdict_rollup': {
+      minute: time, name: text, label: textNull, source: textNull, polarity: textNull, service_name: textNull,
+      service_version: textNull, model: textNull, agent: textNull, verdicts: int8, score_sum: col('double precision', false, true),
+      scored: col('bigint', false, true),
+    },
+  },
+  views: {
+    'verdict.spans': {
+      ...SPAN_CORE, resource_attributes: json, resource_schema_url: textNull, service_version: textNull,
+    },
+    'verdict.logs': { ...LOG_CORE, resource_attributes: json, resource_schema_url: textNull },
+    'verdict.traces': {
+      trace_id: text, root_span_id: text, root_name: text, service_name: textNull, start_time: time, end_time: time,
+      duration_ms: float, span_count: int8, error_count: int8, input_tokens: int8Null, output_tokens: int8Null,
+      conversation_id: textNull, service_version: textNull, agent_name: textNull, model: textNull, has_root: bool, ...VERDICT_COUNTS,
+    },
+    'verdict.trace_evaluations': {
+      id: text, trace_id: textNull, span_id: textNull, response_id: textNull, conversation_id: textNull, name: text,
+      score_value: floatNull, score_label: textNull, explanation: textNull, error_type: textNull, time, channel: text,
+      source: textNull, polarity: textNull, evaluator_service_name: textNull, attributes: json, span_name: textNull,
+      service_name: textNull, gen_ai_operation_name: textNull, gen_ai_request_model: textNull, gen_ai_response_model: textNull,
+      gen_ai_agent_name: textNull, target: text, service_version: textNull,
+    },
+    'verdict.conversations': {
+      conversation_id: text, trace_count: int8, trace_ids: col('ARRAY'), start_time: timeNull, end_time: timeNull,
+      duration_ms: floatNull, span_count: int8, error_count: int8, input_tokens: int8Null, output_tokens: int8Null,
+      ...VERDICT_COUNTS, last_activity: timeNull,
+    },
+    'verdict.partitions': { parent: text, partition: text, day: col('date') },
+  },
+} as const;
+
+/** What a column of each kind reads as. */
+interface Reads {
+  text: string;
+  integer: number;
+  smallint: number;
+  bigint: number | bigint;
+  'double precision': number;
+  boolean: boolean;
+  'timestamp with time zone': Date;
+  jsonb: unknown;
+  ARRAY: string[];
+  date: Date;
+  numeric: string;
 }
 
-export interface EvaluationsTable {
-  id: string;
-  trace_id: string | null;
-  span_id: string | null;
-  response_id: string | null;
-  conversation_id: string | null;
-  name: string;
-  score_value: number | null;
-  score_label: string | null;
-  explanation: string | null;
-  error_type: string | null;
-  time: Timestamp;
-  channel: string;
-  source: string | null;
-  polarity: string | null;
-  service_name: string | null;
-  attributes: Json;
-}
+type Read<C> = C extends { kind: infer K extends keyof Reads; nullable: infer N } ? (N extends true ? Reads[K] | null : Reads[K]) : never;
+/** Insert and update types: what the database accepts for the kind (bigints as numbers, bigints or strings; times as Dates or strings). */
+type Write<C> = C extends { kind: 'bigint' } ? number | bigint | string | (C extends { nullable: true } ? null : never)
+  : C extends { kind: 'timestamp with time zone' } ? Date | string | (C extends { nullable: true } ? null : never)
+  : C extends { kind: 'jsonb' } ? string | (C extends { nullable: true } ? null : never)
+  : Read<C>;
+type Insert<C> = C extends { defaulted: true } ? Write<C> | undefined : C extends { nullable: true } ? Write<C> | undefined : Write<C>;
 
-export interface TracesView {
-  trace_id: string;
-  root_span_id: string;
-  root_name: string;
-  service_name: string | null;
-  start_time: Date;
-  end_time: Date;
-  duration_ms: number;
-  span_count: string;
-  error_count: string;
-  input_tokens: string | null;
-  output_tokens: string | null;
-  conversation_id: string | null;
-}
+type TableOf<T> = { [K in keyof T]: ColumnType<Read<T[K]>, Insert<T[K]>, Write<T[K]>> };
+type ViewOf<T> = { [K in keyof T]: ColumnType<Read<T[K]>, never, never> };
 
-export interface TraceEvaluationsView {
-  id: string;
-  trace_id: string | null;
-  span_id: string | null;
-  response_id: string | null;
-  conversation_id: string | null;
-  name: string;
-  score_value: number | null;
-  score_label: string | null;
-  explanation: string | null;
-  error_type: string | null;
-  time: Date;
-  channel: string;
-  source: string | null;
-  polarity: string | null;
-  evaluator_service_name: string | null;
-  attributes: unknown;
-  span_name: string | null;
-  service_name: string | null;
-  gen_ai_operation_name: string | null;
-  gen_ai_request_model: string | null;
-  gen_ai_response_model: string | null;
-  gen_ai_agent_name: string | null;
-}
+type Tables = (typeof SCHEMA)['tables'];
+type Views = (typeof SCHEMA)['views'];
 
-export interface SchemaMigrationsTable {
-  version: number;
-  name: string;
-  checksum: string;
-  applied_at: Timestamp;
-}
-
-export interface Database {
-  'verdict.spans': SpansTable;
-  'verdict.logs': LogsTable;
-  'verdict.evaluations': EvaluationsTable;
-  'verdict.traces': TracesView;
-  'verdict.trace_evaluations': TraceEvaluationsView;
-  'verdict.schema_migrations': SchemaMigrationsTable;
-}
+/** Kysely's database type: every table and view of the contract. */
+export type Database = { [K in keyof Tables]: TableOf<Tables[K]> } & { [K in keyof Views]: ViewOf<Views[K]> };

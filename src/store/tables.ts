@@ -5,8 +5,8 @@
  * model/columns.ts.
  */
 import { CopyWriter, type EncodedRows } from '../common/copy-binary.ts';
-import { EVALUATION_COLUMNS, LOG_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
-import type { EvaluationRow, LogRow, TurnRow } from '../model/rows.ts';
+import { EVALUATION_COLUMNS, LOG_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
+import type { EvaluationRow, LogRow, ResourceRow, TurnRow } from '../model/rows.ts';
 
 export interface Table {
   name: string;
@@ -22,11 +22,27 @@ export interface RowCodec<R> extends Table {
   write(w: CopyWriter, row: R): void;
 }
 
-export const SPANS: Table = { name: 'verdict.spans', columns: SPAN_COLUMNS, key: ['trace_id', 'span_id'], staging: 'verdict_spans_in' };
+/** Partitioned by start_time, which is part of the key: a re-sent span (same start) is still stored once. */
+export const SPANS: Table = { name: 'verdict.span_rows', columns: SPAN_COLUMNS, key: ['trace_id', 'span_id', 'start_time'], staging: 'verdict_spans_in' };
+
+export const RESOURCES: RowCodec<ResourceRow> = {
+  name: 'verdict.resources',
+  key: ['resource_id'],
+  staging: 'verdict_resources_in',
+  columns: RESOURCE_COLUMNS,
+  write(w, r) {
+    w.row(RESOURCE_COLUMNS.length);
+    w.ascii(r.resource_id);
+    w.text(r.service_name);
+    w.text(r.service_version);
+    w.jsonb(r.attributes);
+    w.text(r.schema_url);
+  },
+};
 
 export const LOGS: RowCodec<LogRow> = {
-  name: 'verdict.logs',
-  key: ['id'],
+  name: 'verdict.log_rows',
+  key: ['id', 'time'],
   staging: 'verdict_logs_in',
   columns: LOG_COLUMNS,
   write(w, r) {
@@ -43,21 +59,21 @@ export const LOGS: RowCodec<LogRow> = {
     w.text(r.event_name);
     w.jsonb(r.body);
     w.jsonb(r.attributes);
-    w.jsonb(r.resource_attributes);
+    w.ascii(r.resource_id);
     w.text(r.service_name);
     w.text(r.scope_name);
     w.text(r.scope_version);
     w.jsonb(r.scope_attributes);
     w.int8(r.flags);
     w.int8(r.dropped_attributes_count);
-    w.text(r.resource_schema_url);
     w.text(r.scope_schema_url);
   },
 };
 
+/** Partitioned by time; verdict.evaluation_keys makes the id unique across partitions (see write-plan.ts). */
 export const EVALUATIONS: RowCodec<EvaluationRow> = {
   name: 'verdict.evaluations',
-  key: ['id'],
+  key: ['id', 'time'],
   staging: 'verdict_evaluations_in',
   columns: EVALUATION_COLUMNS,
   write(w, r) {
@@ -78,6 +94,18 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(r.polarity);
     w.text(r.service_name);
     w.jsonb(r.attributes);
+    const t = r.target;
+    // Known facts of the target (a span event's own span); else only the trace, if given, and the store resolves the rest.
+    w.text(t?.trace_id ?? r.trace_id);
+    w.text(t?.span_id ?? null);
+    w.text(t?.span_name ?? null);
+    w.text(t?.service_name ?? null);
+    w.text(t?.service_version ?? null);
+    w.text(t?.operation_name ?? null);
+    w.text(t?.request_model ?? null);
+    w.text(t?.response_model ?? null);
+    w.text(t?.agent_name ?? null);
+    w.text(t?.conversation_id ?? null);
   },
 };
 

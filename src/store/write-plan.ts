@@ -1,25 +1,32 @@
 /**
  * The statements of one write transaction, shared by both backends.
  *
- * Fast path: binary COPY straight into spans and logs, the cheapest way into
- * Postgres. COPY has no ON CONFLICT, so a batch holding a row that is already
- * stored (an exporter's retry) fails with a unique violation; the writer then
- * rolls back and takes the safe path: COPY into session temp tables and
- * `INSERT … SELECT … ON CONFLICT DO NOTHING`. After a conflict the safe path
- * is used for a short while, since retries come in bursts.
+ * Fast path: binary COPY straight into the span and log tables, the cheapest
+ * way into PostgreSQL. COPY has no ON CONFLICT, so a batch holding a row that
+ * is already stored (an exporter's retry) fails with a unique violation; the
+ * writer then rolls back and takes the safe path: COPY into session temp
+ * tables and `INSERT … SELECT … ON CONFLICT DO NOTHING`, which also says
+ * which spans were new. After a conflict the safe path is used for a short
+ * while, since retries come in bursts.
  *
- * Evaluations always take the safe path: the same verdict routinely arrives
- * twice (log record and span event), and they are few.
+ * Either way the summaries and rollups are merged from exactly the spans and
+ * verdicts the transaction inserted (summary-sql.ts, verdict-sql.ts), so a
+ * re-sent batch adds nothing. Verdicts always take the safe path: the same
+ * verdict routinely arrives twice (log record and span event), and they are few.
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
-import type { Batch } from '../model/rows.ts';
+import type { Batch, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
-import { copySql, encodeRows, EVALUATIONS, LOGS, SPANS, TURNS, type Table } from './tables.ts';
+import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
+import { copySql, encodeRows, EVALUATIONS, LOGS, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
+import { insertStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
 
 const STAGING_DDL = [
   ...[SPANS, LOGS, EVALUATIONS].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
+  `CREATE TEMP TABLE IF NOT EXISTS ${RESOURCES.staging} (LIKE ${RESOURCES.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`,
   `CREATE TEMP TABLE IF NOT EXISTS ${TURNS.staging} (conversation_id text, message_hash text, trace_id text, span_id text, time timestamptz,
      message text, rule text, label text, polarity text) ON COMMIT DELETE ROWS;`,
+  DELTA_DDL,
 ].join('\n');
 
 /**
@@ -28,7 +35,8 @@ const STAGING_DDL = [
  * conversation whose user message was asked again by a later run with an
  * indirect negative verdict on the span that answered it. Recording first
  * makes repeats within one batch count too; the verdict id is fixed per
- * (rule, earlier span, message), so each earlier answer is marked once.
+ * (rule, earlier span, message), so each earlier answer is marked once. The
+ * verdicts join the batch's own in the staging table.
  */
 const REPEAT_SQL = `
 INSERT INTO verdict.user_turns (conversation_id, message_hash, trace_id, span_id, time, message)
@@ -37,47 +45,113 @@ FROM ${TURNS.staging}
 ORDER BY conversation_id, message_hash, trace_id, time
 ON CONFLICT (conversation_id, message_hash, trace_id) DO NOTHING;
 
-INSERT INTO verdict.evaluations (id, trace_id, span_id, conversation_id, name, score_label, explanation, time, channel, source, polarity, service_name, attributes)
+INSERT INTO ${EVALUATIONS.staging} (id, trace_id, span_id, conversation_id, name, score_label, explanation, time, channel, source, polarity, service_name, attributes, target_trace_id)
 SELECT DISTINCT ON (id)
   md5(n.rule || ':' || p.trace_id || ':' || p.span_id || ':' || n.message_hash) AS id,
   p.trace_id, p.span_id, n.conversation_id, n.rule, n.label,
   'the user asked the same again in a later run (trace ' || n.trace_id || '): ' || p.message,
   n.time, 'rule', 'indirect', n.polarity, 'verdict',
-  jsonb_build_object('verdict.rule', n.rule, 'verdict.rule.kind', 'repeat', 'verdict.repeat.trace_id', n.trace_id, 'verdict.repeat.span_id', n.span_id)
+  jsonb_build_object('verdict.rule', n.rule, 'verdict.rule.kind', 'repeat', 'verdict.repeat.trace_id', n.trace_id, 'verdict.repeat.span_id', n.span_id),
+  p.trace_id
 FROM ${TURNS.staging} n
 JOIN verdict.user_turns p
   ON p.conversation_id = n.conversation_id AND p.message_hash = n.message_hash AND p.trace_id <> n.trace_id AND p.time < n.time
-ORDER BY id, n.time
-ON CONFLICT (id) DO NOTHING;`;
+ORDER BY id, n.time;`;
+
+const UPSERT_RESOURCES = `
+INSERT INTO ${RESOURCES.name} (${RESOURCES.columns.join(', ')})
+SELECT ${RESOURCES.columns.join(', ')} FROM ${RESOURCES.staging} ORDER BY resource_id
+ON CONFLICT (resource_id) DO NOTHING`;
+
+/**
+ * Serialises writers that touch the same runs or response IDs, so that a
+ * verdict and the span it waits for, written at once by two transactions,
+ * cannot each miss the other. Taken first, in one sorted statement, so two
+ * writers never wait on each other's keys in crossing orders.
+ */
+const LOCK_KEYS = `
+SELECT count(pg_advisory_xact_lock(k))::int AS n
+FROM (SELECT DISTINCT hashtextextended(x, 7314159265) AS k FROM unnest($1::text[]) x ORDER BY 1) keys`;
+
+export interface WriteOptions {
+  /** Another writer may write at the same time (PostgreSQL): take the keys' advisory locks. */
+  serialize: boolean;
+}
+
+/** The body of the write transaction (BEGIN and COMMIT are the caller's). */
+export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions): Promise<void> {
+  await prepare(s);
+  const facts = batches.flatMap((b) => b.facts);
+  const verdicts = batches.flatMap((b) => b.evaluations);
+  const turns = batches.flatMap((b) => b.turns);
+  const traceIds = unique([...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id)]);
+  const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
+  if (opts.serialize) await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`)]]);
+
+  await writeResources(s, batches.flatMap((b) => b.resources));
+  const stored = await writeSpans(s, batches, facts, safe);
+  await mergeRuns(s, stored);
+  await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
+
+  if (verdicts.length > 0 || turns.length > 0) {
+    if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));
+    if (turns.length > 0) {
+      await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
+      await s.exec(REPEAT_SQL);
+    }
+    await insertStagedVerdicts(s);
+  }
+  // Verdicts that waited for these spans, and new verdicts whose target is already stored.
+  await resolveWaiting(s, traceIds, responseIds);
+  await flushRollups(s, stored, true);
+}
+
+async function writeResources(s: Session, resources: readonly ResourceRow[]): Promise<void> {
+  if (resources.length === 0) return;
+  const seen = new Set<string>();
+  const distinct = resources.filter((r) => !seen.has(r.resource_id) && seen.add(r.resource_id));
+  await s.copy(copySql(RESOURCES, RESOURCES.staging), copyStream([encodeRows(RESOURCES, distinct)]));
+  await s.exec(UPSERT_RESOURCES);
+}
+
+/** Stores the spans; returns the facts of those that were new. */
+async function writeSpans(s: Session, batches: readonly Batch[], facts: SpanFact[], safe: boolean): Promise<SpanFact[]> {
+  const parts = batches.map((b) => b.spans).filter((p) => p.rows > 0);
+  if (parts.length === 0) return [];
+  const stream = copyStream(parts);
+  if (!safe) {
+    await s.copy(copySql(SPANS), stream);
+    return facts;
+  }
+  await s.copy(copySql(SPANS, SPANS.staging), stream);
+  const cols = SPANS.columns.join(', ');
+  const inserted = await s.rows<{ trace_id: string; span_id: string }>(
+    `INSERT INTO ${SPANS.name} (${cols}) SELECT ${cols} FROM ${SPANS.staging} ON CONFLICT (${SPANS.key.join(', ')}) DO NOTHING RETURNING trace_id, span_id`,
+  );
+  const isNew = new Set(inserted.map((r) => `${r.trace_id}/${r.span_id}`));
+  // One fact per span of the request: a span sent twice in one batch is inserted once, and counted once.
+  return facts.filter((f) => isNew.delete(`${f.traceId}/${f.spanId}`));
+}
 
 async function copyTable(s: Session, table: Table, parts: EncodedRows[], safe: boolean): Promise<void> {
   parts = parts.filter((p) => p.rows > 0);
   if (parts.length === 0) return;
   const stream = copyStream(parts);
   if (!safe) return s.copy(copySql(table), stream);
-  await stage(s);
   await s.copy(copySql(table, table.staging), stream);
   const cols = table.columns.join(', ');
   await s.exec(`INSERT INTO ${table.name} (${cols}) SELECT ${cols} FROM ${table.staging} ON CONFLICT (${table.key.join(', ')}) DO NOTHING`);
 }
 
-/** The body of the write transaction (BEGIN and COMMIT are the caller's). */
-export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean): Promise<void> {
-  await copyTable(s, SPANS, batches.map((b) => b.spans), safe);
-  await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
-  await copyTable(s, EVALUATIONS, [encodeRows(EVALUATIONS, batches.flatMap((b) => b.evaluations))], true);
-  const turns = batches.flatMap((b) => b.turns);
-  if (turns.length > 0) {
-    await stage(s);
-    await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
-    await s.exec(REPEAT_SQL);
-  }
-}
-
-async function stage(s: Session): Promise<void> {
+/** The session's temp tables exist from its first write on (they empty themselves at every commit). */
+async function prepare(s: Session): Promise<void> {
   if (s.staged) return;
   await s.exec(STAGING_DDL);
   s.staged = true;
+}
+
+function unique(xs: ReadonlyArray<string | null>): string[] {
+  return [...new Set(xs.filter((x): x is string => x !== null))];
 }
 
 /** After a conflict, how long to go straight to the safe path. */

@@ -7,30 +7,44 @@
  *   then kept for SAFE_PATH_MS since retries come in bursts;
  * - every failure is classified by SQLSTATE: the data's fault (DataError) or
  *   the database's (UnavailableError, retryable);
+ * - the day partitions a write needs exist before it starts (creating one
+ *   takes locks of its own, so it is a short transaction of its own), and
+ *   the next days' are created ahead;
  * - readiness: the database answers and every migration is applied.
  */
 import { UnavailableError } from '../errors.ts';
 import type { Batch } from '../model/rows.ts';
+import { partitionDays, type PartitionDay } from './partitions.ts';
 import { classify, isUniqueViolation } from './db-errors.ts';
 import type { Driver } from './driver.ts';
 import { applyMigrations, LATEST_VERSION } from './migrate.ts';
 import type { Readiness } from './store.ts';
-import { SAFE_PATH_MS, writeRows } from './write-plan.ts';
+import { SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
+
+/** Days ahead whose partitions are created before data for them arrives. */
+const AHEAD_DAYS = 2;
+const HOUR_MS = 3_600_000;
 
 export class Writer {
   readonly #driver: Driver;
   readonly #timeoutMs: number;
+  readonly #opts: WriteOptions;
   #safeUntil = 0;
+  /** Partitions known to exist ("span_rows:2026-11-30"); null until read from the database. */
+  #partitions: Set<string> | null = null;
+  #aheadAt = 0;
 
   /** `timeoutMs` bounds each write transaction: a stalled database answers "retry" instead of hanging. */
-  constructor(driver: Driver, timeoutMs: number) {
+  constructor(driver: Driver, timeoutMs: number, opts: WriteOptions) {
     this.#driver = driver;
     this.#timeoutMs = timeoutMs;
+    this.#opts = opts;
   }
 
   /** Writes the batches in one transaction; resolves once it has committed. */
   async write(batches: readonly Batch[]): Promise<void> {
     try {
+      await this.#ensurePartitions(partitionDays(batches));
       const safe = Date.now() < this.#safeUntil;
       try {
         await this.#transaction(batches, safe);
@@ -45,12 +59,38 @@ export class Writer {
   }
 
   #transaction(batches: readonly Batch[], safe: boolean): Promise<void> {
-    return this.#driver.transaction((s) => writeRows(s, batches, safe), { timeoutMs: this.#timeoutMs });
+    return this.#driver.transaction((s) => writeRows(s, batches, safe, this.#opts), { timeoutMs: this.#timeoutMs });
   }
 
-  /** Applies pending migrations in one transaction; returns their names. */
-  migrate(): Promise<string[]> {
-    return this.#driver.transaction((s) => applyMigrations(s));
+  /** Applies pending migrations in one transaction, then creates the coming days' partitions; returns the migrations' names. */
+  async migrate(): Promise<string[]> {
+    const applied = await this.#driver.transaction((s) => applyMigrations(s));
+    await this.#ensurePartitions([]);
+    return applied;
+  }
+
+  async #ensurePartitions(needed: readonly PartitionDay[]): Promise<void> {
+    const now = Date.now();
+    const wanted = [...needed];
+    if (now - this.#aheadAt > HOUR_MS) {
+      for (let d = 0; d <= AHEAD_DAYS; d++) {
+        const day = new Date(now + d * 86_400_000).toISOString().slice(0, 10);
+        for (const parent of ['span_rows', 'log_rows', 'evaluations'] as const) wanted.push({ parent, day });
+      }
+    }
+    if (wanted.length === 0) return;
+    if (this.#partitions === null) {
+      const rows = await this.#driver.rows<{ parent: string; day: string }>(`SELECT parent, to_char(day, 'YYYY-MM-DD') AS day FROM verdict.partitions`);
+      this.#partitions = new Set(rows.map((r) => `${r.parent}:${r.day}`));
+    }
+    const known = this.#partitions;
+    for (const p of wanted) {
+      const key = `${p.parent}:${p.day}`;
+      if (known.has(key)) continue;
+      await this.#driver.transaction((s) => s.rows('SELECT verdict.ensure_partition($1, $2::date)', [p.parent, p.day]), { timeoutMs: this.#timeoutMs });
+      known.add(key);
+    }
+    if (now - this.#aheadAt > HOUR_MS) this.#aheadAt = now;
   }
 
   async ready(): Promise<Readiness> {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.ts';
 import { DataError } from '../../src/errors.ts';
 import { PgliteWorkerStore } from '../../src/store/pglite/worker-store.ts';
-import type { EvaluationRow } from '../../src/model/rows.ts';
+import { emptyBatch, type EvaluationRow } from '../../src/model/rows.ts';
 
 const OPTIONS = { dataDir: 'memory://', pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 5000 };
 
@@ -18,10 +18,10 @@ function verdict(id: string, time_unix_nano: bigint): EvaluationRow {
   return {
     id, trace_id: 'ab'.repeat(16), span_id: null, response_id: null, conversation_id: null, name: 'thread_test',
     score_value: 1, score_label: 'pass', explanation: null, error_type: null, time_unix_nano, channel: 'api',
-    source: 'user', polarity: 'positive', service_name: null, attributes: '{}',
+    source: 'user', polarity: 'positive', service_name: null, attributes: '{}', target: null,
   };
 }
-const batchOf = (rows: EvaluationRow[]) => ({ spans: { rows: 0, chunks: [], bytes: 0 }, logs: [], evaluations: rows, turns: [] });
+const batchOf = (rows: EvaluationRow[]) => ({ ...emptyBatch(), evaluations: rows });
 
 describe('the embedded database in its worker thread', () => {
   let store: PgliteWorkerStore;

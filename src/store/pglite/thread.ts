@@ -17,7 +17,8 @@ const port = parentPort;
 async function main(): Promise<void> {
   const opts = workerData as PgliteOptions;
   const database = await PgliteDatabase.open(opts);
-  const writer = new Writer(database, opts.writeTimeoutMs);
+  // One session, one writer at a time: nothing to serialise.
+  const writer = new Writer(database, opts.writeTimeoutMs, { serialize: false });
 
   const handlers: { [K in Op]: (args: Calls[K]) => Promise<unknown> } = {
     migrate: () => writer.migrate(),

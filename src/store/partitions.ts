@@ -1,0 +1,40 @@
+/**
+ * Which day partitions a write needs. Spans are partitioned by their start,
+ * log records and verdicts by their time, per UTC day. Days within a year
+ * back and two days ahead get partitions of their own; rows outside that
+ * window (a zero timestamp, a sender's wrong clock) go to the default
+ * partition rather than making a partition each.
+ */
+import type { Batch } from '../model/rows.ts';
+
+export type PartitionedTable = 'span_rows' | 'log_rows' | 'evaluations';
+
+export interface PartitionDay {
+  parent: PartitionedTable;
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+}
+
+const DAY_MS = 86_400_000;
+export const WINDOW_PAST_DAYS = 366;
+export const WINDOW_AHEAD_DAYS = 2;
+
+export function partitionDays(batches: readonly Batch[], nowMs = Date.now()): PartitionDay[] {
+  const lo = Math.floor(nowMs / DAY_MS) - WINDOW_PAST_DAYS;
+  const hi = Math.floor(nowMs / DAY_MS) + WINDOW_AHEAD_DAYS;
+  const days = new Map<string, PartitionDay>();
+  const add = (parent: PartitionedTable, ns: bigint) => {
+    const d = Number(ns / 86_400_000_000_000n);
+    if (d < lo || d > hi) return;
+    const day = new Date(d * DAY_MS).toISOString().slice(0, 10);
+    days.set(`${parent}:${day}`, { parent, day });
+  };
+  for (const b of batches) {
+    for (const f of b.facts) add('span_rows', f.startNs);
+    for (const l of b.logs) add('log_rows', l.time_unix_nano || l.observed_time_unix_nano);
+    for (const e of b.evaluations) add('evaluations', e.time_unix_nano);
+    // Verdicts of the `repeat` rule take the time of the turn that repeated.
+    for (const t of b.turns) add('evaluations', t.time_unix_nano);
+  }
+  return [...days.values()];
+}

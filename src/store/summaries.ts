@@ -1,0 +1,170 @@
+/**
+ * What a batch of newly stored spans adds to the summaries and rollups:
+ * per run (a trace), per minute and dimensions, per latency bucket. Pure
+ * functions over the spans' facts; the write plan merges their output into
+ * verdict.trace_summary, verdict.span_rollup and verdict.latency_rollup with
+ * upserts whose merge rules (sums, least and greatest, the better root) make
+ * the result the same whatever the order and grouping of arrival.
+ *
+ * The definitions here are the SQL contract's (docs/schema.md); the
+ * migration that created the tables computes the same from stored rows.
+ */
+import type { SpanFact } from '../model/rows.ts';
+
+/** Agent and workflow operations, whose token counts usually repeat their children's. */
+export const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(['invoke_agent', 'invoke_workflow', 'create_agent']);
+
+const MINUTE_NS = 60_000_000_000n;
+
+/** The start of the minute of a time, in Unix seconds. */
+export const minuteOf = (ns: bigint): number => Number(ns / MINUTE_NS) * 60;
+
+/**
+ * Latency histogram bucket of a duration: 0 under 1 ms, else b ≥ 1 with
+ * 2^((b-1)/4) ≤ ms < 2^(b/4) (verdict.latency_bucket_upper_ms is the upper edge).
+ */
+export function latencyBucket(durationNs: number): number {
+  if (!(durationNs >= 1e6)) return 0;
+  return Math.min(Math.floor(Math.log2(durationNs / 1e6) * 4) + 1, 32000);
+}
+
+/** One run's share of a batch. */
+export interface TraceDelta {
+  traceId: string;
+  spans: number;
+  errors: number;
+  startNs: bigint;
+  endNs: bigint;
+  /** The best root candidate in the batch: a span without a parent, else the earliest (ties by span ID). */
+  rootSpanId: string;
+  rootName: string;
+  rootIsRoot: boolean;
+  rootStartNs: bigint;
+  serviceName: string | null;
+  serviceVersion: string | null;
+  agentName: string | null;
+  /** The greatest gen_ai.conversation.id among its spans. */
+  conversationId: string | null;
+  /** The response (else request) model of the model call that ended last (ties by model name). */
+  model: string | null;
+  modelEndNs: bigint | null;
+  leafInputTokens: number | null;
+  leafOutputTokens: number | null;
+  aggregateInputTokens: number | null;
+  aggregateOutputTokens: number | null;
+}
+
+const add = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b);
+
+/** Whether root candidate `a` is better than `b`: a real root first, then the earlier start, then the smaller span ID. */
+export function betterRoot(a: { root: boolean; startNs: bigint; spanId: string }, b: { root: boolean; startNs: bigint; spanId: string }): boolean {
+  if (a.root !== b.root) return a.root;
+  if (a.startNs !== b.startNs) return a.startNs < b.startNs;
+  return a.spanId < b.spanId;
+}
+
+export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
+  const byTrace = new Map<string, { d: TraceDelta; root: SpanFact }>();
+  for (const f of facts) {
+    const model = f.responseModel ?? f.requestModel;
+    const leaf = f.operation === null || !AGGREGATE_OPERATIONS.has(f.operation);
+    let entry = byTrace.get(f.traceId);
+    if (!entry) {
+      entry = {
+        root: f,
+        d: {
+          traceId: f.traceId, spans: 0, errors: 0, startNs: f.startNs, endNs: f.endNs, rootSpanId: f.spanId, rootName: f.name,
+          rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName,
+          conversationId: null, model: null, modelEndNs: null, leafInputTokens: null, leafOutputTokens: null,
+          aggregateInputTokens: null, aggregateOutputTokens: null,
+        },
+      };
+      byTrace.set(f.traceId, entry);
+    }
+    const d = entry.d;
+    d.spans++;
+    if (f.error) d.errors++;
+    if (f.startNs < d.startNs) d.startNs = f.startNs;
+    if (f.endNs > d.endNs) d.endNs = f.endNs;
+    if (betterRoot(f, entry.root)) {
+      entry.root = f;
+      Object.assign(d, { rootSpanId: f.spanId, rootName: f.name, rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName });
+    }
+    if (f.conversationId !== null && (d.conversationId === null || f.conversationId > d.conversationId)) d.conversationId = f.conversationId;
+    if (model !== null && (d.modelEndNs === null || f.endNs > d.modelEndNs || (f.endNs === d.modelEndNs && model > (d.model as string)))) {
+      d.model = model;
+      d.modelEndNs = f.endNs;
+    }
+    if (leaf) {
+      d.leafInputTokens = add(d.leafInputTokens, f.inputTokens);
+      d.leafOutputTokens = add(d.leafOutputTokens, f.outputTokens);
+    } else {
+      d.aggregateInputTokens = add(d.aggregateInputTokens, f.inputTokens);
+      d.aggregateOutputTokens = add(d.aggregateOutputTokens, f.outputTokens);
+    }
+  }
+  // Sorted, so that concurrent writers lock summary rows in the same order.
+  return [...byTrace.values()].map((e) => e.d).sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0));
+}
+
+/** One row of verdict.span_rollup's increments. */
+export interface SpanRollup {
+  minute: number;
+  serviceName: string | null;
+  serviceVersion: string | null;
+  operation: string | null;
+  model: string | null;
+  agent: string | null;
+  spans: number;
+  roots: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  durationNs: number;
+}
+
+/** One row of verdict.latency_rollup's increments. */
+export interface LatencyRollup {
+  minute: number;
+  serviceName: string | null;
+  operation: string | null;
+  bucket: number;
+  spans: number;
+}
+
+/** Grouping key of nullable parts: JSON keeps null apart from the string "null". */
+const keyOf = (parts: ReadonlyArray<string | number | null>): string => JSON.stringify(parts);
+
+export function spanRollups(facts: readonly SpanFact[]): SpanRollup[] {
+  const rows = new Map<string, SpanRollup>();
+  for (const f of facts) {
+    const minute = minuteOf(f.startNs);
+    const model = f.responseModel ?? f.requestModel;
+    const key = keyOf([minute, f.serviceName, f.serviceVersion, f.operation, model, f.agentName]);
+    let r = rows.get(key);
+    if (!r) {
+      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, spans: 0, roots: 0, errors: 0, inputTokens: 0, outputTokens: 0, durationNs: 0 };
+      rows.set(key, r);
+    }
+    r.spans++;
+    if (f.root) r.roots++;
+    if (f.error) r.errors++;
+    r.inputTokens += f.inputTokens ?? 0;
+    r.outputTokens += f.outputTokens ?? 0;
+    r.durationNs += f.durationNs;
+  }
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+}
+
+export function latencyRollups(facts: readonly SpanFact[]): LatencyRollup[] {
+  const rows = new Map<string, LatencyRollup>();
+  for (const f of facts) {
+    const minute = minuteOf(f.startNs);
+    const bucket = latencyBucket(f.durationNs);
+    const key = keyOf([minute, f.serviceName, f.operation, bucket]);
+    const r = rows.get(key);
+    if (r) r.spans++;
+    else rows.set(key, { minute, serviceName: f.serviceName, operation: f.operation, bucket, spans: 1 });
+  }
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+}

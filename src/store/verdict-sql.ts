@@ -1,0 +1,126 @@
+/**
+ * Storing verdicts, and resolving each to what it judges.
+ *
+ * A verdict is stored once: its id is registered in verdict.evaluation_keys
+ * (the partitioned verdict.evaluations can only be unique on (id, time)). It
+ * is counted on its run and in the rollups as soon as it is stored, with what
+ * is known of its target then. A verdict whose judged span is not known yet
+ * (a log record that arrived before its span, a trace-level verdict before the
+ * run's root, a completion verdict before the span with its response ID)
+ * waits in verdict.pending_verdicts; when a later write stores spans of its
+ * trace or with its response ID, it is resolved: the span's facts are stored
+ * on the verdict, its rollup increment moves to the span's dimensions, and a
+ * completion verdict is counted on its run. Either arrival order ends the same.
+ */
+import type { Session } from './driver.ts';
+import { BY_SOURCE, COUNTERS, countVerdictsOnRuns, verdictRollupRows } from './summary-sql.ts';
+import { EVALUATIONS } from './tables.ts';
+
+const STAGED = EVALUATIONS.staging;
+
+/** Inserts the staged verdicts that are new; returns how many were. */
+const INSERT_SQL = `
+WITH keys AS (
+  INSERT INTO verdict.evaluation_keys (id, time)
+  SELECT DISTINCT ON (id) id, time FROM ${STAGED} ORDER BY id, time
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, time
+),
+ins AS (
+  -- One row per new id; of copies with the same time, the first staged (a rule that fired twice on one message).
+  INSERT INTO verdict.evaluations
+  SELECT DISTINCT ON (s.id) s.* FROM ${STAGED} s JOIN keys k ON k.id = s.id AND k.time = s.time ORDER BY s.id, s.ctid
+  RETURNING *
+),
+rolled AS (
+  INSERT INTO verdict_verdict_deltas ${verdictRollupRows('ins', '1', 'target')}
+),
+threads AS (
+  INSERT INTO verdict_conversation_deltas (conversation_id, verdicts, positive, negative, neutral, user_verdicts, indirect, llm_judge, rule, reviewer, by_source)
+  SELECT conversation_id, count(*), ${COUNTERS}, ${BY_SOURCE}
+  FROM ins WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL GROUP BY 1
+),
+${countVerdictsOnRuns('ins')},
+waiting AS (
+  INSERT INTO verdict.pending_verdicts (id, time, trace_id, span_id, response_id)
+  SELECT id, time, trace_id, span_id, CASE WHEN trace_id IS NULL THEN response_id END
+  FROM ins WHERE target_span_id IS NULL AND (trace_id IS NOT NULL OR response_id IS NOT NULL)
+)
+SELECT count(*)::int AS n FROM ins`;
+
+/** The facts of a span, as the columns of a judged target. */
+const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.service_name, r.service_version, ${s}.gen_ai_operation_name,
+  ${s}.gen_ai_request_model, ${s}.gen_ai_response_model, ${s}.gen_ai_agent_name, ${s}.gen_ai_conversation_id`;
+
+/**
+ * Claims the waiting verdicts of some traces and response IDs, resolves those
+ * whose target is now stored, and puts the others back.
+ */
+const RESOLVE_SQL = `
+WITH claimed AS (
+  DELETE FROM verdict.pending_verdicts p
+  WHERE p.trace_id = ANY ($1::text[]) OR p.response_id = ANY ($2::text[])
+  RETURNING p.*
+),
+found AS (
+  SELECT c.id, c.time, x.* FROM claimed c
+  CROSS JOIN LATERAL (
+    SELECT ${TARGET_OF('s')} FROM verdict.span_rows s LEFT JOIN verdict.resources r ON r.resource_id = s.resource_id
+    WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id LIMIT 1
+  ) x
+  WHERE c.span_id IS NOT NULL
+  UNION ALL
+  -- A trace-level verdict judges the run, described by its root (the start time names the root's partition).
+  SELECT c.id, c.time, x.* FROM claimed c
+  JOIN verdict.trace_summary t ON t.trace_id = c.trace_id AND t.root_is_root
+  CROSS JOIN LATERAL (
+    SELECT ${TARGET_OF('s')} FROM verdict.span_rows s LEFT JOIN verdict.resources r ON r.resource_id = s.resource_id
+    WHERE s.trace_id = t.trace_id AND s.span_id = t.root_span_id AND s.start_time = t.root_start_time LIMIT 1
+  ) x
+  WHERE c.trace_id IS NOT NULL AND c.span_id IS NULL
+  UNION ALL
+  -- A completion verdict judges the first span with its response ID.
+  SELECT c.id, c.time, x.* FROM claimed c
+  CROSS JOIN LATERAL (
+    SELECT ${TARGET_OF('s')} FROM verdict.span_rows s LEFT JOIN verdict.resources r ON r.resource_id = s.resource_id
+    WHERE s.gen_ai_response_id = c.response_id ORDER BY s.start_time, s.span_id COLLATE "C" LIMIT 1
+  ) x
+  WHERE c.trace_id IS NULL AND c.response_id IS NOT NULL
+),
+resolved AS (
+  UPDATE verdict.evaluations e SET
+    target_trace_id = f.trace_id, target_span_id = f.span_id, target_span_name = f.name, target_service_name = f.service_name,
+    target_service_version = f.service_version, target_operation_name = f.gen_ai_operation_name,
+    target_request_model = f.gen_ai_request_model, target_response_model = f.gen_ai_response_model,
+    target_agent_name = f.gen_ai_agent_name, target_conversation_id = f.gen_ai_conversation_id
+  FROM found f
+  WHERE e.id = f.id AND e.time = f.time
+  RETURNING e.*
+),
+moved AS (
+  INSERT INTO verdict_verdict_deltas
+  ${verdictRollupRows('resolved', '-1', 'unknown')}
+  UNION ALL
+  ${verdictRollupRows('resolved', '1', 'target')}
+),
+newly_on_runs AS (
+  SELECT * FROM resolved WHERE trace_id IS NULL
+),
+${countVerdictsOnRuns('newly_on_runs')},
+still_waiting AS (
+  INSERT INTO verdict.pending_verdicts
+  SELECT c.* FROM claimed c WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.id = c.id AND f.time = c.time)
+)
+SELECT count(*)::int AS n FROM resolved`;
+
+/** Stores the staged verdicts; returns the trace and response IDs whose waiting verdicts may now resolve. */
+export async function insertStagedVerdicts(s: Session): Promise<void> {
+  await s.rows(INSERT_SQL);
+}
+
+/** Resolves what waits on these traces and response IDs. */
+export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<number> {
+  if (traceIds.length === 0 && responseIds.length === 0) return 0;
+  const [r] = await s.rows<{ n: number }>(RESOLVE_SQL, [traceIds, responseIds]);
+  return r?.n ?? 0;
+}

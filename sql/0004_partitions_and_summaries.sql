@@ -237,23 +237,23 @@ BEGIN
     RETURN false;
   END IF;
   PERFORM pg_advisory_xact_lock(hashtextextended('verdict.ensure_partition:' || name, 0));
-  IF to_regclass('verdict.' || name) IS NOT NULL THEN
-    RETURN false;
-  END IF;
   EXECUTE format('CREATE TABLE verdict.%I (LIKE verdict.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name, parent);
   EXECUTE format(
     'WITH moved AS (DELETE FROM verdict.%I WHERE %I >= $1 AND %I < $2 RETURNING *) INSERT INTO verdict.%I SELECT * FROM moved',
     parent || '_default', key, key, name) USING lo, hi;
   EXECUTE format('ALTER TABLE verdict.%I ATTACH PARTITION verdict.%I FOR VALUES FROM (%L) TO (%L)', parent, name, lo, hi);
   RETURN true;
+EXCEPTION WHEN duplicate_table THEN
+  -- Another session created it first (the lock orders the two, but this one's catalog view predates the other's commit).
+  RETURN false;
 END
 $$;
 
 -- The day partitions that exist, for the receiver's cache and for retention.
 CREATE VIEW verdict.partitions AS
 SELECT
-  parent.relname AS parent,
-  child.relname AS partition,
+  parent.relname::text AS parent,
+  child.relname::text AS partition,
   to_date(right(child.relname, 8), 'YYYYMMDD') AS day
 FROM pg_inherits i
 JOIN pg_class child ON child.oid = i.inhrelid

@@ -21,7 +21,7 @@ const OLD = 60 * DAY;
 const NEW = DAY;
 const ns = (ago: number) => String(BigInt(NOW - ago) * 1_000_000n);
 
-const TRACES = ['old', 'judged', 'completion', 'thread', 'straddling', 'recent', 'asked', 'reasked', 'fresh', 'ghost'] as const;
+const TRACES = ['old', 'judged', 'completion', 'thread', 'straddling', 'recent', 'asked', 'reasked', 'fresh', 'ghost', 'alone'] as const;
 type Name = (typeof TRACES)[number];
 const id: Record<Name, string> = Object.fromEntries(TRACES.map((n, i) => [n, hexId(16, i + 1)])) as Record<Name, string>;
 const nameOf = new Map(Object.entries(id).map(([n, v]) => [v, n]));
@@ -69,6 +69,9 @@ const first = [
   span('straddling', 'chat gpt-4o', OLD - 1000, OLD - 2000),
   span('recent', 'invoke_agent', NEW, NEW - 1000),
   chat('asked', OLD, 'conv-repeat', 'Where is my parcel?'),
+  // Alone on its day, with nothing that keeps it: that day's partitions are dropped whole.
+  span('alone', 'invoke_agent', OLD + 3 * DAY, OLD + 3 * DAY - 1000),
+  span('alone', 'execute_tool', OLD + 3 * DAY - 100, OLD + 3 * DAY - 900),
 ];
 // Wide rows (incompressible padding), so the fillers fill several pages.
 const fillers = fillerIds.flatMap((t) => [0, 1].map((k) => span(t, `filler ${k}`, OLD, OLD - 1000, [str('padding', randomBytes(600).toString('hex'))])));
@@ -83,6 +86,8 @@ const logs = [
   logRecord('loose-old', OLD),
   logRecord('loose-new', NEW),
   logRecord('ghost-log-old', OLD, context('ghost')),
+  logRecord('alone-log', OLD + 3 * DAY, context('alone')),
+  verdict('untargeted-ancient', OLD + 5 * DAY),
   verdict('judged-verdict-old', OLD - 3_600_000, context('judged', judgedChat)),
   // Judged yesterday, on a run of two months ago.
   verdict('judged-verdict-new', NEW, context('judged', judgedRoot)),
@@ -144,19 +149,22 @@ describe.each(BACKENDS)('prune on %s', (backend) => {
       'completion-verdict', 'judged-verdict-new', 'judged-verdict-old', 'orphan-new', 'recent-verdict', 'same_question_reasked', 'thread-verdict', 'untargeted-new',
     ]);
     expect(await turns()).toEqual(['fresh']);
-    expect(totals).toMatchObject({ traces: 22, spans: 43, logs: 4, verdicts: 3, userTurns: 2 });
+    expect(totals).toMatchObject({ traces: 23, spans: 45, logs: 5, verdicts: 4, userTurns: 2 });
 
-    // Progress: a line per batch with running totals; the spans took several batches of a page or so.
-    const progress = lines.filter((l) => Array.isArray(l.pages));
+    // Progress: a line per step with running totals; the old days that held only what goes were dropped whole.
+    const progress = lines.filter((l) => typeof l.step === 'string');
     expect(progress).toHaveLength(totals.batches);
-    expect(progress.filter((l) => l.table === 'verdict.spans').length).toBeGreaterThan(2);
-    expect(progress.map((l) => l.table)).toEqual([...new Set(progress.map((l) => l.table))].flatMap((table) => progress.filter((l) => l.table === table).map(() => table)));
-    expect(new Set(progress.map((l) => l.table))).toEqual(new Set(['verdict.spans', 'verdict.evaluations', 'verdict.logs', 'verdict.user_turns']));
-    for (const l of progress) expect(l.msg).toMatch(/^prune: verdict\.\w+ \d+% \(\d+ of \d+ pages\); deleted so far: \d+ traces/);
     expect(progress.at(-1)!.totals).toEqual(totals);
+    for (const l of progress) expect(l.msg).toMatch(/^prune: .+; deleted so far: \d+ runs \(\d+ spans\)/);
+    // The day of the run alone (its spans, its log record) and the day of the ancient verdict.
+    expect(totals.partitions).toBe(3);
+    expect(progress.filter((l) => /^dropped /.test(l.step)).length).toBe(totals.partitions);
     // Prune vacuums where nothing else would: the embedded database has no autovacuum process.
     expect(lines.some((l) => l.msg === 'prune: vacuumed the tables (no autovacuum runs on this database)')).toBe(backend === 'pglite');
-    expect(lines.at(-1)).toMatchObject({ msg: `prune: done; deleted 22 traces (43 spans), 4 log records, 3 verdicts, 2 user turns in ${totals.batches} batches`, totals });
+    expect(lines.at(-1)).toMatchObject({
+      msg: `prune: done; deleted 23 runs (45 spans), 5 log records, 4 verdicts, 2 user turns; ${totals.partitions} day partitions dropped in ${totals.batches} steps`,
+      totals,
+    });
     // The views still read: the judged runs are whole.
     const judged = await t.query<{ span_count: string | number }>(`SELECT span_count FROM verdict.traces WHERE trace_id = '${id.judged}'`);
     expect(Number(judged[0]!.span_count)).toBe(2);

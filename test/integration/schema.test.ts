@@ -1,17 +1,68 @@
-/** Migrations, the SQL contract's names, and the health endpoints. */
-import { sql } from 'kysely';
+/**
+ * The schema is what src/store/schema.ts says (Kysely's Database type is
+ * derived from it), on both databases: every relation of the verdict
+ * schema, every column with its type and, for tables, its nullability;
+ * migrations are recorded once; the health endpoints answer.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
-import { EVALUATIONS, LOGS, SPANS } from '../../src/store/tables.ts';
+import { SCHEMA, type ColumnSpec } from '../../src/store/schema.ts';
+import { EVALUATIONS, LOGS, RESOURCES, SPANS } from '../../src/store/tables.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+
+interface Column {
+  table_name: string;
+  column_name: string;
+  data_type: string;
+  is_nullable: 'YES' | 'NO';
+  column_default: string | null;
+}
 
 describe.each(BACKENDS)('schema on %s', (backend) => {
   let t: TestServer;
+  let columns: Column[];
+  let relations: Array<{ name: string; kind: string }>;
   beforeAll(async () => {
     t = await startTestServer(backend);
+    columns = await t.query<Column>(`
+      SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+      WHERE table_schema = 'verdict' ORDER BY table_name, ordinal_position`);
+    // Tables, partitioned tables and views; day and default partitions are the tables' own storage, not relations of the contract.
+    relations = await t.query<{ name: string; kind: string }>(`
+      SELECT 'verdict.' || c.relname AS name, c.relkind::text AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'verdict' AND c.relkind IN ('r', 'p', 'v') AND NOT c.relispartition ORDER BY 1`);
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  const specOf = (name: string): Record<string, ColumnSpec> | undefined =>
+    (SCHEMA.tables as Record<string, Record<string, ColumnSpec>>)[name] ?? (SCHEMA.views as Record<string, Record<string, ColumnSpec>>)[name];
+
+  it('has exactly the relations the Database interface names', () => {
+    expect(relations.map((r) => r.name).sort()).toEqual([...Object.keys(SCHEMA.tables), ...Object.keys(SCHEMA.views)].sort());
+    for (const r of relations) expect(r.kind === 'v' ? 'view' : 'table', r.name).toBe(r.name in SCHEMA.views ? 'view' : 'table');
+  });
+
+  it.each([...Object.keys(SCHEMA.tables), ...Object.keys(SCHEMA.views)])('%s has the columns, types and nullability of the Database interface', (name) => {
+    const spec = specOf(name)!;
+    const actual = columns.filter((c) => `verdict.${c.table_name}` === name);
+    expect(actual.map((c) => c.column_name).sort()).toEqual(Object.keys(spec).sort());
+    for (const c of actual) {
+      const s = spec[c.column_name]!;
+      expect(c.data_type, `${name}.${c.column_name}`).toBe(s.kind);
+      // information_schema reports every view column as nullable; for tables the constraint is checked.
+      if (name in SCHEMA.tables) {
+        expect(c.is_nullable === 'YES', `${name}.${c.column_name} nullable`).toBe(s.nullable);
+        expect(c.column_default !== null, `${name}.${c.column_name} has a default`).toBe(s.defaulted === true);
+      }
+    }
+  });
+
+  it.each([SPANS, LOGS, EVALUATIONS, RESOURCES])('writes every column of $name in COPY', (table) => {
+    const name = table.name.split('.')[1];
+    const stored = columns.filter((c) => c.table_name === name && c.column_default === null).map((c) => c.column_name);
+    expect([...table.columns].sort()).toEqual(stored.sort());
   });
 
   it('records each applied migration once, and applying again changes nothing', async () => {
@@ -20,16 +71,16 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
     expect(await t.server.store.migrate()).toEqual([]);
   });
 
-  it.each([SPANS, LOGS, EVALUATIONS])('writes every column of $name', async (table) => {
-    const [schema, name] = table.name.split('.');
-    const cols = await t.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = '${name}'`);
-    expect([...table.columns].sort()).toEqual(cols.map((c) => c.column_name).sort());
-  });
-
-  it('has the contract\'s columns on the views', async () => {
-    const cols = async (view: string) => (await t.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'verdict' AND table_name = '${view}' ORDER BY ordinal_position`)).map((c) => c.column_name);
-    expect(await cols('traces')).toEqual(['trace_id', 'root_span_id', 'root_name', 'service_name', 'start_time', 'end_time', 'duration_ms', 'span_count', 'error_count', 'input_tokens', 'output_tokens', 'conversation_id']);
-    expect(await cols('trace_evaluations')).toEqual(expect.arrayContaining(['id', 'trace_id', 'span_id', 'response_id', 'name', 'score_value', 'score_label', 'explanation', 'time', 'channel', 'source', 'span_name', 'service_name', 'gen_ai_request_model', 'gen_ai_response_model']));
+  it('creates the day partitions ahead, and a default partition for the rest', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const parts = await t.query<{ parent: string; day: string }>(`SELECT parent, to_char(day, 'YYYY-MM-DD') AS day FROM verdict.partitions`);
+    for (const parent of ['span_rows', 'log_rows', 'evaluations']) {
+      expect(parts).toContainEqual({ parent, day: today });
+      expect(parts).toContainEqual({ parent, day: tomorrow });
+    }
+    const defaults = await t.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname IN ('span_rows_default', 'log_rows_default', 'evaluations_default')`);
+    expect(defaults[0]!.n).toBe(3);
   });
 
   it('answers /healthz and /readyz', async () => {
@@ -37,27 +88,5 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
     const ready = await fetch(`${t.httpUrl}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
-  });
-});
-
-describe.each(BACKENDS)('query plans on %s', (backend) => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-
-  it('reaches the indexes when verdicts or traces are looked up by trace_id', async () => {
-    // With sequential scans priced out (in one transaction, so on one session), the plan shows whether an index can serve the filter at all.
-    const plan = (q: string) =>
-      t.db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL enable_seqscan = off`.execute(trx);
-        const { rows } = await sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN ${q}`).execute(trx);
-        return rows.map((r) => r['QUERY PLAN']).join('\n');
-      });
-    expect(await plan(`SELECT * FROM verdict.trace_evaluations WHERE trace_id = '${'ab'.repeat(16)}'`)).toContain('evaluations_trace');
-    expect(await plan(`SELECT * FROM verdict.traces WHERE trace_id = '${'ab'.repeat(16)}'`)).toContain('spans_pkey');
   });
 });

@@ -4,7 +4,7 @@
  * documentation ("COPY", Binary Format, and each type's send function), not
  * from src/common/copy-binary.ts, so that the two can disagree.
  *
- * Values: text as a string, int2/int4 and float8 as numbers, int8 as a bigint,
+ * Values: text as a string, int4 and float8 as numbers, int8 as a bigint,
  * timestamptz as Unix microseconds (bigint), jsonb as the parsed JSON value,
  * NULL as null.
  */
@@ -60,23 +60,16 @@ export function readCopy(stream: Buffer | readonly Buffer[], columns: readonly s
   const flags = c.int32();
   if (flags !== 0) throw new Error(`unexpected header flags ${flags} (bit 16 would mean OIDs)`);
   c.take(c.int32()); // header extension, skipped as the documentation says
-  const rows = readTuplesAt(c, columns, true);
+  const rows = readTuples(c, columns);
   if (c.pos !== c.buf.length) throw new Error(`${c.buf.length - c.pos} bytes after the trailer`);
   return rows;
 }
 
-/** Tuples without header or trailer (what CopyWriter.finish returns) → rows. */
-export function readTuples(chunks: Buffer | readonly Buffer[], columns: readonly string[]): Row[] {
-  const c = new Cursor(Buffer.isBuffer(chunks) ? chunks : Buffer.concat(chunks));
-  return readTuplesAt(c, columns, false);
-}
-
-function readTuplesAt(c: Cursor, columns: readonly string[], trailer: boolean): Row[] {
+function readTuples(c: Cursor, columns: readonly string[]): Row[] {
   const rows: Row[] = [];
   for (;;) {
-    if (!trailer && c.pos === c.buf.length) return rows;
     const fields = c.int16();
-    if (fields === -1 && trailer) return rows;
+    if (fields === -1) return rows; // the trailer
     if (fields !== columns.length) throw new Error(`row ${rows.length} has ${fields} fields, expected ${columns.length}`);
     const row: Row = {};
     for (const name of columns) {

@@ -38,7 +38,7 @@ export type Id = string | Uint8Array;
 /** Nanoseconds since the Unix epoch. */
 export type Nanos = bigint | number | string;
 
-/** A deterministic ID of `bytes` bytes in hex, never all zeros; different seeds give different IDs. */
+/** A deterministic ID of `bytes` bytes in hex, never all zeros; seeds that differ modulo 255 give different IDs. */
 export const hexId = (bytes: number, seed: number): string => {
   let out = '';
   for (let i = 0; i < bytes; i++) out += (((seed * 31 + i * 17 + 1) % 255) + 1).toString(16).padStart(2, '0');
@@ -186,7 +186,7 @@ function request<D>(build: (form: Form) => Obj, type: MessageType, decodeProto: 
 }
 
 /** An AnyValue in protobufjs object form (bytes as Buffers) or in OTLP/JSON. */
-export function anyValue(v: Value, form: Form = 'json'): Obj {
+function anyValue(v: Value, form: Form): Obj {
   if (v === null) return {};
   if (v instanceof Double) return { doubleValue: doubleOf(v.value, form) };
   if (v instanceof Uint8Array) return { bytesValue: form === 'proto' ? Buffer.from(v) : Buffer.from(v).toString('base64') };
@@ -206,7 +206,7 @@ export function anyValue(v: Value, form: Form = 'json'): Obj {
 }
 
 /** Attributes as an OTLP KeyValue list. */
-export function keyValues(attrs: Attributes, form: Form = 'json'): Obj[] {
+function keyValues(attrs: Attributes, form: Form): Obj[] {
   return Object.entries(attrs).map(([key, value]) => ({ key, value: anyValue(value, form) }));
 }
 

@@ -220,18 +220,28 @@ describe('normalizeTraces', () => {
       { traceId: TRACE, spanId: new Uint8Array(8) },
       { traceId: TRACE, spanId: hexId(8, 3), parentSpanId: new Uint8Array(3).fill(1) },
       { traceId: TRACE, spanId: hexId(8, 4), start: 18446744073709551615n, end: 0n },
-      // Rejected with everything it would have added: its evaluation event makes no verdict.
-      { traceId: TRACE, spanId: hexId(8, 5), attributes: { deep }, events: [{ name: EVAL, time: T0, attributes: { 'gen_ai.evaluation.name': 'lost' } }] },
-      { traceId: new Uint8Array(16), spanId: hexId(8, 6) },
+      { traceId: TRACE, spanId: hexId(8, 6), attributes: { deep } },
+      { traceId: new Uint8Array(16), spanId: hexId(8, 7) },
     ]).decodedJson()); // protobufjs cannot encode values nested this deep
-
     expect(rows).toEqual([spanRow(TRACE, hexId(8, 9))]);
-    expect(n.batch.evaluations).toEqual([]);
     expect(n.rejections.rejected).toBe(7);
     expect(n.rejections.message('span')).toBe(
       'rejected 7 spans: span: trace_id must be 16 bytes, got 5; span: trace_id must not be all zeros (2 times); span: span_id must not be all zeros; ' +
       'span: parent_span_id must be 8 bytes, got 3; span: start_time_unix_nano 18446744073709551615 is past the year 2262; and 1 more kinds',
     );
+  });
+
+  it('takes back all of a span rejected half-way: its bytes, and the verdict its evaluation event made', () => {
+    const { rows, n } = spans(traces([
+      { traceId: TRACE, spanId: hexId(8, 1) },
+      // The garbled link is read after the attributes and the events.
+      { traceId: TRACE, spanId: hexId(8, 2), attributes: { big: 'x'.repeat(70_000) }, events: [{ name: EVAL, time: T0, attributes: { 'gen_ai.evaluation.name': 'lost' } }], links: [{ traceId: new Uint8Array(3).fill(1) }] },
+      { traceId: TRACE, spanId: hexId(8, 3) },
+    ]).decoded());
+    expect(rows).toEqual([spanRow(TRACE, hexId(8, 1)), spanRow(TRACE, hexId(8, 3))]);
+    expect(n.batch.spans.rows).toBe(2);
+    expect(n.batch.evaluations).toEqual([]);
+    expect(n.rejections.message('span')).toBe('rejected 1 span: span: link trace_id must be 16 bytes, got 3');
   });
 
   it('rejects every span under resource attributes nested too deeply, naming why', () => {
@@ -305,13 +315,13 @@ const logRow = (columns: Row): Row => ({
 
 describe('normalizeLogs', () => {
   it('makes every column of the OTLP examples logs.json (every AnyValue kind) and events.json (no trace context)', () => {
-    const example = (name: string) => logRows(decodeLogsJson(readFileSync(new URL(`../fixtures/otlp/${name}`, import.meta.url), 'utf8'))).rows;
+    const rowsOf = (name: string) => logRows(decodeLogsJson(example(name))).rows;
     const envelope = {
       resource_attributes: { 'service.name': 'my.service' }, service_name: 'my.service', scope_name: 'my.library', scope_version: '1.0.0',
       scope_attributes: { 'my.scope.attribute': 'some scope attribute' },
     };
     const at = { time: 1544712660300000n, observed_time: 1544712660300000n, time_unix_nano: 1544712660300000000n, observed_time_unix_nano: 1544712660300000000n };
-    expect(example('logs.json')).toEqual([logRow({
+    expect(rowsOf('logs.json')).toEqual([logRow({
       ...envelope, ...at, trace_id: '5b8efff798038103d269b633813fc60c', span_id: 'eee19b7ec3c1b174', severity_number: 10, severity_text: 'Information',
       body: 'Example log record',
       attributes: {
@@ -319,7 +329,7 @@ describe('normalizeLogs', () => {
         'array.attribute': ['many', 'values'], 'map.attribute': { 'some.map.key': 'some value' },
       },
     })]);
-    expect(example('events.json')).toEqual([logRow({
+    expect(rowsOf('events.json')).toEqual([logRow({
       ...envelope, ...at, severity_number: 9, severity_text: 'test severity text', event_name: 'browser.page_view',
       body: { type: 0, url: 'https://www.guidgenerator.com/online-guid-generator.aspx', referrer: 'https://wwww.google.com', title: 'Free Online GUID Generator' },
       attributes: { 'event.attribute': 'some event attribute' },

@@ -5,20 +5,14 @@
  * match what the SDK recorded, field by field.
  */
 import { context, SeverityNumber, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, serverForSuite } from '../helpers/server.ts';
 import { clients, PROTOCOLS } from '../helpers/sdk.ts';
 
 const hrNanos = (t: [number, number]) => (BigInt(t[0]) * 1_000_000_000n + BigInt(t[1])).toString();
 
 describe.each(BACKENDS)('official exporters against %s', (backend) => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = serverForSuite(backend);
 
   it.each(PROTOCOLS)('stores traces, logs and evaluations sent over %s', async (protocol) => {
     const c = clients(protocol, { http: t.httpUrl, grpc: `http://${t.grpcAddress}` });
@@ -100,13 +94,7 @@ describe.each(BACKENDS)('official exporters against %s', (backend) => {
 });
 
 describe('exporters configured with localhost', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer('pglite', { host: 'localhost' });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = serverForSuite('pglite', { host: 'localhost' });
 
   it('binds both loopback addresses, so localhost works whether it resolves to 127.0.0.1 or ::1', async () => {
     expect(t.server.httpAddresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);

@@ -1,16 +1,14 @@
 /**
- * Builders for OTLP requests in tests: protobuf bytes through protobufjs's
- * fromObject (our own .proto), and OTLP/JSON bodies as plain objects.
+ * Sending OTLP in tests: HTTP posts, raw gRPC calls, gzip. Requests are best
+ * built with test/helpers/fixtures.ts; the encoders below take messages
+ * written out by hand, for the tests that need a message exactly as written
+ * (malformed on purpose, or in a form the builder does not make).
  */
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { LogsRequest, TraceRequest } from '../../src/otlp/proto.ts';
 
-export const hexId = (bytes: number, seed: number): string => {
-  let out = '';
-  for (let i = 0; i < bytes; i++) out += (((seed * 31 + i * 17 + 1) % 255) + 1).toString(16).padStart(2, '0');
-  return out;
-};
+export { hexId } from './fixtures.ts';
 
 /** Encodes an ExportTraceServiceRequest given in protobufjs object form (bytes as Buffers). */
 export const traceProto = (obj: object): Buffer => Buffer.from(TraceRequest.encode(TraceRequest.fromObject(obj)).finish());

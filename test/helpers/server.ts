@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/app/server.ts';
@@ -65,4 +66,26 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
       await database?.drop();
     },
   };
+}
+
+/**
+ * A server for the tests of the enclosing describe block: started before
+ * them, closed after them. The object it returns stands for that server once
+ * it has started (inside tests and later hooks), so a suite reads
+ * `const t = serverForSuite(backend)` and then `t.httpUrl`, `t.query(...)`.
+ */
+export function serverForSuite(backend: Backend, overrides: Partial<Config> = {}): TestServer {
+  let started: TestServer | undefined;
+  beforeAll(async () => {
+    started = await startTestServer(backend, overrides);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  return new Proxy({} as TestServer, {
+    get(_target, key) {
+      if (!started) throw new Error(`the ${backend} test server is used before it has started: use it inside tests or hooks`);
+      return Reflect.get(started, key);
+    },
+  });
 }

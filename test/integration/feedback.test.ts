@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { hexId, post, postJson, str, traceJson } from '../helpers/otlp.ts';
+import { post, postJson } from '../helpers/otlp.ts';
+import { hexId, traces, type Attributes, type SpanSpec } from '../helpers/fixtures.ts';
 
-const span = (traceId: string, spanId: string, attrs: object[] = [], extra: object = {}) => ({
-  traceId, spanId, name: 'chat gpt-4o', kind: 3, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000', attributes: attrs, ...extra,
+const span = (traceId: string, spanId: string, attributes: Attributes = {}, extra: Partial<SpanSpec> = {}): SpanSpec => ({
+  traceId, spanId, name: 'chat gpt-4o', kind: 'client', attributes, ...extra,
 });
 
 describe.each(BACKENDS)('feedback API on %s', (backend) => {
@@ -31,10 +32,10 @@ describe.each(BACKENDS)('feedback API on %s', (backend) => {
     it.each(['verdict first', 'run first'])('joins its target (%s)', async (order) => {
       const k = n * 10 + (order === 'run first' ? 1 : 2);
       const [traceId, rootId, llmId] = [hexId(16, k), hexId(8, k), hexId(8, k + 500)];
-      const run = traceJson([
-        span(traceId, rootId, [str('gen_ai.operation.name', 'invoke_agent'), str('gen_ai.conversation.id', `conv-${k}`)], { name: 'invoke_agent support' }),
-        span(traceId, llmId, [str('gen_ai.response.id', `chatcmpl-${k}`), str('gen_ai.request.model', 'gpt-4o'), str('gen_ai.conversation.id', `conv-${k}`)], { parentSpanId: rootId }),
-      ]);
+      const run = traces([
+        span(traceId, rootId, { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.conversation.id': `conv-${k}` }, { name: 'invoke_agent support' }),
+        span(traceId, llmId, { 'gen_ai.response.id': `chatcmpl-${k}`, 'gen_ai.request.model': 'gpt-4o', 'gen_ai.conversation.id': `conv-${k}` }, { parentSpanId: rootId }),
+      ]).json();
       const verdict = { ...body(traceId, llmId, k), name: 'user_rating', score_value: 0, score_label: 'thumbs_down', explanation: 'wrong order number' };
       if (order === 'run first') expect((await postJson(`${t.httpUrl}/v1/traces`, run)).status).toBe(200);
       const res = await feedback(verdict);

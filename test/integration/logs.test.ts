@@ -3,9 +3,10 @@
  * field: GenAI message events and application logs belong to the run too.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { grpcCall, hexId, logsProto, LOGS_PATH, logsJson, postJson, postProto, str } from '../helpers/otlp.ts';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, serverForSuite } from '../helpers/server.ts';
+import { grpcCall, LOGS_PATH, postJson, postProto } from '../helpers/otlp.ts';
+import { everyFieldLog, hexId, logs, service, T0 } from '../helpers/fixtures.ts';
 
 const example = (name: string) => readFileSync(new URL(`../fixtures/otlp/${name}`, import.meta.url), 'utf8');
 
@@ -14,32 +15,6 @@ const LOG_QUERY = (where: string) => `
          time_unix_nano::text, observed_time_unix_nano::text, severity_number, severity_text, event_name, body, attributes, resource_attributes,
          service_name, scope_name, scope_version, scope_attributes, flags::text, dropped_attributes_count::text, resource_schema_url, scope_schema_url
   FROM verdict.logs WHERE ${where}`;
-
-function fullRecord(traceId: string, spanId: string) {
-  return {
-    resourceLogs: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'agent' } }] },
-      schemaUrl: 'https://opentelemetry.io/schemas/1.38.0',
-      scopeLogs: [{
-        scope: { name: 'agent.logger', version: '3.2', attributes: [{ key: 'x', value: { intValue: '1' } }] },
-        schemaUrl: 'https://opentelemetry.io/schemas/1.37.0',
-        logRecords: [{
-          timeUnixNano: '1767225600123456789',
-          observedTimeUnixNano: '1767225600223456789',
-          severityNumber: 17,
-          severityText: 'ERROR',
-          body: { kvlistValue: { values: [{ key: 'content', value: { stringValue: 'What is my balance?' } }] } },
-          attributes: [{ key: 'user.id', value: { stringValue: 'u-1' } }],
-          droppedAttributesCount: 2,
-          flags: 1,
-          traceId: Buffer.from(traceId, 'hex'),
-          spanId: Buffer.from(spanId, 'hex'),
-          eventName: 'gen_ai.user.message',
-        }],
-      }],
-    }],
-  };
-}
 
 const EXPECTED = (traceId: string, spanId: string) => ({
   trace_id: traceId,
@@ -65,24 +40,18 @@ const EXPECTED = (traceId: string, spanId: string) => ({
 });
 
 describe.each(BACKENDS)('logs on %s', (backend) => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = serverForSuite(backend);
 
   it('stores every OTLP log record field (protobuf over HTTP)', async () => {
     const [traceId, spanId] = [hexId(16, 11), hexId(8, 11)];
-    const res = await postProto(`${t.httpUrl}/v1/logs`, logsProto(fullRecord(traceId, spanId)));
+    const res = await postProto(`${t.httpUrl}/v1/logs`, everyFieldLog(traceId, spanId).proto());
     expect(res.status).toBe(200);
     expect(await t.query(LOG_QUERY(`trace_id = '${traceId}'`))).toEqual([EXPECTED(traceId, spanId)]);
   });
 
   it('stores every OTLP log record field (gRPC)', async () => {
     const [traceId, spanId] = [hexId(16, 12), hexId(8, 12)];
-    const res = await grpcCall(t.grpcAddress, LOGS_PATH, logsProto(fullRecord(traceId, spanId)));
+    const res = await grpcCall(t.grpcAddress, LOGS_PATH, everyFieldLog(traceId, spanId).proto());
     expect(res.code).toBe(0);
     expect(await t.query(LOG_QUERY(`trace_id = '${traceId}'`))).toEqual([EXPECTED(traceId, spanId)]);
   });
@@ -105,15 +74,15 @@ describe.each(BACKENDS)('logs on %s', (backend) => {
   });
 
   it('reads the event name from the deprecated event.name attribute, and treats zero IDs as "no trace"', async () => {
-    const records = [{ timeUnixNano: '1767225600000000000', traceId: '0'.repeat(32), spanId: '0'.repeat(16), attributes: [str('event.name', 'gen_ai.choice')], body: { stringValue: 'hi' } }];
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(records, [str('service.name', 'legacy-sdk')]))).status).toBe(200);
+    const req = logs([{ time: T0, traceId: '0'.repeat(32), spanId: '0'.repeat(16), attributes: { 'event.name': 'gen_ai.choice' }, body: 'hi' }], service('legacy-sdk'));
+    expect((await postJson(`${t.httpUrl}/v1/logs`, req.json())).status).toBe(200);
     expect(await t.query(`SELECT trace_id, span_id, event_name, body FROM verdict.logs WHERE service_name = 'legacy-sdk'`)).toEqual([{ trace_id: null, span_id: null, event_name: 'gen_ai.choice', body: 'hi' }]);
   });
 
   it('fills the observed time with the arrival time when the record has none', async () => {
     const before = Date.now();
-    const records = [{ timeUnixNano: '0', body: { stringValue: 'no timestamps at all' } }];
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(records, [str('service.name', 'no-time')]))).status).toBe(200);
+    const req = logs([{ time: 0, body: 'no timestamps at all' }], service('no-time'));
+    expect((await postJson(`${t.httpUrl}/v1/logs`, req.json())).status).toBe(200);
     const [row] = await t.query<{ observed_ms: string; time_ms: string }>(`SELECT (extract(epoch FROM observed_time) * 1000)::bigint::text AS observed_ms, (extract(epoch FROM time) * 1000)::bigint::text AS time_ms FROM verdict.logs WHERE service_name = 'no-time'`);
     expect(Number(row!.observed_ms)).toBeGreaterThanOrEqual(before - 1);
     expect(Number(row!.observed_ms)).toBeLessThanOrEqual(Date.now() + 1);

@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 import { ConfigError } from '../../src/errors.ts';
-import { baseConfig, BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { grpcCall, hexId, logsJson, post, postJson, str, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
+import { baseConfig, BACKENDS, serverForSuite, startTestServer, type TestServer } from '../helpers/server.ts';
+import { grpcCall, post, postJson, TRACE_PATH } from '../helpers/otlp.ts';
+import { hexId, logs, traces } from '../helpers/fixtures.ts';
 import { clients, PROTOCOLS } from '../helpers/sdk.ts';
 
-const span = (traceId: string, n = 1) => ({ traceId, spanId: hexId(8, n), name: 'op', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' });
-const protoSpans = (traceId: string) => traceProto({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(traceId, 'hex'), spanId: Buffer.from(hexId(8, 1), 'hex'), name: 'op' }] }] }] });
+const span = (traceId: string, n = 1) => ({ traceId, spanId: hexId(8, n) });
+const protoSpans = (traceId: string) => traces([span(traceId)]).proto();
 
 /** The value of one sample in Prometheus text format. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -31,18 +32,12 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe.each(BACKENDS)('metrics on %s', (backend) => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = serverForSuite(backend);
 
   it('counts accepted and refused items by transport, requests, writes and the process', async () => {
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([span(hexId(16, 1), 1), span(hexId(16, 1), 2), span('00'.repeat(16), 3)]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([span(hexId(16, 1), 1), span(hexId(16, 1), 2), span('00'.repeat(16), 3)]).json())).status).toBe(200);
     expect((await grpcCall(t.grpcAddress, TRACE_PATH, protoSpans(hexId(16, 2)))).code).toBe(0);
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson([{ body: { stringValue: 'x' } }, { eventName: 'gen_ai.evaluation.result', attributes: [str('gen_ai.evaluation.name', 'ok'), str('gen_ai.evaluation.score.label', 'pass')] }]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logs([{ body: 'x' }, { eventName: 'gen_ai.evaluation.result', attributes: { 'gen_ai.evaluation.name': 'ok', 'gen_ai.evaluation.score.label': 'pass' } }]).json())).status).toBe(200);
     expect((await postJson(`${t.httpUrl}/v1/feedback`, { trace_id: hexId(16, 1), name: 'thumbs', score_label: 'thumbs_up' })).status).toBe(200);
     expect((await postJson(`${t.httpUrl}/v1/traces`, '{')).status).toBe(400);
     const res = await fetch(`${t.httpUrl}/metrics`);
@@ -89,8 +84,8 @@ describe('bearer-token auth', () => {
     const proto = await post(`${t.httpUrl}/v1/traces`, protoSpans(hexId(16, 3)), { 'content-type': 'application/x-protobuf' });
     expect([proto.status, proto.headers.get('content-type')]).toEqual([401, 'application/x-protobuf']);
     expect((await postJson(`${t.httpUrl}/v1/feedback`, { trace_id: hexId(16, 3), name: 'x', score_value: 1 })).status).toBe(401);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([span(hexId(16, 3))]), { authorization: 'Bearer s3cret-token' })).status).toBe(200);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([span(hexId(16, 4))]), { authorization: 'bearer from-file-token' })).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([span(hexId(16, 3))]).json(), { authorization: 'Bearer s3cret-token' })).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([span(hexId(16, 4))]).json(), { authorization: 'bearer from-file-token' })).status).toBe(200);
     for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${t.httpUrl}${path}`)).status).toBe(200);
     // A browser's preflight carries no credentials and is answered.
     expect((await fetch(`${t.httpUrl}/v1/feedback`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } })).status).toBe(204);

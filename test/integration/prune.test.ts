@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAge, prune, type PruneTotals } from '../../src/store/prune.ts';
-import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
+import { postJson } from '../helpers/otlp.ts';
+import { hexId, logs, traces as tracesRequest, type Attributes, type Id, type LogSpec, type SpanSpec } from '../helpers/fixtures.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const NOW = Date.now();
@@ -28,42 +29,42 @@ const nameOf = new Map(Object.entries(id).map(([n, v]) => [v, n]));
 const fillerIds = Array.from({ length: 20 }, (_, i) => hexId(16, 100 + i));
 
 let spanSeed = 0;
-const span = (trace: Name | string, name: string, startAgo: number, endAgo: number, attributes: object[] = [], parent?: string) => ({
+const span = (trace: Name | string, name: string, startAgo: number, endAgo: number, attributes: Attributes = {}, parent?: Id): SpanSpec => ({
   traceId: trace in id ? id[trace as Name] : trace,
   spanId: hexId(8, ++spanSeed),
   ...(parent ? { parentSpanId: parent } : {}),
   name,
-  kind: 1,
-  startTimeUnixNano: ns(startAgo),
-  endTimeUnixNano: ns(endAgo),
+  kind: 'internal',
+  start: ns(startAgo),
+  end: ns(endAgo),
   attributes,
 });
 const chat = (trace: Name, ago: number, conversation: string, question: string) =>
-  span(trace, 'chat gpt-4o', ago, ago - 1000, [
-    str('gen_ai.operation.name', 'chat'),
-    str('gen_ai.conversation.id', conversation),
-    str('gen_ai.input.messages', JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: question }] }])),
-  ]);
-const context = (trace: Name, s?: { spanId: string }) => ({ traceId: id[trace], ...(s ? { spanId: s.spanId } : {}) });
-const verdict = (name: string, ago: number, ctx: object = {}, attributes: object[] = []) => ({
+  span(trace, 'chat gpt-4o', ago, ago - 1000, {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.conversation.id': conversation,
+    'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: question }] }]),
+  });
+const context = (trace: Name, s?: { spanId: Id }) => ({ traceId: id[trace], ...(s ? { spanId: s.spanId } : {}) });
+const verdict = (name: string, ago: number, ctx: LogSpec = {}, attributes: Attributes = {}): LogSpec => ({
   eventName: 'gen_ai.evaluation.result',
-  timeUnixNano: ns(ago),
+  time: ns(ago),
   ...ctx,
-  attributes: [str('gen_ai.evaluation.name', name), str('gen_ai.evaluation.score.label', 'fail'), ...attributes],
+  attributes: { 'gen_ai.evaluation.name': name, 'gen_ai.evaluation.score.label': 'fail', ...attributes },
 });
-const logRecord = (body: string, ago: number, ctx: object = {}) => ({ timeUnixNano: ns(ago), severityNumber: 9, body: { stringValue: body }, ...ctx });
+const logRecord = (body: string, ago: number, ctx: LogSpec = {}): LogSpec => ({ time: ns(ago), severityNumber: 9, body, ...ctx });
 
 // The old trace's root and child arrive in different requests, with the fillers between: different pages, different slices.
 const oldRoot = span('old', 'invoke_agent', OLD, OLD - 5000);
-const oldChild = span('old', 'execute_tool', OLD - 1000, OLD - 2000, [], oldRoot.spanId);
+const oldChild = span('old', 'execute_tool', OLD - 1000, OLD - 2000, {}, oldRoot.spanId);
 const judgedRoot = span('judged', 'invoke_agent', OLD, OLD - 5000);
-const judgedChat = span('judged', 'chat gpt-4o', OLD - 100, OLD - 900, [], judgedRoot.spanId);
+const judgedChat = span('judged', 'chat gpt-4o', OLD - 100, OLD - 900, {}, judgedRoot.spanId);
 const first = [
   oldRoot,
   judgedRoot,
   judgedChat,
-  span('completion', 'chat gpt-4o', OLD, OLD - 1000, [str('gen_ai.response.id', 'resp-completion')]),
-  span('thread', 'invoke_agent', OLD, OLD - 1000, [str('gen_ai.conversation.id', 'conv-thread')]),
+  span('completion', 'chat gpt-4o', OLD, OLD - 1000, { 'gen_ai.response.id': 'resp-completion' }),
+  span('thread', 'invoke_agent', OLD, OLD - 1000, { 'gen_ai.conversation.id': 'conv-thread' }),
   // Started long ago, ended yesterday: not all of it is old.
   span('straddling', 'invoke_agent', OLD, NEW),
   span('straddling', 'chat gpt-4o', OLD - 1000, OLD - 2000),
@@ -74,10 +75,10 @@ const first = [
   span('alone', 'execute_tool', OLD + 3 * DAY - 100, OLD + 3 * DAY - 900),
 ];
 // Wide rows (incompressible padding), so the fillers fill several pages.
-const fillers = fillerIds.flatMap((t) => [0, 1].map((k) => span(t, `filler ${k}`, OLD, OLD - 1000, [str('padding', randomBytes(600).toString('hex'))])));
+const fillers = fillerIds.flatMap((t) => [0, 1].map((k) => span(t, `filler ${k}`, OLD, OLD - 1000, { padding: randomBytes(600).toString('hex') })));
 const last = [oldChild, chat('reasked', OLD - 3_600_000, 'conv-repeat', 'where is my parcel'), chat('fresh', NEW, 'conv-fresh', 'Can I pay by card?')];
 
-const logs = [
+const records = [
   logRecord('old-log', OLD, context('old', oldRoot)),
   // A trace's records go with it, whatever their own time.
   logRecord('old-late-log', NEW, context('old', oldRoot)),
@@ -91,11 +92,11 @@ const logs = [
   verdict('judged-verdict-old', OLD - 3_600_000, context('judged', judgedChat)),
   // Judged yesterday, on a run of two months ago.
   verdict('judged-verdict-new', NEW, context('judged', judgedRoot)),
-  verdict('completion-verdict', OLD, {}, [str('gen_ai.response.id', 'resp-completion')]),
+  verdict('completion-verdict', OLD, {}, { 'gen_ai.response.id': 'resp-completion' }),
   verdict('recent-verdict', NEW, context('recent')),
   verdict('orphan-old', OLD, context('ghost')),
   verdict('orphan-new', NEW, context('ghost')),
-  verdict('orphan-response-old', OLD, {}, [str('gen_ai.response.id', 'resp-never-arrived')]),
+  verdict('orphan-response-old', OLD, {}, { 'gen_ai.response.id': 'resp-never-arrived' }),
   verdict('untargeted-old', OLD),
   verdict('untargeted-new', NEW),
 ];
@@ -114,8 +115,8 @@ describe.each(BACKENDS)('prune on %s', (backend) => {
     const rulesFile = join(dir, 'rules.yaml');
     writeFileSync(rulesFile, 'rules:\n  - name: same_question_reasked\n    kind: repeat\n');
     t = await startTestServer(backend, { rulesFile });
-    for (const spans of [first, fillers, last]) expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson(logs))).status).toBe(200);
+    for (const spans of [first, fillers, last]) expect((await postJson(`${t.httpUrl}/v1/traces`, tracesRequest(spans).json())).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logs(records).json())).status).toBe(200);
     const thread = await postJson(`${t.httpUrl}/v1/feedback`, { conversation_id: 'conv-thread', name: 'thread-verdict', score_label: 'fail', time: new Date(NOW - OLD).toISOString() });
     expect(thread.status).toBe(200);
     // The data set is what the cases below assume.

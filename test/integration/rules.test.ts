@@ -11,7 +11,8 @@ import { ConfigError } from '../../src/errors.ts';
 import { startServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 import { BACKENDS, baseConfig, startTestServer, type TestServer } from '../helpers/server.ts';
-import { hexId, int, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
+import { postJson } from '../helpers/otlp.ts';
+import { hexId, logs, service, T0, traces, type Attributes, type SpanSpec } from '../helpers/fixtures.ts';
 
 const example = readFileSync(new URL('../../examples/rules.yaml', import.meta.url), 'utf8');
 const EXTRA = `
@@ -30,9 +31,8 @@ const EXTRA = `
     label: aaa
 `;
 const messages = (...turns: Array<[string, string]>) => JSON.stringify(turns.map(([role, content]) => ({ role, parts: [{ type: 'text', content }] })));
-const llm = (traceId: string, spanId: string, attrs: object[], extra: object = {}) => ({
-  traceId, spanId, name: 'chat gpt-4o', kind: 3, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000',
-  attributes: [str('gen_ai.operation.name', 'chat'), ...attrs], ...extra,
+const llm = (traceId: string, spanId: string, attributes: Attributes = {}, extra: Partial<SpanSpec> = {}): SpanSpec => ({
+  traceId, spanId, name: 'chat gpt-4o', kind: 'client', attributes: { 'gen_ai.operation.name': 'chat', ...attributes }, ...extra,
 });
 const verdicts = (t: TestServer, where: string) =>
   t.query(`SELECT name, trace_id, span_id, score_label, channel, source, polarity, explanation, conversation_id, service_name FROM verdict.evaluations WHERE ${where} ORDER BY name, trace_id, span_id`);
@@ -57,34 +57,34 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
   it('regex: flags a frustrated user message once per run, from JSON-string or structured messages', async () => {
     const traceId = hexId(16, 81);
     const history = messages(['user', 'Where is my parcel?'], ['assistant', 'It ships today.'], ['user', 'This SUCKS, it has been a week']);
-    const structured = { arrayValue: { values: [{ kvlistValue: { values: [str('role', 'user'), { key: 'parts', value: { arrayValue: { values: [{ kvlistValue: { values: [str('type', 'text'), str('content', 'awful, just awful')] } }] } } }] } }] } };
-    const res = await postJson(`${t.httpUrl}/v1/traces`, traceJson([
-      llm(traceId, hexId(8, 1), [{ key: 'gen_ai.input.messages', value: { stringValue: history } }, str('gen_ai.conversation.id', 'conv-81')]),
+    const structured = [{ role: 'user', parts: [{ type: 'text', content: 'awful, just awful' }] }];
+    const res = await postJson(`${t.httpUrl}/v1/traces`, traces([
+      llm(traceId, hexId(8, 1), { 'gen_ai.input.messages': history, 'gen_ai.conversation.id': 'conv-81' }),
       // A second call in the same run carries the same newest user message: no second verdict.
-      llm(traceId, hexId(8, 2), [{ key: 'gen_ai.input.messages', value: { stringValue: history } }]),
-      llm(traceId, hexId(8, 3), [{ key: 'gen_ai.input.messages', value: structured }]),
+      llm(traceId, hexId(8, 2), { 'gen_ai.input.messages': history }),
+      llm(traceId, hexId(8, 3), { 'gen_ai.input.messages': structured }),
       // Frustration only in an old turn is not this call's input.
-      llm(traceId, hexId(8, 4), [{ key: 'gen_ai.input.messages', value: { stringValue: messages(['user', 'wtf'], ['assistant', 'sorry'], ['user', 'thanks, all good']) } }]),
-    ]));
+      llm(traceId, hexId(8, 4), { 'gen_ai.input.messages': messages(['user', 'wtf'], ['assistant', 'sorry'], ['user', 'thanks, all good']) }),
+    ]).json());
     expect(res.status).toBe(200);
     expect(await verdicts(t, `trace_id = '${traceId}' AND name = 'user_frustration'`)).toEqual([
       { name: 'user_frustration', trace_id: traceId, span_id: hexId(8, 1), score_label: 'negative', channel: 'rule', source: 'rule', polarity: 'negative', explanation: 'The user expressed frustration.', conversation_id: 'conv-81', service_name: 'verdict' },
       { name: 'user_frustration', trace_id: traceId, span_id: hexId(8, 3), score_label: 'negative', channel: 'rule', source: 'rule', polarity: 'negative', explanation: 'The user expressed frustration.', conversation_id: null, service_name: 'verdict' },
     ]);
     // Re-sent: nothing twice.
-    expect((await postJson(`${t.httpUrl}/v1/traces`, JSON.parse(JSON.stringify(traceJson([llm(traceId, hexId(8, 1), [{ key: 'gen_ai.input.messages', value: { stringValue: history } }])]))))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([llm(traceId, hexId(8, 1), { 'gen_ai.input.messages': history })]).json())).status).toBe(200);
     expect((await verdicts(t, `trace_id = '${traceId}' AND name = 'user_frustration'`)).length).toBe(2);
   });
 
   it('regex: reads gen_ai.user.message event bodies and named attributes', async () => {
     const traceId = hexId(16, 82);
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson([
-      { eventName: 'gen_ai.user.message', timeUnixNano: '1767225600000000000', traceId, spanId: hexId(8, 1), body: { kvlistValue: { values: [str('content', 'Horrible experience')] } } },
-    ]))).status).toBe(200);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
-      { traceId, spanId: hexId(8, 2), name: 'GET', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600100000000', attributes: [int('http.response.status_code', 503)] },
-      { traceId, spanId: hexId(8, 3), name: 'GET', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600100000000', attributes: [int('http.response.status_code', 200)] },
-    ]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logs([
+      { eventName: 'gen_ai.user.message', time: T0, traceId, spanId: hexId(8, 1), body: { content: 'Horrible experience' } },
+    ]).json())).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([
+      { traceId, spanId: hexId(8, 2), name: 'GET', end: T0 + 100_000_000n, attributes: { 'http.response.status_code': 503 } },
+      { traceId, spanId: hexId(8, 3), name: 'GET', end: T0 + 100_000_000n, attributes: { 'http.response.status_code': 200 } },
+    ]).json())).status).toBe(200);
     const rows = await verdicts(t, `trace_id = '${traceId}'`);
     expect(rows.map((r) => [r.name, r.span_id, r.score_label, r.polarity, r.explanation])).toEqual([
       ['server_error_status', hexId(8, 2), 'fail', 'negative', 'matched "503" in attribute http.response.status_code'],
@@ -95,23 +95,23 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
   it('regex: a catastrophic-backtracking pattern on a 1 MB message finishes promptly', async () => {
     const traceId = hexId(16, 83);
     const started = performance.now();
-    const res = await postJson(`${t.httpUrl}/v1/traces`, traceJson([llm(traceId, hexId(8, 1), [{ key: 'gen_ai.input.messages', value: { stringValue: messages(['user', `${'a'.repeat(1024 * 1024)}!`]) } }])]));
+    const res = await postJson(`${t.httpUrl}/v1/traces`, traces([llm(traceId, hexId(8, 1), { 'gen_ai.input.messages': messages(['user', `${'a'.repeat(1024 * 1024)}!`]) })]).json());
     const ms = performance.now() - started;
     expect(res.status).toBe(200);
     expect(ms).toBeLessThan(5000);
     expect(await verdicts(t, `trace_id = '${traceId}' AND name = 'catastrophic'`)).toEqual([]);
     const match = hexId(16, 84);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([llm(match, hexId(8, 1), [{ key: 'gen_ai.input.messages', value: { stringValue: messages(['user', 'a'.repeat(1024 * 1024)]) } }])]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([llm(match, hexId(8, 1), { 'gen_ai.input.messages': messages(['user', 'a'.repeat(1024 * 1024)]) })]).json())).status).toBe(200);
     expect((await verdicts(t, `trace_id = '${match}' AND name = 'catastrophic'`)).length).toBe(1);
   });
 
   it('status: a GenAI span that ended in error gets a negative verdict; other spans do not', async () => {
     const traceId = hexId(16, 85);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
-      llm(traceId, hexId(8, 1), [], { status: { code: 2, message: 'rate limited' } }),
-      { traceId, spanId: hexId(8, 2), name: 'db query', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000', status: { code: 2 } },
-      llm(traceId, hexId(8, 3), [], { status: { code: 1 } }),
-    ]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([
+      llm(traceId, hexId(8, 1), {}, { status: { code: 'error', message: 'rate limited' } }),
+      { traceId, spanId: hexId(8, 2), name: 'db query', status: { code: 'error' } },
+      llm(traceId, hexId(8, 3), {}, { status: { code: 'ok' } }),
+    ]).json())).status).toBe(200);
     expect((await verdicts(t, `trace_id = '${traceId}'`)).map((r) => [r.name, r.span_id, r.score_label, r.polarity, r.explanation])).toEqual([
       ['genai_error', hexId(8, 1), 'error', 'negative', 'rate limited'],
     ]);
@@ -119,12 +119,13 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
 
   it('threshold: duration and numeric attributes over a bound, for the operations named', async () => {
     const traceId = hexId(16, 86);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
-      llm(traceId, hexId(8, 1), [], { endTimeUnixNano: '1767225645000000000' }), // 45 s chat call
-      { ...llm(traceId, hexId(8, 2), [], { endTimeUnixNano: '1767225645000000000' }), attributes: [str('gen_ai.operation.name', 'embeddings')] },
-      llm(traceId, hexId(8, 3), [int('gen_ai.usage.input_tokens', 250000)]),
-      llm(traceId, hexId(8, 4), [int('gen_ai.usage.input_tokens', 900)]),
-    ]))).status).toBe(200);
+    const end = T0 + 45_000_000_000n; // a 45 s call
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([
+      llm(traceId, hexId(8, 1), {}, { end }),
+      llm(traceId, hexId(8, 2), { 'gen_ai.operation.name': 'embeddings' }, { end }),
+      llm(traceId, hexId(8, 3), { 'gen_ai.usage.input_tokens': 250000 }),
+      llm(traceId, hexId(8, 4), { 'gen_ai.usage.input_tokens': 900 }),
+    ]).json())).status).toBe(200);
     expect((await verdicts(t, `trace_id = '${traceId}'`)).map((r) => [r.name, r.span_id, r.score_label, r.polarity, r.explanation])).toEqual([
       ['huge_prompt', hexId(8, 3), 'over_threshold', null, 'gen_ai.usage.input_tokens 250000 is above 100000'],
       ['slow_llm_call', hexId(8, 1), 'slow', 'negative', 'duration_ms 45000 is above 30000'],
@@ -133,13 +134,14 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
 
   it('repeat: the same question asked again marks the earlier run\'s answer, across requests and within one', async () => {
     const [a, b, c] = [hexId(16, 87), hexId(16, 88), hexId(16, 89)];
-    const ask = (traceId: string, spanId: string, start: string, q: string, conv = 'conv-repeat') => llm(traceId, spanId, [str('gen_ai.conversation.id', conv), { key: 'gen_ai.input.messages', value: { stringValue: messages(['user', q]) } }], { startTimeUnixNano: start, endTimeUnixNano: start });
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([ask(a, hexId(8, 1), '1767225600000000000', 'Where is my order #123?')]))).status).toBe(200);
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
-      ask(b, hexId(8, 2), '1767225660000000000', 'where is my   order 123'),
-      ask(c, hexId(8, 3), '1767225720000000000', 'WHERE IS MY ORDER 123!!'),
-      ask(hexId(16, 90), hexId(8, 4), '1767225780000000000', 'where is my order 123', 'another-conversation'),
-    ]))).status).toBe(200);
+    const ask = (traceId: string, spanId: string, minute: bigint, q: string, conv = 'conv-repeat') =>
+      llm(traceId, spanId, { 'gen_ai.conversation.id': conv, 'gen_ai.input.messages': messages(['user', q]) }, { start: T0 + minute * 60_000_000_000n, end: T0 + minute * 60_000_000_000n });
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([ask(a, hexId(8, 1), 0n, 'Where is my order #123?')]).json())).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([
+      ask(b, hexId(8, 2), 1n, 'where is my   order 123'),
+      ask(c, hexId(8, 3), 2n, 'WHERE IS MY ORDER 123!!'),
+      ask(hexId(16, 90), hexId(8, 4), 3n, 'where is my order 123', 'another-conversation'),
+    ]).json())).status).toBe(200);
     const rows = await verdicts(t, `name = 'same_question_reasked'`);
     expect(rows.map((r) => [r.trace_id, r.span_id, r.score_label, r.source, r.polarity, r.channel, r.conversation_id])).toEqual([
       [a, hexId(8, 1), 'reasked', 'indirect', 'negative', 'rule', 'conv-repeat'],
@@ -147,15 +149,17 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
     ].sort((x, y) => (x[0]! < y[0]! ? -1 : 1)));
     expect(rows[0]!.explanation).toMatch(/^the user asked the same again in a later run \(trace [0-9a-f]{32}\): /);
     // Re-sending everything marks nothing twice.
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([ask(c, hexId(8, 3), '1767225720000000000', 'WHERE IS MY ORDER 123!!')]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traces([ask(c, hexId(8, 3), 2n, 'WHERE IS MY ORDER 123!!')]).json())).status).toBe(200);
     expect((await verdicts(t, `name = 'same_question_reasked'`)).length).toBe(2);
   });
 
   it('fills polarity from labels and source from the configured rules for OTLP verdicts', async () => {
     const traceId = hexId(16, 91);
-    const ev = (name: string, label: string, extra: object[] = []) => ({ eventName: 'gen_ai.evaluation.result', timeUnixNano: '1767225600000000000', traceId, spanId: hexId(8, 1), attributes: [str('gen_ai.evaluation.name', name), str('gen_ai.evaluation.score.label', label), ...extra] });
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson([ev('Relevance', 'not_relevant'), ev('Tone', 'meh')], [str('service.name', 'judge-ragas')]))).status).toBe(200);
-    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson([ev('user_thumbs', 'thumbs_down'), ev('Other', 'pass', [str('verdict.feedback.source', 'reviewer')]), ev('Unknown', 'blue')], [str('service.name', 'web')]))).status).toBe(200);
+    const ev = (name: string, label: string, extra: Attributes = {}) => ({
+      eventName: 'gen_ai.evaluation.result', time: T0, traceId, spanId: hexId(8, 1), attributes: { 'gen_ai.evaluation.name': name, 'gen_ai.evaluation.score.label': label, ...extra },
+    });
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logs([ev('Relevance', 'not_relevant'), ev('Tone', 'meh')], service('judge-ragas')).json())).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logs([ev('user_thumbs', 'thumbs_down'), ev('Other', 'pass', { 'verdict.feedback.source': 'reviewer' }), ev('Unknown', 'blue')], service('web')).json())).status).toBe(200);
     expect((await t.query(`SELECT name, source, polarity FROM verdict.evaluations WHERE trace_id = '${traceId}' ORDER BY name`))).toEqual([
       { name: 'Other', source: 'reviewer', polarity: 'positive' },
       { name: 'Relevance', source: 'llm_judge', polarity: 'negative' },
@@ -167,7 +171,7 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
 
   it('reloads rules without a restart, and keeps the old ones when the new file is invalid', async () => {
     const before = hexId(16, 92);
-    const ping = (traceId: string) => postJson(`${t.httpUrl}/v1/traces`, traceJson([llm(traceId, hexId(8, 1), [{ key: 'gen_ai.input.messages', value: { stringValue: messages(['user', 'please escalate']) } }])]));
+    const ping = (traceId: string) => postJson(`${t.httpUrl}/v1/traces`, traces([llm(traceId, hexId(8, 1), { 'gen_ai.input.messages': messages(['user', 'please escalate']) })]).json());
     expect((await ping(before)).status).toBe(200);
     expect(await verdicts(t, `trace_id = '${before}'`)).toEqual([]);
     writeFileSync(rulesFile, `${example}${EXTRA}  - name: escalation\n    kind: regex\n    pattern: escalate\n    label: escalation\n`);

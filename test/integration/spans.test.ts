@@ -4,116 +4,24 @@
  * on the embedded database and on real PostgreSQL.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
-import { dbl, grpcCall, hexId, int, postJson, postProto, str, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, serverForSuite } from '../helpers/server.ts';
+import { dbl, grpcCall, int, postJson, postProto, str, traceJson, TRACE_PATH } from '../helpers/otlp.ts';
+import { EVERY_FIELD_ENVELOPE, EVERY_FIELD_SPAN_JSON, everyFieldSpan, hexId, traces } from '../helpers/fixtures.ts';
 
 const T0 = '1767225600123456789'; // 2026-01-01T00:00:00.123456789Z
 const T1 = '1767225601987654321';
 
-/** One span with every OTLP field set, in protobufjs object form. */
-function fullSpanProto(traceId: string, spanId: string) {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }, { key: 'service.version', value: { stringValue: '2.1.0' } }], droppedAttributesCount: 1 },
-        schemaUrl: 'https://opentelemetry.io/schemas/1.38.0',
-        scopeSpans: [
-          {
-            scope: { name: 'my.library', version: '1.0.0', attributes: [{ key: 'scope.attr', value: { boolValue: true } }], droppedAttributesCount: 0 },
-            schemaUrl: 'https://opentelemetry.io/schemas/1.37.0',
-            spans: [
-              {
-                traceId: Buffer.from(traceId, 'hex'),
-                spanId: Buffer.from(spanId, 'hex'),
-                traceState: 'vendor=abc',
-                parentSpanId: Buffer.from('0102030405060708', 'hex'),
-                flags: 0x301,
-                name: 'chat gpt-4o',
-                kind: 3,
-                startTimeUnixNano: T0,
-                endTimeUnixNano: T1,
-                attributes: [
-                  { key: 's', value: { stringValue: 'text with "quotes" and \\ and \n newline' } },
-                  { key: 'b', value: { boolValue: false } },
-                  { key: 'i', value: { intValue: '42' } },
-                  { key: 'neg', value: { intValue: '-7' } },
-                  { key: 'big', value: { intValue: '9007199254740993' } },
-                  { key: 'd', value: { doubleValue: 1.5 } },
-                  { key: 'nan', value: { doubleValue: NaN } },
-                  { key: 'inf', value: { doubleValue: -Infinity } },
-                  { key: 'bytes', value: { bytesValue: Buffer.from([1, 2, 3]) } },
-                  { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'x' }, { intValue: '1' }, {}] } } },
-                  { key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }, { key: 'nested', value: { kvlistValue: { values: [{ key: 'z', value: { boolValue: true } }] } } }] } } },
-                  { key: 'empty', value: {} },
-                  { key: 'unicode', value: { stringValue: 'héllo 日本 🎉' } },
-                ],
-                droppedAttributesCount: 2,
-                events: [{ timeUnixNano: '1767225600500000000', name: 'exception', attributes: [{ key: 'exception.message', value: { stringValue: 'boom' } }], droppedAttributesCount: 1 }],
-                droppedEventsCount: 3,
-                links: [{ traceId: Buffer.from(hexId(16, 9), 'hex'), spanId: Buffer.from(hexId(8, 9), 'hex'), traceState: 'k=v', attributes: [{ key: 'link.attr', value: { intValue: '5' } }], droppedAttributesCount: 6, flags: 1 }],
-                droppedLinksCount: 4,
-                status: { code: 2, message: 'upstream failed' },
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-}
+/** One span with every OTLP field set. */
+const fullSpan = (traceId: string, spanId: string) => traces([everyFieldSpan(traceId, spanId)], EVERY_FIELD_ENVELOPE);
 
-/** The same span in OTLP/JSON (uppercase hex, int64 as strings, as the spec's examples do). */
+/** The same span in OTLP/JSON with uppercase hex, an int64 as a JSON number, and an unknown field: all allowed. */
 function fullSpanJson(traceId: string, spanId: string) {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }, { key: 'service.version', value: { stringValue: '2.1.0' } }], droppedAttributesCount: 1 },
-        schemaUrl: 'https://opentelemetry.io/schemas/1.38.0',
-        scopeSpans: [
-          {
-            scope: { name: 'my.library', version: '1.0.0', attributes: [{ key: 'scope.attr', value: { boolValue: true } }] },
-            schemaUrl: 'https://opentelemetry.io/schemas/1.37.0',
-            spans: [
-              {
-                traceId: traceId.toUpperCase(),
-                spanId: spanId.toUpperCase(),
-                traceState: 'vendor=abc',
-                parentSpanId: '0102030405060708',
-                flags: 0x301,
-                name: 'chat gpt-4o',
-                kind: 3,
-                startTimeUnixNano: T0,
-                endTimeUnixNano: T1,
-                attributes: [
-                  { key: 's', value: { stringValue: 'text with "quotes" and \\ and \n newline' } },
-                  { key: 'b', value: { boolValue: false } },
-                  { key: 'i', value: { intValue: '42' } },
-                  { key: 'neg', value: { intValue: -7 } },
-                  { key: 'big', value: { intValue: '9007199254740993' } },
-                  { key: 'd', value: { doubleValue: 1.5 } },
-                  { key: 'nan', value: { doubleValue: 'NaN' } },
-                  { key: 'inf', value: { doubleValue: '-Infinity' } },
-                  { key: 'bytes', value: { bytesValue: 'AQID' } },
-                  { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'x' }, { intValue: '1' }, {}] } } },
-                  { key: 'map', value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }, { key: 'nested', value: { kvlistValue: { values: [{ key: 'z', value: { boolValue: true } }] } } }] } } },
-                  { key: 'empty', value: {} },
-                  { key: 'unicode', value: { stringValue: 'héllo 日本 🎉' } },
-                ],
-                droppedAttributesCount: 2,
-                events: [{ timeUnixNano: '1767225600500000000', name: 'exception', attributes: [{ key: 'exception.message', value: { stringValue: 'boom' } }], droppedAttributesCount: 1 }],
-                droppedEventsCount: 3,
-                links: [{ traceId: hexId(16, 9), spanId: hexId(8, 9), traceState: 'k=v', attributes: [{ key: 'link.attr', value: { intValue: '5' } }], droppedAttributesCount: 6, flags: 1 }],
-                droppedLinksCount: 4,
-                status: { code: 2, message: 'upstream failed' },
-                unknownFieldFromTheFuture: { ignored: true },
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
+  const body = fullSpan(traceId, spanId).json();
+  const span = body.resourceSpans[0].scopeSpans[0].spans[0];
+  Object.assign(span, { traceId: traceId.toUpperCase(), spanId: spanId.toUpperCase(), unknownFieldFromTheFuture: { ignored: true } });
+  span.attributes.find((a: { key: string }) => a.key === 'neg').value.intValue = -7;
+  return body;
 }
 
 const SPAN_QUERY = (traceId: string) => `
@@ -149,23 +57,7 @@ function expectFullSpan(row: Record<string, unknown>, traceId: string, spanId: s
     resource_attributes: { 'service.name': 'checkout', 'service.version': '2.1.0' },
     resource_schema_url: 'https://opentelemetry.io/schemas/1.38.0',
     scope_schema_url: 'https://opentelemetry.io/schemas/1.37.0',
-    attributes: {
-      s: 'text with "quotes" and \\ and \n newline',
-      b: false,
-      i: 42,
-      neg: -7,
-      big: '9007199254740993',
-      d: 1.5,
-      nan: 'NaN',
-      inf: '-Infinity',
-      bytes: 'AQID',
-      arr: ['x', 1, null],
-      map: { k: 'v', nested: { z: true } },
-      empty: null,
-      unicode: 'héllo 日本 🎉',
-    },
-    events: [{ time_unix_nano: '1767225600500000000', name: 'exception', attributes: { 'exception.message': 'boom' }, dropped_attributes_count: 1 }],
-    links: [{ trace_id: hexId(16, 9), span_id: hexId(8, 9), trace_state: 'k=v', attributes: { 'link.attr': 5 }, dropped_attributes_count: 6, flags: 1 }],
+    ...EVERY_FIELD_SPAN_JSON,
     dropped_attributes_count: '2',
     dropped_events_count: '3',
     dropped_links_count: '4',
@@ -183,17 +75,11 @@ function expectFullSpan(row: Record<string, unknown>, traceId: string, spanId: s
 }
 
 describe.each(BACKENDS)('spans on %s', (backend) => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer(backend);
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const t = serverForSuite(backend);
 
   it('stores every OTLP span field from OTLP/HTTP protobuf', async () => {
     const [traceId, spanId] = [hexId(16, 1), hexId(8, 1)];
-    const res = await postProto(`${t.httpUrl}/v1/traces`, traceProto(fullSpanProto(traceId, spanId)));
+    const res = await postProto(`${t.httpUrl}/v1/traces`, fullSpan(traceId, spanId).proto());
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-protobuf');
     expect(res.body.length).toBe(0); // full success: partial_success unset
@@ -214,7 +100,7 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
 
   it('stores the same span from OTLP/gRPC', async () => {
     const [traceId, spanId] = [hexId(16, 3), hexId(8, 3)];
-    const res = await grpcCall(t.grpcAddress, TRACE_PATH, traceProto(fullSpanProto(traceId, spanId)), { gzip: true });
+    const res = await grpcCall(t.grpcAddress, TRACE_PATH, fullSpan(traceId, spanId).proto(), { gzip: true });
     expect(res.code).toBe(0);
     const rows = await t.query(SPAN_QUERY(traceId));
     expectFullSpan(rows[0]!, traceId, spanId);
@@ -278,15 +164,12 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
   it('stores content attributes as JSON whether they arrive as a JSON string or structured', async () => {
     const traceId = hexId(16, 6);
     const messages = [{ role: 'user', parts: [{ type: 'text', content: 'Where is my order?' }] }];
-    const structured = {
-      arrayValue: { values: [{ kvlistValue: { values: [str('role', 'user'), { key: 'parts', value: { arrayValue: { values: [{ kvlistValue: { values: [str('type', 'text'), str('content', 'Where is my order?')] } }] } } }] } }] },
-    };
-    const spans = [
-      { traceId, spanId: hexId(8, 61), name: 'as string', startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: [str('gen_ai.input.messages', JSON.stringify(messages)), str('gen_ai.tool.call.arguments', 'not json {')] },
-      { traceId, spanId: hexId(8, 62), name: 'structured', startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: [{ key: 'gen_ai.input.messages', value: structured }] },
-      { traceId, spanId: hexId(8, 63), name: 'escapes', startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: [str('gen_ai.output.messages', '[{"role":"assistant","parts":[{"type":"text","content":"nul\\u0000 and \\ud800 lone"}]}]')] },
-    ];
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
+    const req = traces([
+      { traceId, spanId: hexId(8, 61), name: 'as string', attributes: { 'gen_ai.input.messages': JSON.stringify(messages), 'gen_ai.tool.call.arguments': 'not json {' } },
+      { traceId, spanId: hexId(8, 62), name: 'structured', attributes: { 'gen_ai.input.messages': messages } },
+      { traceId, spanId: hexId(8, 63), name: 'escapes', attributes: { 'gen_ai.output.messages': '[{"role":"assistant","parts":[{"type":"text","content":"nul\\u0000 and \\ud800 lone"}]}]' } },
+    ]);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, req.json())).status).toBe(200);
     const rows = await t.query<{ name: string; attributes: Record<string, unknown> }>(`SELECT name, attributes FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY span_id`);
     const byName = Object.fromEntries(rows.map((r) => [r.name, r.attributes]));
     expect(byName['as string']).toEqual({ 'gen_ai.input.messages': messages, 'gen_ai.tool.call.arguments': 'not json {' });
@@ -315,12 +198,12 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
   it('gives one row per trace in verdict.traces with root, counts and token totals', async () => {
     const traceId = hexId(16, 7);
     const root = hexId(8, 71);
-    const spans = [
-      { traceId, spanId: root, name: 'invoke_agent support', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225603000000000', attributes: [str('gen_ai.operation.name', 'invoke_agent'), int('gen_ai.usage.input_tokens', 300), str('gen_ai.conversation.id', 'conv-7')] },
-      { traceId, spanId: hexId(8, 72), parentSpanId: root, name: 'chat', startTimeUnixNano: '1767225600500000000', endTimeUnixNano: '1767225601000000000', attributes: [str('gen_ai.operation.name', 'chat'), int('gen_ai.usage.input_tokens', 100), int('gen_ai.usage.output_tokens', 10)] },
-      { traceId, spanId: hexId(8, 73), parentSpanId: root, name: 'chat', startTimeUnixNano: '1767225601000000000', endTimeUnixNano: '1767225602000000000', attributes: [str('gen_ai.operation.name', 'chat'), int('gen_ai.usage.input_tokens', 200), int('gen_ai.usage.output_tokens', 20)], status: { code: 2 } },
-    ];
-    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
+    const req = traces([
+      { traceId, spanId: root, name: 'invoke_agent support', start: 1767225600000000000n, end: 1767225603000000000n, attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 300, 'gen_ai.conversation.id': 'conv-7' } },
+      { traceId, spanId: hexId(8, 72), parentSpanId: root, name: 'chat', start: 1767225600500000000n, end: 1767225601000000000n, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 100, 'gen_ai.usage.output_tokens': 10 } },
+      { traceId, spanId: hexId(8, 73), parentSpanId: root, name: 'chat', start: 1767225601000000000n, end: 1767225602000000000n, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': 200, 'gen_ai.usage.output_tokens': 20 }, status: { code: 'error' } },
+    ]);
+    expect((await postJson(`${t.httpUrl}/v1/traces`, req.json())).status).toBe(200);
     const rows = await t.query(`SELECT root_span_id, root_name, service_name, duration_ms, span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id FROM verdict.traces WHERE trace_id = '${traceId}'`);
     expect(rows).toEqual([{ root_span_id: root, root_name: 'invoke_agent support', service_name: 'test-service', duration_ms: 3000, span_count: 3, error_count: 1, input_tokens: 300, output_tokens: 30, conversation_id: 'conv-7' }]);
   });

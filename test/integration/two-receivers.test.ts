@@ -9,7 +9,8 @@ import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { baseConfig } from '../helpers/server.ts';
-import { grpcCall, hexId, logsJson, postJson, str, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
+import { grpcCall, postJson, TRACE_PATH } from '../helpers/otlp.ts';
+import { hexId, logs, T0, traces } from '../helpers/fixtures.ts';
 import pg from 'pg';
 
 describe('two receivers, one database', () => {
@@ -42,19 +43,18 @@ describe('two receivers, one database', () => {
     const requests = Array.from({ length: 40 }, (_, r) => {
       const traceId = hexId(16, 300 + r);
       return {
-        traceId,
-        spans: traceJson(Array.from({ length: 25 }, (_, i) => ({
-          traceId, spanId: hexId(8, i + 1), name: `step ${i}`, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000',
-          events: i === 0 ? [{ name: 'gen_ai.evaluation.result', timeUnixNano: '1767225600500000000', attributes: [str('gen_ai.evaluation.name', 'ok'), str('gen_ai.evaluation.score.label', 'pass')] }] : [],
+        spans: traces(Array.from({ length: 25 }, (_, i) => ({
+          traceId, spanId: hexId(8, i + 1), name: `step ${i}`,
+          events: i === 0 ? [{ name: 'gen_ai.evaluation.result', time: 1767225600500000000n, attributes: { 'gen_ai.evaluation.name': 'ok', 'gen_ai.evaluation.score.label': 'pass' } }] : [],
         }))),
-        logs: logsJson([{ timeUnixNano: '1767225600000000000', traceId, spanId: hexId(8, 1), body: { stringValue: `log ${r}` } }]),
+        logs: logs([{ time: T0, traceId, spanId: hexId(8, 1), body: `log ${r}` }]).json(),
       };
     });
     // Each request goes to both receivers at once, over both transports, and is then retried on the other one.
     const sends = requests.flatMap((q, r) => {
-      const proto = traceProto({ resourceSpans: [{ scopeSpans: [{ spans: q.spans.resourceSpans[0]!.scopeSpans[0]!.spans.map((s: any) => ({ ...s, traceId: Buffer.from(s.traceId, 'hex'), spanId: Buffer.from(s.spanId, 'hex') })) }] }] });
+      const [json, proto] = [q.spans.json(), q.spans.proto()];
       return [
-        () => postJson(`${http[r % 2]}/v1/traces`, q.spans).then((x) => x.status),
+        () => postJson(`${http[r % 2]}/v1/traces`, json).then((x) => x.status),
         () => grpcCall(grpc[(r + 1) % 2]!, TRACE_PATH, proto).then((x) => (x.code === 0 ? 200 : 500 + x.code)),
         () => postJson(`${http[(r + 1) % 2]}/v1/logs`, q.logs).then((x) => x.status),
         () => postJson(`${http[r % 2]}/v1/logs`, q.logs).then((x) => x.status),

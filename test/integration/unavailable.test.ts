@@ -8,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { TcpProxy, viaProxy } from '../helpers/proxy.ts';
-import { grpcCall, hexId, postJson, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
+import { grpcCall, postJson, TRACE_PATH } from '../helpers/otlp.ts';
+import { hexId, traces } from '../helpers/fixtures.ts';
 import { baseConfig } from '../helpers/server.ts';
 import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 
-const body = (traceId: string) => traceJson([{ traceId, spanId: hexId(8, 1), name: 'op', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }]);
+const request = (traceId: string) => traces([{ traceId, spanId: hexId(8, 1) }]);
+const body = (traceId: string) => request(traceId).json();
 
 describe('postgres unreachable', () => {
   let database: TestDatabase;
@@ -43,7 +45,7 @@ describe('postgres unreachable', () => {
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.json()).toMatchObject({ code: 14, message: expect.stringContaining('the database cannot take the rows now') });
     expect(Date.now() - started).toBeLessThan(5000); // promptly, not after a client timeout
-    const g = await grpcCall(server.grpcAddresses[0]!, TRACE_PATH, traceProto({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(hexId(16, 53), 'hex'), spanId: Buffer.from(hexId(8, 1), 'hex'), name: 'op' }] }] }] }));
+    const g = await grpcCall(server.grpcAddresses[0]!, TRACE_PATH, request(hexId(16, 53)).proto());
     expect(g.code).toBe(14);
     expect(g.metadata?.get('grpc-status-details-bin')).toHaveLength(1); // RetryInfo
     expect((await fetch(`${http}/readyz`)).status).toBe(503);

@@ -18,7 +18,7 @@ export const COLUMN_TYPES: Readonly<Record<string, ColumnType>> = {
   trace_id: 'text', span_id: 'text', parent_span_id: 'text', trace_state: 'text', name: 'text', kind: 'text',
   start_time: 'timestamptz', end_time: 'timestamptz', start_time_unix_nano: 'int8', end_time_unix_nano: 'int8', duration_ns: 'int8',
   status_code: 'text', status_message: 'text', flags: 'int8', service_name: 'text', scope_name: 'text', scope_version: 'text',
-  scope_attributes: 'jsonb', resource_attributes: 'jsonb', resource_schema_url: 'text', scope_schema_url: 'text',
+  scope_attributes: 'jsonb', resource_id: 'text', scope_schema_url: 'text',
   attributes: 'jsonb', events: 'jsonb', links: 'jsonb', dropped_attributes_count: 'int8', dropped_events_count: 'int8', dropped_links_count: 'int8',
   gen_ai_operation_name: 'text', gen_ai_provider_name: 'text', gen_ai_request_model: 'text', gen_ai_response_model: 'text', gen_ai_response_id: 'text',
   gen_ai_conversation_id: 'text', gen_ai_agent_name: 'text', gen_ai_tool_name: 'text', gen_ai_input_tokens: 'int8', gen_ai_output_tokens: 'int8',

@@ -34,14 +34,25 @@ interface SpanOutput {
   n: Normalized;
 }
 
+/**
+ * A row as the views show it: its resource_id replaced by the attributes and
+ * schema URL of the resource the batch carries under that id (stored once, in
+ * verdict.resources).
+ */
+function withResource(row: Row, n: Normalized): Row {
+  const { resource_id: id, ...rest } = row;
+  const r = n.batch.resources.find((x) => x.resource_id === id);
+  return r ? { ...rest, resource_attributes: JSON.parse(r.attributes), resource_schema_url: r.schema_url } : { ...rest, resource_attributes: `no resource ${String(id)} in the batch` };
+}
+
 function spans(req: ExportTraceServiceRequest): SpanOutput {
   const n = normalizeTraces(req, { policy: POLICY });
-  return { rows: readCopy(copyStream([n.batch.spans]), SPAN_COLUMNS), n };
+  return { rows: readCopy(copyStream([n.batch.spans]), SPAN_COLUMNS).map((r) => withResource(r, n)), n };
 }
 
 function logRows(req: ExportLogsServiceRequest) {
   const n = normalizeLogs(req, { policy: POLICY }, NOW);
-  return { rows: readCopy(copyStream([encodeRows(LOGS, n.batch.logs)]), LOG_COLUMNS), n };
+  return { rows: readCopy(copyStream([encodeRows(LOGS, n.batch.logs)]), LOG_COLUMNS).map((r) => withResource(r, n)), n };
 }
 
 /** Evaluation rows with their attributes parsed, for comparing. */
@@ -91,10 +102,11 @@ describe('normalizeTraces', () => {
   it('makes every column of a span with every OTLP field set, byte for byte the same from protobuf and from OTLP/JSON', () => {
     const [traceId, spanId] = [hexId(16, 2), hexId(8, 2)];
     const req = traces([everyFieldSpan(traceId, spanId)], EVERY_FIELD_ENVELOPE);
-    const fromProto = normalizeTraces(req.decoded(), { policy: NO_POLICY }).batch.spans;
+    const proto = normalizeTraces(req.decoded(), { policy: NO_POLICY });
+    const fromProto = proto.batch.spans;
     const fromJson = normalizeTraces(req.decodedJson(), { policy: NO_POLICY }).batch.spans;
     expect(Buffer.concat(fromJson.chunks).equals(Buffer.concat(fromProto.chunks))).toBe(true);
-    expect(readCopy(copyStream([fromProto]), SPAN_COLUMNS)).toEqual([{
+    expect(readCopy(copyStream([fromProto]), SPAN_COLUMNS).map((r) => withResource(r, proto))).toEqual([{
       trace_id: traceId, span_id: spanId, parent_span_id: '0102030405060708', trace_state: 'vendor=abc', name: 'chat gpt-4o', kind: 'client',
       // timestamptz keeps microseconds; the *_unix_nano columns keep the exact nanoseconds (beyond 2^53).
       start_time: 1767225600123456n, end_time: 1767225601987654n, start_time_unix_nano: 1767225600123456789n, end_time_unix_nano: 1767225601987654321n,
@@ -269,6 +281,11 @@ describe('normalizeTraces', () => {
         id: expect.stringMatching(/^[0-9a-f]{32}$/), trace_id: TRACE, span_id: hexId(8, 1), response_id: 'chatcmpl-1', conversation_id: 'conv-1',
         name: 'Relevance', score_value: 0.25, score_label: 'not_relevant', explanation: 'The answer ignores the question.', error_type: 'timeout',
         time_unix_nano: T0 + 500n, channel: 'span_event', source: 'llm_judge', polarity: 'negative', service_name: 'judge-ragas', attributes: evaluation,
+        // The span judges itself: its facts go with the verdict, so reads and rollups need no join.
+        target: {
+          trace_id: TRACE, span_id: hexId(8, 1), span_name: 'op', service_name: 'judge-ragas', service_version: null, operation_name: null,
+          request_model: null, response_model: null, agent_name: null, conversation_id: 'conv-1',
+        },
       }]);
       expect(rows[0]!.events).toEqual([{ time_unix_nano: String(T0 + 500n), name: EVAL, attributes: evaluation, dropped_attributes_count: 0 }]);
       expect(n.rejections.message('span')).toBe('');
@@ -408,12 +425,12 @@ describe('normalizeLogs', () => {
       {
         id: expect.stringMatching(/^[0-9a-f]{32}$/), trace_id: TRACE, span_id: hexId(8, 1), response_id: null, conversation_id: null, name: 'Correctness',
         score_value: 2, score_label: 'incorrect', explanation: null, error_type: null, time_unix_nano: T0, channel: 'log', source: 'llm_judge', polarity: 'negative',
-        service_name: 'judge-1', attributes,
+        service_name: 'judge-1', attributes, target: null,
       },
       {
         id: expect.stringMatching(/^[0-9a-f]{32}$/), trace_id: null, span_id: null, response_id: 'resp-1', conversation_id: null, name: 'Legacy',
         score_value: null, score_label: null, explanation: null, error_type: null, time_unix_nano: T0 + 1n, channel: 'log', source: 'llm_judge', polarity: null,
-        service_name: 'judge-1', attributes: { 'event.name': EVAL, 'gen_ai.evaluation.name': 'Legacy', 'gen_ai.response.id': 'resp-1' },
+        service_name: 'judge-1', attributes: { 'event.name': EVAL, 'gen_ai.evaluation.name': 'Legacy', 'gen_ai.response.id': 'resp-1' }, target: null,
       },
     ]);
     expect(n.rejections.message('log record')).toBe(

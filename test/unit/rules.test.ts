@@ -40,7 +40,7 @@ const verdicts = (b: Batch) => b.evaluations.map((e: EvaluationRow) => ({ ...e, 
 
 /** A rule verdict: everything a rule fills the same way, and what the test names. */
 const verdict = (v: { id: string; trace_id: string | null; span_id: string | null; name: string; score_label: string | null; explanation: string; time_unix_nano: bigint; polarity: string | null; attributes: object; conversation_id?: string | null; score_value?: number | null }) => ({
-  response_id: null, conversation_id: null, score_value: null, error_type: null, channel: 'rule', source: 'rule', service_name: 'verdict', ...v,
+  response_id: null, conversation_id: null, score_value: null, error_type: null, channel: 'rule', source: 'rule', service_name: 'verdict', target: null, ...v,
 });
 
 const messages = (...turns: Array<[string, string]>) => JSON.stringify(turns.map(([role, content]) => ({ role, parts: [{ type: 'text', content }] })));

@@ -36,8 +36,9 @@ DROP INDEX verdict.evaluations_trace, verdict.evaluations_response_id, verdict.e
 -- Helpers
 -- ---------------------------------------------------------------------------
 
--- a + b where NULL means "nothing counted yet" (a sum over no values).
-CREATE FUNCTION verdict.nsum(a bigint, b bigint) RETURNS bigint
+-- a + b where NULL means "nothing counted yet" (a sum over no values). Token sums are
+-- numeric: a sender's absurd count must not overflow a run's total and refuse the batch.
+CREATE FUNCTION verdict.nsum(a numeric, b numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a ELSE a + b END;
 
@@ -293,10 +294,10 @@ CREATE TABLE verdict.trace_summary (
   model                     text,        -- the response (else request) model of its last-ending model call
   model_end_time_unix_nano  bigint,
   -- Tokens of inference spans; of agent and workflow spans separately (they usually repeat their children's).
-  leaf_input_tokens         bigint,
-  leaf_output_tokens        bigint,
-  aggregate_input_tokens    bigint,
-  aggregate_output_tokens   bigint,
+  leaf_input_tokens         numeric,
+  leaf_output_tokens        numeric,
+  aggregate_input_tokens    numeric,
+  aggregate_output_tokens   numeric,
   verdicts                  bigint      NOT NULL DEFAULT 0,
   positive_verdicts         bigint      NOT NULL DEFAULT 0,
   negative_verdicts         bigint      NOT NULL DEFAULT 0,
@@ -363,9 +364,9 @@ CREATE TABLE verdict.span_rollup (
   spans            bigint      NOT NULL,
   roots            bigint      NOT NULL,   -- spans without a parent: runs started
   errors           bigint      NOT NULL,
-  input_tokens     bigint      NOT NULL,
-  output_tokens    bigint      NOT NULL,
-  duration_ns      bigint      NOT NULL,
+  input_tokens     numeric     NOT NULL,
+  output_tokens    numeric     NOT NULL,
+  duration_ns      double precision NOT NULL,   -- for averages; a float, so no sender's duration overflows it
   UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent)
 );
 
@@ -545,8 +546,8 @@ LEFT JOIN LATERAL (
     max(t.end_time) AS end_time,
     sum(t.span_count)::bigint AS span_count,
     sum(t.error_count)::bigint AS error_count,
-    sum(COALESCE(t.leaf_input_tokens, t.aggregate_input_tokens))::bigint AS input_tokens,
-    sum(COALESCE(t.leaf_output_tokens, t.aggregate_output_tokens))::bigint AS output_tokens,
+    sum(COALESCE(t.leaf_input_tokens, t.aggregate_input_tokens)) AS input_tokens,
+    sum(COALESCE(t.leaf_output_tokens, t.aggregate_output_tokens)) AS output_tokens,
     sum(t.verdicts)::bigint AS verdicts,
     sum(t.positive_verdicts)::bigint AS positive_verdicts,
     sum(t.negative_verdicts)::bigint AS negative_verdicts,

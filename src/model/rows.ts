@@ -41,8 +41,9 @@ export interface SpanFact {
   agentName: string | null;
   conversationId: string | null;
   responseId: string | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
+  /** Exact (a sender may send any int64). */
+  inputTokens: bigint | null;
+  outputTokens: bigint | null;
 }
 
 export interface LogRow {

@@ -32,6 +32,7 @@ const jsonNull = col('jsonb', true);
 const bool = col('boolean');
 const float = col('double precision');
 const floatNull = col('double precision', true);
+const numNull = col('numeric', true);
 
 /** Columns shared by the span table and its view. */
 const SPAN_CORE = {
@@ -94,7 +95,7 @@ export const SCHEMA = {
       root_span_id: textNull, root_name: textNull, root_is_root: col('boolean', false, true), root_start_time: timeNull,
       root_start_time_unix_nano: int8Null, service_name: textNull, service_version: textNull, agent_name: textNull,
       conversation_id: textNull, model: textNull, model_end_time_unix_nano: int8Null,
-      leaf_input_tokens: int8Null, leaf_output_tokens: int8Null, aggregate_input_tokens: int8Null, aggregate_output_tokens: int8Null,
+      leaf_input_tokens: numNull, leaf_output_tokens: numNull, aggregate_input_tokens: numNull, aggregate_output_tokens: numNull,
       ...RUN_COUNTS,
       prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
       prev_flags: col('integer', true),
@@ -107,7 +108,7 @@ export const SCHEMA = {
     },
     'verdict.span_rollup': {
       minute: time, service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
-      spans: int8, roots: int8, errors: int8, input_tokens: int8, output_tokens: int8, duration_ns: int8,
+      spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
     },
     'verdict.latency_rollup': { minute: time, service_name: textNull, operation: textNull, bucket: col('smallint'), spans: int8 },
     'verdict.run_rollup': {
@@ -128,7 +129,7 @@ export const SCHEMA = {
     'verdict.logs': { ...LOG_CORE, resource_attributes: json, resource_schema_url: textNull },
     'verdict.traces': {
       trace_id: text, root_span_id: text, root_name: text, service_name: textNull, start_time: time, end_time: time,
-      duration_ms: float, span_count: int8, error_count: int8, input_tokens: int8Null, output_tokens: int8Null,
+      duration_ms: float, span_count: int8, error_count: int8, input_tokens: numNull, output_tokens: numNull,
       conversation_id: textNull, service_version: textNull, agent_name: textNull, model: textNull, has_root: bool, ...VERDICT_COUNTS,
     },
     'verdict.trace_evaluations': {
@@ -140,7 +141,7 @@ export const SCHEMA = {
     },
     'verdict.conversations': {
       conversation_id: text, trace_count: int8, trace_ids: col('ARRAY'), start_time: timeNull, end_time: timeNull,
-      duration_ms: floatNull, span_count: int8, error_count: int8, input_tokens: int8Null, output_tokens: int8Null,
+      duration_ms: floatNull, span_count: int8, error_count: int8, input_tokens: numNull, output_tokens: numNull,
       ...VERDICT_COUNTS, last_activity: timeNull,
     },
     'verdict.partitions': { parent: text, partition: text, day: col('date') },

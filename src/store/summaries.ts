@@ -48,13 +48,13 @@ export interface TraceDelta {
   /** The response (else request) model of the model call that ended last (ties by model name). */
   model: string | null;
   modelEndNs: bigint | null;
-  leafInputTokens: number | null;
-  leafOutputTokens: number | null;
-  aggregateInputTokens: number | null;
-  aggregateOutputTokens: number | null;
+  leafInputTokens: bigint | null;
+  leafOutputTokens: bigint | null;
+  aggregateInputTokens: bigint | null;
+  aggregateOutputTokens: bigint | null;
 }
 
-const add = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b);
+const add = (a: bigint | null, b: bigint | null): bigint | null => (a === null ? b : b === null ? a : a + b);
 
 /** Whether root candidate `a` is better than `b`: a real root first, then the earlier start, then the smaller span ID. */
 export function betterRoot(a: { root: boolean; startNs: bigint; spanId: string }, b: { root: boolean; startNs: bigint; spanId: string }): boolean {
@@ -118,8 +118,8 @@ export interface SpanRollup {
   spans: number;
   roots: number;
   errors: number;
-  inputTokens: number;
-  outputTokens: number;
+  inputTokens: bigint;
+  outputTokens: bigint;
   durationNs: number;
 }
 
@@ -143,14 +143,14 @@ export function spanRollups(facts: readonly SpanFact[]): SpanRollup[] {
     const key = keyOf([minute, f.serviceName, f.serviceVersion, f.operation, model, f.agentName]);
     let r = rows.get(key);
     if (!r) {
-      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, spans: 0, roots: 0, errors: 0, inputTokens: 0, outputTokens: 0, durationNs: 0 };
+      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
       rows.set(key, r);
     }
     r.spans++;
     if (f.root) r.roots++;
     if (f.error) r.errors++;
-    r.inputTokens += f.inputTokens ?? 0;
-    r.outputTokens += f.outputTokens ?? 0;
+    r.inputTokens += f.inputTokens ?? 0n;
+    r.outputTokens += f.outputTokens ?? 0n;
     r.durationNs += f.durationNs;
   }
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);

@@ -70,7 +70,7 @@ const LATER_MODEL = `(EXCLUDED.model IS NOT NULL AND (t.model IS NULL OR (EXCLUD
 const TRACE_SQL = `
 WITH d AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bool[], $9::bigint[],
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
+    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[])
     AS d(trace_id, spans, errors, start_ns, end_ns, root_span_id, root_name, root_is_root, root_start_ns, service_name, service_version,
          agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out)
 ),
@@ -171,7 +171,7 @@ export const verdictRollupRows = (v: string, sign: string, dims: 'target' | 'unk
 const SPAN_ROLLUP_SQL = `
 INSERT INTO verdict.span_rollup AS r (minute, service_name, service_version, operation, model, agent, spans, roots, errors, input_tokens, output_tokens, duration_ns)
 SELECT to_timestamp(m), sn, sv, op, mo, ag, n, ro, er, it, ot, du
-FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::numeric[], $11::numeric[], $12::float8[])
   AS d(m, sn, sv, op, mo, ag, n, ro, er, it, ot, du)
 ON CONFLICT (minute, service_name, service_version, operation, model, agent) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans, roots = r.roots + EXCLUDED.roots, errors = r.errors + EXCLUDED.errors,
@@ -237,7 +237,7 @@ export async function flushRollups(s: Session, facts: readonly SpanFact[], queue
     await s.rows(SPAN_ROLLUP_SQL, [
       spans.map((r) => r.minute), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
       spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
-      spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => big(r.durationNs)),
+      spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
     ]);
     const latency = latencyRollups(facts);
     await s.rows(LATENCY_ROLLUP_SQL, [

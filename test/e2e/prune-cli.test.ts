@@ -52,16 +52,17 @@ describe('verdict prune against PostgreSQL', () => {
     const keep = spawnVerdict(['prune', '--older-than', '30d', '--keep-with-verdicts', '--batch-size', '1', '--database-url', url]);
     expect(await finished(keep)).toBe(0);
     expect(keep.stderr()).toBe('');
-    expect(messages(keep)[0]).toMatch(/^prune: deleting data older than \d{4}-\d\d-\d\dT[\d:.]+Z, keeping the traces that carry verdicts$/);
-    const progress = keep.lines.filter((l) => Array.isArray(l.pages));
-    expect(progress.map((l) => l.table)).toEqual(['verdict.spans', 'verdict.evaluations', 'verdict.logs', 'verdict.user_turns']);
-    expect(progress[0]!.msg).toBe('prune: verdict.spans 100% (1 of 1 pages); deleted so far: 1 traces (1 spans), 0 log records, 0 verdicts, 0 user turns');
-    expect(messages(keep).at(-1)).toBe('prune: done; deleted 1 traces (1 spans), 1 log records, 0 verdicts, 0 user turns in 4 batches');
+    expect(messages(keep)[0]).toMatch(/^prune: deleting data older than \d{4}-\d\d-\d\dT[\d:.]+Z, keeping the runs that carry verdicts$/);
+    // A progress line per step, with the running totals.
+    const progress = keep.lines.filter((l) => typeof l.step === 'string');
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[0]!.msg).toMatch(/^prune: .+; deleted so far: \d+ runs/);
+    expect(messages(keep).at(-1)).toMatch(/^prune: done; deleted 1 runs \(1 spans\), 1 log records, 0 verdicts, 0 user turns; \d+ day partitions dropped in \d+ steps$/);
     expect(await remaining()).toEqual([ids.judged, ids.recent].sort());
 
     const all = spawnVerdict(['prune', '--database-url', url, '--older-than=4w']);
     expect(await finished(all)).toBe(0);
-    expect(messages(all).at(-1)).toBe('prune: done; deleted 1 traces (1 spans), 0 log records, 1 verdicts, 0 user turns in 4 batches');
+    expect(messages(all).at(-1)).toMatch(/^prune: done; deleted 1 runs \(1 spans\), 0 log records, 1 verdicts, 0 user turns; \d+ day partitions dropped in \d+ steps$/);
     expect(await remaining()).toEqual([ids.recent]);
   });
 
@@ -95,7 +96,7 @@ describe('verdict prune on the embedded database', () => {
     }
     const v = spawnVerdict(['prune', '--older-than', '30d', '--data-dir', dataDir]);
     expect(await finished(v)).toBe(0);
-    expect(messages(v).at(-1)).toBe('prune: done; deleted 2 traces (2 spans), 1 log records, 1 verdicts, 0 user turns in 4 batches');
+    expect(messages(v).at(-1)).toMatch(/^prune: done; deleted 2 runs \(2 spans\), 1 log records, 1 verdicts, 0 user turns; \d+ day partitions dropped in \d+ steps$/);
 
     const missing = spawnVerdict(['prune', '--older-than', '30d', '--data-dir', join(dataDir, 'nope')]);
     expect(await finished(missing)).toBe(2);

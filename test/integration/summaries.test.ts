@@ -213,7 +213,7 @@ const REFERENCE = {
       COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent,
       count(*)::int AS spans, (count(*) FILTER (WHERE s.parent_span_id IS NULL))::int AS roots, (count(*) FILTER (WHERE s.status_code = 'error'))::int AS errors,
       COALESCE(sum(s.gen_ai_input_tokens), 0)::int AS input_tokens, COALESCE(sum(s.gen_ai_output_tokens), 0)::int AS output_tokens,
-      sum(s.duration_ns)::text AS duration_ns
+      sum(s.duration_ns)::bigint AS duration_ns
     FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`,
   latencyRollup: `
     SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.gen_ai_operation_name AS operation,
@@ -242,7 +242,7 @@ const KEPT = {
   conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int
     FROM verdict.conversations ORDER BY 1`,
   spanRollup: `SELECT minute, service_name, service_version, operation, model, agent, spans::int, roots::int, errors::int, input_tokens::int,
-      output_tokens::int, duration_ns::text FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,
+      output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,
   latencyRollup: `SELECT minute, service_name, operation, bucket::int, spans::int FROM verdict.latency_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4`,
   runRollup: `SELECT minute, service_name, service_version, runs::int, runs_with_error::int, runs_with_verdict::int, runs_with_user_verdict::int,
       runs_with_indirect_verdict::int, runs_with_llm_judge_verdict::int, runs_with_rule_verdict::int, runs_with_reviewer_verdict::int

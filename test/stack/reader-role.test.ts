@@ -90,7 +90,7 @@ async function expectReadOnlyAccess(db: TestDatabase) {
     // Not only the setting: the role has no write privilege either.
     await c.query('SET default_transaction_read_only = off');
     await expect(c.query(`INSERT INTO verdict.evaluations (id, name, time, channel, attributes) VALUES ('x', 'x', now(), 'api', '{}')`)).rejects.toThrow(/permission denied/);
-    await expect(c.query(`DELETE FROM verdict.spans`)).rejects.toThrow(/permission denied/);
+    await expect(c.query(`DELETE FROM verdict.span_rows`)).rejects.toThrow(/permission denied/);
     await expect(c.query(`CREATE TABLE verdict.mine (x int)`)).rejects.toThrow(/permission denied/);
   });
 }

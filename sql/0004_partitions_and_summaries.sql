@@ -66,7 +66,25 @@ CREATE AGGREGATE verdict.sum_counts(jsonb) (SFUNC = verdict.add_counts, STYPE = 
 -- above any duration in it.
 CREATE FUNCTION verdict.latency_bucket_upper_ms(bucket integer) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN bucket <= 0 THEN 1.0 ELSE power(2.0, bucket / 4.0) END;
+RETURN CASE WHEN bucket <= 0 THEN 1.0 ELSE power(2.0, bucket::double precision / 4.0) END;
+
+-- The p-quantile (0..1) of a histogram given as parallel arrays of buckets and
+-- counts (a bucket may repeat: its counts add up), in ms: the upper edge of
+-- the bucket it falls in. For example, from verdict.latency_rollup:
+--   verdict.latency_percentile(array_agg(bucket), array_agg(spans), 0.95)
+CREATE FUNCTION verdict.latency_percentile(buckets smallint[], counts bigint[], p double precision) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+  SELECT verdict.latency_bucket_upper_ms(b)
+  FROM (
+    SELECT b, sum(sum(n)) OVER (ORDER BY b) AS cum, sum(sum(n)) OVER () AS total
+    FROM unnest(buckets, counts) AS u(b, n)
+    GROUP BY b
+  ) x
+  WHERE cum >= p * total
+  ORDER BY b
+  LIMIT 1
+);
 
 -- ---------------------------------------------------------------------------
 -- Resources
@@ -318,7 +336,7 @@ CREATE INDEX trace_summary_start_time ON verdict.trace_summary (start_time);
 CREATE INDEX trace_summary_end_time ON verdict.trace_summary (end_time);
 CREATE INDEX trace_summary_conversation ON verdict.trace_summary (conversation_id) WHERE conversation_id IS NOT NULL;
 
--- What a run counts as in verdict.run_rollup (bits: error, any verdict, and a verdict from each source).
+-- What a run counts as in verdict.run_rollup (bits: error, any verdict, a verdict from each source, a human's).
 CREATE FUNCTION verdict.run_flags(t verdict.trace_summary) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- (Bitwise operators share one precedence level in PostgreSQL: each shift is parenthesised.)
@@ -328,7 +346,8 @@ RETURN (t.error_count > 0)::int
      | ((t.indirect_verdicts > 0)::int << 3)
      | ((t.llm_judge_verdicts > 0)::int << 4)
      | ((t.rule_verdicts > 0)::int << 5)
-     | ((t.reviewer_verdicts > 0)::int << 6);
+     | ((t.reviewer_verdicts > 0)::int << 6)
+     | ((t.user_verdicts > 0 OR t.reviewer_verdicts > 0)::int << 7);
 
 -- One row per conversation: when it was active, and the verdicts on the
 -- thread itself (verdicts on its runs are counted on the runs).
@@ -393,6 +412,7 @@ CREATE TABLE verdict.run_rollup (
   runs_with_llm_judge_verdict bigint    NOT NULL,
   runs_with_rule_verdict    bigint      NOT NULL,
   runs_with_reviewer_verdict bigint     NOT NULL,
+  runs_with_human_verdict   bigint      NOT NULL,   -- a user's or a reviewer's
   UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version)
 );
 
@@ -724,7 +744,7 @@ SELECT
   count(*) FILTER (WHERE t.error_count > 0), count(*) FILTER (WHERE t.verdicts > 0),
   count(*) FILTER (WHERE t.user_verdicts > 0), count(*) FILTER (WHERE t.indirect_verdicts > 0),
   count(*) FILTER (WHERE t.llm_judge_verdicts > 0), count(*) FILTER (WHERE t.rule_verdicts > 0),
-  count(*) FILTER (WHERE t.reviewer_verdicts > 0)
+  count(*) FILTER (WHERE t.reviewer_verdicts > 0), count(*) FILTER (WHERE t.user_verdicts > 0 OR t.reviewer_verdicts > 0)
 FROM verdict.trace_summary t
 WHERE t.span_count > 0
 GROUP BY 1, 2, 3;

@@ -114,7 +114,7 @@ export const SCHEMA = {
     'verdict.run_rollup': {
       minute: time, service_name: textNull, service_version: textNull, runs: int8, runs_with_error: int8, runs_with_verdict: int8,
       runs_with_user_verdict: int8, runs_with_indirect_verdict: int8, runs_with_llm_judge_verdict: int8,
-      runs_with_rule_verdict: int8, runs_with_reviewer_verdict: int8,
+      runs_with_rule_verdict: int8, runs_with_reviewer_verdict: int8, runs_with_human_verdict: int8,
     },
     'verdict.verdict_rollup': {
       minute: time, name: text, label: textNull, source: textNull, polarity: textNull, service_name: textNull,

@@ -19,7 +19,7 @@ export const DELTA_DDL = `
 CREATE TEMP TABLE IF NOT EXISTS verdict_run_deltas (
   minute timestamptz, service_name text, service_version text, runs bigint, runs_with_error bigint, runs_with_verdict bigint,
   runs_with_user_verdict bigint, runs_with_indirect_verdict bigint, runs_with_llm_judge_verdict bigint,
-  runs_with_rule_verdict bigint, runs_with_reviewer_verdict bigint) ON COMMIT DELETE ROWS;
+  runs_with_rule_verdict bigint, runs_with_reviewer_verdict bigint, runs_with_human_verdict bigint) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS verdict_verdict_deltas (
   minute timestamptz, name text, label text, source text, polarity text, service_name text, service_version text,
   model text, agent text, verdicts bigint, score_sum double precision, scored bigint) ON COMMIT DELETE ROWS;
@@ -42,7 +42,7 @@ const UNCHANGED = `prev_counted IS TRUE AND span_count > 0 AND prev_minute = min
   AND prev_service_name IS NOT DISTINCT FROM service_name AND prev_service_version IS NOT DISTINCT FROM service_version AND prev_flags = flags`;
 
 const flagSums = (sign: string, flags: string) =>
-  [0, 1, 2, 3, 4, 5, 6].map((bit) => `${sign} * ((${flags} >> ${bit}) & 1)`).join(', ');
+  [0, 1, 2, 3, 4, 5, 6, 7].map((bit) => `${sign} * ((${flags} >> ${bit}) & 1)`).join(', ');
 
 const runMoves = (up: string) => `
 run_moves AS (
@@ -186,7 +186,8 @@ ON CONFLICT (minute, service_name, operation, bucket) DO UPDATE SET spans = r.sp
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
 SELECT minute, service_name, service_version, sum(runs), sum(runs_with_error), sum(runs_with_verdict), sum(runs_with_user_verdict),
-  sum(runs_with_indirect_verdict), sum(runs_with_llm_judge_verdict), sum(runs_with_rule_verdict), sum(runs_with_reviewer_verdict)
+  sum(runs_with_indirect_verdict), sum(runs_with_llm_judge_verdict), sum(runs_with_rule_verdict), sum(runs_with_reviewer_verdict),
+  sum(runs_with_human_verdict)
 FROM verdict_run_deltas GROUP BY 1, 2, 3 ORDER BY minute, service_name COLLATE "C", service_version COLLATE "C"
 ON CONFLICT (minute, service_name, service_version) DO UPDATE SET
   runs = r.runs + EXCLUDED.runs, runs_with_error = r.runs_with_error + EXCLUDED.runs_with_error,
@@ -195,7 +196,8 @@ ON CONFLICT (minute, service_name, service_version) DO UPDATE SET
   runs_with_indirect_verdict = r.runs_with_indirect_verdict + EXCLUDED.runs_with_indirect_verdict,
   runs_with_llm_judge_verdict = r.runs_with_llm_judge_verdict + EXCLUDED.runs_with_llm_judge_verdict,
   runs_with_rule_verdict = r.runs_with_rule_verdict + EXCLUDED.runs_with_rule_verdict,
-  runs_with_reviewer_verdict = r.runs_with_reviewer_verdict + EXCLUDED.runs_with_reviewer_verdict`;
+  runs_with_reviewer_verdict = r.runs_with_reviewer_verdict + EXCLUDED.runs_with_reviewer_verdict,
+  runs_with_human_verdict = r.runs_with_human_verdict + EXCLUDED.runs_with_human_verdict`;
 
 const VERDICT_FLUSH_SQL = `
 INSERT INTO verdict.verdict_rollup AS r (minute, name, label, source, polarity, service_name, service_version, model, agent, verdicts, score_sum, scored)

@@ -224,7 +224,8 @@ const REFERENCE = {
       (count(*) FILTER (WHERE error_count > 0))::int AS runs_with_error, (count(*) FILTER (WHERE verdicts > 0))::int AS runs_with_verdict,
       (count(*) FILTER (WHERE user_verdicts > 0))::int AS runs_with_user_verdict, (count(*) FILTER (WHERE indirect_verdicts > 0))::int AS runs_with_indirect_verdict,
       (count(*) FILTER (WHERE llm_judge_verdicts > 0))::int AS runs_with_llm_judge_verdict, (count(*) FILTER (WHERE rule_verdicts > 0))::int AS runs_with_rule_verdict,
-      (count(*) FILTER (WHERE reviewer_verdicts > 0))::int AS runs_with_reviewer_verdict
+      (count(*) FILTER (WHERE reviewer_verdicts > 0))::int AS runs_with_reviewer_verdict,
+      (count(*) FILTER (WHERE user_verdicts > 0 OR reviewer_verdicts > 0))::int AS runs_with_human_verdict
     FROM (${RUNS}) r GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
   verdictRollup: `
     SELECT date_trunc('minute', time) AS minute, name, score_label AS label, source, polarity, r_service AS service_name, r_version AS service_version,
@@ -245,7 +246,8 @@ const KEPT = {
       output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,
   latencyRollup: `SELECT minute, service_name, operation, bucket::int, spans::int FROM verdict.latency_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4`,
   runRollup: `SELECT minute, service_name, service_version, runs::int, runs_with_error::int, runs_with_verdict::int, runs_with_user_verdict::int,
-      runs_with_indirect_verdict::int, runs_with_llm_judge_verdict::int, runs_with_rule_verdict::int, runs_with_reviewer_verdict::int
+      runs_with_indirect_verdict::int, runs_with_llm_judge_verdict::int, runs_with_rule_verdict::int, runs_with_reviewer_verdict::int,
+      runs_with_human_verdict::int
     FROM verdict.run_rollup WHERE runs <> 0 OR runs_with_error <> 0 OR runs_with_verdict <> 0 ORDER BY 1, 2, 3`,
   verdictRollup: `SELECT minute, name, label, source, polarity, service_name, service_version, model, agent, verdicts::int
     FROM verdict.verdict_rollup WHERE verdicts <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,

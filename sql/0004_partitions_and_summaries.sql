@@ -61,6 +61,14 @@ RETURN (
 
 CREATE AGGREGATE verdict.sum_counts(jsonb) (SFUNC = verdict.add_counts, STYPE = jsonb, INITCOND = '{}');
 
+-- The counters negated, to take them away with add_counts.
+CREATE FUNCTION verdict.neg_counts(a jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+  SELECT COALESCE(jsonb_object_agg(x.key, (SELECT jsonb_object_agg(y.key, -(y.value::bigint)) FROM jsonb_each_text(x.value) y)), '{}'::jsonb)
+  FROM jsonb_each(COALESCE(a, '{}'::jsonb)) x
+);
+
 -- Latency histograms: bucket 0 holds durations under 1 ms; bucket b ≥ 1
 -- holds [2^((b-1)/4), 2^(b/4)) ms, so a bucket's upper edge is at most 19 %
 -- above any duration in it.
@@ -330,7 +338,8 @@ CREATE TABLE verdict.trace_summary (
   prev_minute               timestamptz,
   prev_service_name         text,
   prev_service_version      text,
-  prev_flags                integer
+  prev_flags                integer,
+  prev_conversation_id      text
 );
 CREATE INDEX trace_summary_start_time ON verdict.trace_summary (start_time);
 CREATE INDEX trace_summary_end_time ON verdict.trace_summary (end_time);
@@ -349,12 +358,25 @@ RETURN (t.error_count > 0)::int
      | ((t.reviewer_verdicts > 0)::int << 6)
      | ((t.user_verdicts > 0 OR t.reviewer_verdicts > 0)::int << 7);
 
--- One row per conversation: when it was active, and the verdicts on the
--- thread itself (verdicts on its runs are counted on the runs).
+-- One row per conversation: when it was active, how many runs it has, the
+-- verdicts on its runs (moved along when a run's conversation is learnt or
+-- changes) and the verdicts on the thread itself. Kept at ingest, so lists
+-- of conversations sort and filter without reading their runs.
 CREATE TABLE verdict.conversation_summary (
   conversation_id             text        PRIMARY KEY,
   start_time                  timestamptz,
   end_time                    timestamptz,
+  trace_count                 bigint      NOT NULL DEFAULT 0,
+  run_verdicts                bigint      NOT NULL DEFAULT 0,
+  run_positive_verdicts       bigint      NOT NULL DEFAULT 0,
+  run_negative_verdicts       bigint      NOT NULL DEFAULT 0,
+  run_neutral_verdicts        bigint      NOT NULL DEFAULT 0,
+  run_user_verdicts           bigint      NOT NULL DEFAULT 0,
+  run_indirect_verdicts       bigint      NOT NULL DEFAULT 0,
+  run_llm_judge_verdicts      bigint      NOT NULL DEFAULT 0,
+  run_rule_verdicts           bigint      NOT NULL DEFAULT 0,
+  run_reviewer_verdicts       bigint      NOT NULL DEFAULT 0,
+  run_verdicts_by_source      jsonb       NOT NULL DEFAULT '{}',
   thread_verdicts             bigint      NOT NULL DEFAULT 0,
   thread_positive_verdicts    bigint      NOT NULL DEFAULT 0,
   thread_negative_verdicts    bigint      NOT NULL DEFAULT 0,
@@ -367,6 +389,9 @@ CREATE TABLE verdict.conversation_summary (
   thread_verdicts_by_source   jsonb       NOT NULL DEFAULT '{}'
 );
 CREATE INDEX conversation_summary_end_time ON verdict.conversation_summary (end_time);
+
+-- The repeat rule's memory, pruned and read by time.
+CREATE INDEX user_turns_time ON verdict.user_turns (time);
 
 -- ---------------------------------------------------------------------------
 -- Rollups for dashboards, per minute
@@ -531,56 +556,38 @@ SELECT
 FROM verdict.evaluations e
 LEFT JOIN verdict.trace_summary t ON t.trace_id = e.target_trace_id;
 
--- One row per conversation: its runs' totals (read through the index on
--- trace_summary.conversation_id) and the verdicts on its runs or on the
--- thread itself.
+-- One row per conversation. Run and verdict counts come from the summary
+-- kept at ingest; the runs' own totals are read, through the index on
+-- trace_summary.conversation_id, only for the rows a query returns (a
+-- LIMIT evaluates them after sorting).
 CREATE VIEW verdict.conversations AS
 SELECT
   c.conversation_id,
-  COALESCE(r.trace_count, 0) AS trace_count,
-  COALESCE(r.trace_ids, ARRAY[]::text[]) AS trace_ids,
-  r.start_time,
-  r.end_time,
-  ((extract(epoch FROM r.end_time - r.start_time)) * 1000)::double precision AS duration_ms,
-  COALESCE(r.span_count, 0) AS span_count,
-  COALESCE(r.error_count, 0) AS error_count,
-  r.input_tokens,
-  r.output_tokens,
-  COALESCE(r.verdicts, 0) + c.thread_verdicts AS verdicts,
-  COALESCE(r.positive_verdicts, 0) + c.thread_positive_verdicts AS positive_verdicts,
-  COALESCE(r.negative_verdicts, 0) + c.thread_negative_verdicts AS negative_verdicts,
-  COALESCE(r.neutral_verdicts, 0) + c.thread_neutral_verdicts AS neutral_verdicts,
-  COALESCE(r.user_verdicts, 0) + c.thread_user_verdicts AS user_verdicts,
-  COALESCE(r.indirect_verdicts, 0) + c.thread_indirect_verdicts AS indirect_verdicts,
-  COALESCE(r.llm_judge_verdicts, 0) + c.thread_llm_judge_verdicts AS llm_judge_verdicts,
-  COALESCE(r.rule_verdicts, 0) + c.thread_rule_verdicts AS rule_verdicts,
-  COALESCE(r.reviewer_verdicts, 0) + c.thread_reviewer_verdicts AS reviewer_verdicts,
-  verdict.add_counts(r.verdicts_by_source, c.thread_verdicts_by_source) AS verdicts_by_source,
+  c.trace_count,
+  COALESCE((SELECT array_agg(t.trace_id ORDER BY t.start_time, t.trace_id) FROM verdict.trace_summary t
+            WHERE t.conversation_id = c.conversation_id AND t.span_count > 0), ARRAY[]::text[]) AS trace_ids,
+  (SELECT min(t.start_time) FROM verdict.trace_summary t WHERE t.conversation_id = c.conversation_id AND t.span_count > 0) AS start_time,
+  (SELECT max(t.end_time) FROM verdict.trace_summary t WHERE t.conversation_id = c.conversation_id AND t.span_count > 0) AS end_time,
+  (SELECT (extract(epoch FROM max(t.end_time) - min(t.start_time)) * 1000)::double precision FROM verdict.trace_summary t
+   WHERE t.conversation_id = c.conversation_id AND t.span_count > 0) AS duration_ms,
+  COALESCE((SELECT sum(t.span_count) FROM verdict.trace_summary t WHERE t.conversation_id = c.conversation_id AND t.span_count > 0), 0)::bigint AS span_count,
+  COALESCE((SELECT sum(t.error_count) FROM verdict.trace_summary t WHERE t.conversation_id = c.conversation_id AND t.span_count > 0), 0)::bigint AS error_count,
+  (SELECT sum(COALESCE(t.leaf_input_tokens, t.aggregate_input_tokens)) FROM verdict.trace_summary t
+   WHERE t.conversation_id = c.conversation_id AND t.span_count > 0) AS input_tokens,
+  (SELECT sum(COALESCE(t.leaf_output_tokens, t.aggregate_output_tokens)) FROM verdict.trace_summary t
+   WHERE t.conversation_id = c.conversation_id AND t.span_count > 0) AS output_tokens,
+  c.run_verdicts + c.thread_verdicts AS verdicts,
+  c.run_positive_verdicts + c.thread_positive_verdicts AS positive_verdicts,
+  c.run_negative_verdicts + c.thread_negative_verdicts AS negative_verdicts,
+  c.run_neutral_verdicts + c.thread_neutral_verdicts AS neutral_verdicts,
+  c.run_user_verdicts + c.thread_user_verdicts AS user_verdicts,
+  c.run_indirect_verdicts + c.thread_indirect_verdicts AS indirect_verdicts,
+  c.run_llm_judge_verdicts + c.thread_llm_judge_verdicts AS llm_judge_verdicts,
+  c.run_rule_verdicts + c.thread_rule_verdicts AS rule_verdicts,
+  c.run_reviewer_verdicts + c.thread_reviewer_verdicts AS reviewer_verdicts,
+  verdict.add_counts(c.run_verdicts_by_source, c.thread_verdicts_by_source) AS verdicts_by_source,
   c.end_time AS last_activity
-FROM verdict.conversation_summary c
-LEFT JOIN LATERAL (
-  SELECT
-    count(*) AS trace_count,
-    array_agg(t.trace_id ORDER BY t.start_time, t.trace_id) AS trace_ids,
-    min(t.start_time) AS start_time,
-    max(t.end_time) AS end_time,
-    sum(t.span_count)::bigint AS span_count,
-    sum(t.error_count)::bigint AS error_count,
-    sum(COALESCE(t.leaf_input_tokens, t.aggregate_input_tokens)) AS input_tokens,
-    sum(COALESCE(t.leaf_output_tokens, t.aggregate_output_tokens)) AS output_tokens,
-    sum(t.verdicts)::bigint AS verdicts,
-    sum(t.positive_verdicts)::bigint AS positive_verdicts,
-    sum(t.negative_verdicts)::bigint AS negative_verdicts,
-    sum(t.neutral_verdicts)::bigint AS neutral_verdicts,
-    sum(t.user_verdicts)::bigint AS user_verdicts,
-    sum(t.indirect_verdicts)::bigint AS indirect_verdicts,
-    sum(t.llm_judge_verdicts)::bigint AS llm_judge_verdicts,
-    sum(t.rule_verdicts)::bigint AS rule_verdicts,
-    sum(t.reviewer_verdicts)::bigint AS reviewer_verdicts,
-    verdict.sum_counts(t.verdicts_by_source) AS verdicts_by_source
-  FROM verdict.trace_summary t
-  WHERE t.conversation_id = c.conversation_id AND t.span_count > 0
-) r ON r.trace_count > 0;
+FROM verdict.conversation_summary c;
 
 -- ---------------------------------------------------------------------------
 -- Moving what is stored into the new tables
@@ -700,8 +707,13 @@ ON CONFLICT (trace_id) DO UPDATE SET
   llm_judge_verdicts = EXCLUDED.llm_judge_verdicts, rule_verdicts = EXCLUDED.rule_verdicts, reviewer_verdicts = EXCLUDED.reviewer_verdicts,
   verdicts_by_source = EXCLUDED.verdicts_by_source;
 
-INSERT INTO verdict.conversation_summary (conversation_id, start_time, end_time)
-SELECT conversation_id, min(start_time), max(end_time) FROM verdict.trace_summary WHERE conversation_id IS NOT NULL AND span_count > 0 GROUP BY 1;
+INSERT INTO verdict.conversation_summary (
+  conversation_id, start_time, end_time, trace_count, run_verdicts, run_positive_verdicts, run_negative_verdicts, run_neutral_verdicts,
+  run_user_verdicts, run_indirect_verdicts, run_llm_judge_verdicts, run_rule_verdicts, run_reviewer_verdicts, run_verdicts_by_source)
+SELECT conversation_id, min(start_time), max(end_time), count(*), sum(verdicts), sum(positive_verdicts), sum(negative_verdicts),
+  sum(neutral_verdicts), sum(user_verdicts), sum(indirect_verdicts), sum(llm_judge_verdicts), sum(rule_verdicts), sum(reviewer_verdicts),
+  verdict.sum_counts(verdicts_by_source)
+FROM verdict.trace_summary WHERE conversation_id IS NOT NULL AND span_count > 0 GROUP BY 1;
 
 INSERT INTO verdict.conversation_summary AS c (
   conversation_id, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts, thread_neutral_verdicts,

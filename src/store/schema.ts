@@ -98,10 +98,13 @@ export const SCHEMA = {
       leaf_input_tokens: numNull, leaf_output_tokens: numNull, aggregate_input_tokens: numNull, aggregate_output_tokens: numNull,
       ...RUN_COUNTS,
       prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
-      prev_flags: col('integer', true),
+      prev_flags: col('integer', true), prev_conversation_id: textNull,
     },
     'verdict.conversation_summary': {
-      conversation_id: text, start_time: timeNull, end_time: timeNull,
+      conversation_id: text, start_time: timeNull, end_time: timeNull, trace_count: col('bigint', false, true),
+      ...Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]) => [`run_${k}`, { ...v, defaulted: true }])) as {
+        [K in keyof typeof VERDICT_COUNTS as `run_${K}`]: ColumnSpec & { defaulted: true };
+      },
       ...Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]) => [`thread_${k}`, { ...v, defaulted: true }])) as {
         [K in keyof typeof VERDICT_COUNTS as `thread_${K}`]: ColumnSpec & { defaulted: true };
       },

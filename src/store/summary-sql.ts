@@ -24,8 +24,18 @@ CREATE TEMP TABLE IF NOT EXISTS verdict_verdict_deltas (
   minute timestamptz, name text, label text, source text, polarity text, service_name text, service_version text,
   model text, agent text, verdicts bigint, score_sum double precision, scored bigint) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS verdict_conversation_deltas (
-  conversation_id text, start_time timestamptz, end_time timestamptz, verdicts bigint, positive bigint, negative bigint,
-  neutral bigint, user_verdicts bigint, indirect bigint, llm_judge bigint, rule bigint, reviewer bigint, by_source jsonb) ON COMMIT DELETE ROWS;`;
+  conversation_id text, start_time timestamptz, end_time timestamptz, trace_count bigint,
+  run_verdicts bigint, run_positive_verdicts bigint, run_negative_verdicts bigint, run_neutral_verdicts bigint, run_user_verdicts bigint,
+  run_indirect_verdicts bigint, run_llm_judge_verdicts bigint, run_rule_verdicts bigint, run_reviewer_verdicts bigint, run_verdicts_by_source jsonb,
+  thread_verdicts bigint, thread_positive_verdicts bigint, thread_negative_verdicts bigint, thread_neutral_verdicts bigint, thread_user_verdicts bigint,
+  thread_indirect_verdicts bigint, thread_llm_judge_verdicts bigint, thread_rule_verdicts bigint, thread_reviewer_verdicts bigint,
+  thread_verdicts_by_source jsonb) ON COMMIT DELETE ROWS;`;
+
+/** A run's verdict counters, in the order of the run_* and thread_* columns. */
+const COUNTER_COLUMNS = [
+  'verdicts', 'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts',
+  'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
+];
 
 const NS_TO_TIME = (ns: string) => `('epoch'::timestamptz + (${ns} / 1000) * interval '1 microsecond')`;
 
@@ -34,9 +44,9 @@ const NS_TO_TIME = (ns: string) => `('epoch'::timestamptz + (${ns} / 1000) * int
  * RUN_FIELDS), CTEs that record how each run moved between run_rollup
  * buckets: out of the one it was counted in (prev_*), into its new one.
  */
-const RUN_FIELDS = `trace_id, prev_counted, prev_minute, prev_service_name, prev_service_version, prev_flags,
+const RUN_FIELDS = `trace_id, prev_counted, prev_minute, prev_service_name, prev_service_version, prev_flags, prev_conversation_id,
   span_count, date_trunc('minute', start_time) AS minute, service_name, service_version, verdict.run_flags(t) AS flags,
-  conversation_id, start_time, end_time`;
+  conversation_id, start_time, end_time, ${COUNTER_COLUMNS.join(', ')}, verdicts_by_source`;
 
 const UNCHANGED = `prev_counted IS TRUE AND span_count > 0 AND prev_minute = minute
   AND prev_service_name IS NOT DISTINCT FROM service_name AND prev_service_version IS NOT DISTINCT FROM service_version AND prev_flags = flags`;
@@ -52,12 +62,38 @@ run_moves AS (
   SELECT prev_minute, prev_service_name, prev_service_version, -1, ${flagSums('-1', 'prev_flags')} FROM ${up} WHERE prev_counted IS TRUE AND NOT (${UNCHANGED})
 )`;
 
-/** Remembers what a run said before this update, for run_moves. */
+/**
+ * Given `up` as above and a CTE `delta` (trace_id and this statement's
+ * change to each verdict counter, as d_* columns and d_by_source), the CTE
+ * that moves a run's share of its conversation: all of it into the
+ * conversation it joins (or when it becomes a run), all it had out of the
+ * one it leaves, and just the change when it stays.
+ */
+const conversationMoves = (up: string, delta: string) => `
+conversation_moves AS (
+  INSERT INTO verdict_conversation_deltas (conversation_id, start_time, end_time, trace_count,
+    ${COUNTER_COLUMNS.map((c) => `run_${c}`).join(', ')}, run_verdicts_by_source)
+  SELECT conversation_id, start_time, end_time, 1, ${COUNTER_COLUMNS.join(', ')}, verdicts_by_source
+  FROM ${up}
+  WHERE conversation_id IS NOT NULL AND span_count > 0 AND (prev_counted IS NOT TRUE OR prev_conversation_id IS DISTINCT FROM conversation_id)
+  UNION ALL
+  SELECT u.prev_conversation_id, NULL, NULL, -1, ${COUNTER_COLUMNS.map((c) => `-(u.${c} - COALESCE(d.d_${c}, 0))`).join(', ')},
+    verdict.neg_counts(verdict.add_counts(u.verdicts_by_source, verdict.neg_counts(d.d_by_source)))
+  FROM ${up} u LEFT JOIN ${delta} d ON d.trace_id = u.trace_id
+  WHERE u.prev_counted IS TRUE AND u.prev_conversation_id IS NOT NULL AND (u.span_count <= 0 OR u.prev_conversation_id IS DISTINCT FROM u.conversation_id)
+  UNION ALL
+  SELECT u.conversation_id, u.start_time, u.end_time, 0, ${COUNTER_COLUMNS.map((c) => `COALESCE(d.d_${c}, 0)`).join(', ')}, COALESCE(d.d_by_source, '{}')
+  FROM ${up} u LEFT JOIN ${delta} d ON d.trace_id = u.trace_id
+  WHERE u.prev_counted IS TRUE AND u.span_count > 0 AND u.conversation_id IS NOT NULL AND u.prev_conversation_id IS NOT DISTINCT FROM u.conversation_id
+)`;
+
+/** Remembers what a run said before this update, for run_moves and conversation_moves. */
 const REMEMBER = `prev_counted = t.span_count > 0,
     prev_minute = date_trunc('minute', t.start_time),
     prev_service_name = t.service_name,
     prev_service_version = t.service_version,
-    prev_flags = verdict.run_flags(t)`;
+    prev_flags = verdict.run_flags(t),
+    prev_conversation_id = t.conversation_id`;
 
 /** The better root wins: a span without a parent, then the earlier start, then the smaller span ID (as summaries.ts betterRoot). */
 const BETTER_ROOT = `(t.root_span_id IS NULL OR (NOT EXCLUDED.root_is_root, EXCLUDED.root_start_time_unix_nano, EXCLUDED.root_span_id COLLATE "C")
@@ -102,10 +138,10 @@ up AS (
   RETURNING ${RUN_FIELDS}
 ),
 ${runMoves('up')},
-conversation_moves AS (
-  INSERT INTO verdict_conversation_deltas (conversation_id, start_time, end_time)
-  SELECT conversation_id, min(start_time), max(end_time) FROM up WHERE conversation_id IS NOT NULL AND span_count > 0 GROUP BY 1
-)
+no_verdicts AS (
+  SELECT NULL::text AS trace_id, ${COUNTER_COLUMNS.map((c) => `0::bigint AS d_${c}`).join(', ')}, '{}'::jsonb AS d_by_source WHERE false
+),
+${conversationMoves('up', 'no_verdicts')}
 SELECT count(*)::int AS n FROM up`;
 
 const big = (n: bigint | number | null) => (n === null ? null : typeof n === 'bigint' ? n.toString() : BigInt(Math.round(n)).toString());
@@ -132,6 +168,11 @@ export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise
  * rollup moves.
  */
 export const countVerdictsOnRuns = (v: string) => `
+verdicts_by_run AS (
+  SELECT target_trace_id AS trace_id, count(*) AS d_verdicts, ${COUNTER_NAMES.map((c, i) => `${COUNTER_EXPRS[i]} AS d_${c}`).join(', ')},
+    ${BY_SOURCE} AS d_by_source
+  FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1
+),
 runs_counted AS (
   INSERT INTO verdict.trace_summary AS t (
     trace_id, verdicts, positive_verdicts, negative_verdicts, neutral_verdicts, user_verdicts, indirect_verdicts,
@@ -145,15 +186,20 @@ runs_counted AS (
     verdicts_by_source = verdict.add_counts(t.verdicts_by_source, EXCLUDED.verdicts_by_source)
   RETURNING ${RUN_FIELDS}
 ),
-${runMoves('runs_counted')}`;
+${runMoves('runs_counted')},
+${conversationMoves('runs_counted', 'verdicts_by_run')}`;
 
 const COUNTER_NAMES = [
   'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts', 'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
 ];
+/** COUNTER_NAMES' aggregates over a group of verdict rows. */
+const COUNTER_EXPRS = [
+  "count(*) FILTER (WHERE polarity = 'positive')", "count(*) FILTER (WHERE polarity = 'negative')", "count(*) FILTER (WHERE polarity = 'neutral')",
+  "count(*) FILTER (WHERE source = 'user')", "count(*) FILTER (WHERE source = 'indirect')", "count(*) FILTER (WHERE source = 'llm_judge')",
+  "count(*) FILTER (WHERE source = 'rule')", "count(*) FILTER (WHERE source = 'reviewer')",
+];
 /** The counters in COUNTER_NAMES order, over a group of verdict rows. */
-export const COUNTERS = `count(*) FILTER (WHERE polarity = 'positive'), count(*) FILTER (WHERE polarity = 'negative'),
-    count(*) FILTER (WHERE polarity = 'neutral'), count(*) FILTER (WHERE source = 'user'), count(*) FILTER (WHERE source = 'indirect'),
-    count(*) FILTER (WHERE source = 'llm_judge'), count(*) FILTER (WHERE source = 'rule'), count(*) FILTER (WHERE source = 'reviewer')`;
+export const COUNTERS = COUNTER_EXPRS.join(', ');
 /** {"source": {"polarity": n}} over a group of verdict rows (NULL as "unknown"). */
 export const BY_SOURCE = `verdict.sum_counts(jsonb_build_object(COALESCE(source, 'unknown'), jsonb_build_object(COALESCE(polarity, 'unknown'), 1)))`;
 
@@ -208,25 +254,18 @@ ORDER BY minute, name COLLATE "C", label COLLATE "C", source COLLATE "C", polari
 ON CONFLICT (minute, name, label, source, polarity, service_name, service_version, model, agent) DO UPDATE SET
   verdicts = r.verdicts + EXCLUDED.verdicts, score_sum = r.score_sum + EXCLUDED.score_sum, scored = r.scored + EXCLUDED.scored`;
 
+const CONVERSATION_SUMS = [
+  'trace_count', ...COUNTER_COLUMNS.map((c) => `run_${c}`), ...COUNTER_COLUMNS.map((c) => `thread_${c}`),
+];
 const CONVERSATION_FLUSH_SQL = `
-INSERT INTO verdict.conversation_summary AS c (
-  conversation_id, start_time, end_time, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts, thread_neutral_verdicts,
-  thread_user_verdicts, thread_indirect_verdicts, thread_llm_judge_verdicts, thread_rule_verdicts, thread_reviewer_verdicts, thread_verdicts_by_source)
-SELECT conversation_id, min(start_time), max(end_time), COALESCE(sum(verdicts), 0), COALESCE(sum(positive), 0), COALESCE(sum(negative), 0),
-  COALESCE(sum(neutral), 0), COALESCE(sum(user_verdicts), 0), COALESCE(sum(indirect), 0), COALESCE(sum(llm_judge), 0), COALESCE(sum(rule), 0),
-  COALESCE(sum(reviewer), 0), verdict.sum_counts(by_source)
+INSERT INTO verdict.conversation_summary AS c (conversation_id, start_time, end_time, ${CONVERSATION_SUMS.join(', ')}, run_verdicts_by_source, thread_verdicts_by_source)
+SELECT conversation_id, min(start_time), max(end_time), ${CONVERSATION_SUMS.map((c) => `COALESCE(sum(${c}), 0)`).join(', ')},
+  verdict.sum_counts(run_verdicts_by_source), verdict.sum_counts(thread_verdicts_by_source)
 FROM verdict_conversation_deltas GROUP BY 1 ORDER BY conversation_id COLLATE "C"
 ON CONFLICT (conversation_id) DO UPDATE SET
   start_time = LEAST(c.start_time, EXCLUDED.start_time), end_time = GREATEST(c.end_time, EXCLUDED.end_time),
-  thread_verdicts = c.thread_verdicts + EXCLUDED.thread_verdicts,
-  thread_positive_verdicts = c.thread_positive_verdicts + EXCLUDED.thread_positive_verdicts,
-  thread_negative_verdicts = c.thread_negative_verdicts + EXCLUDED.thread_negative_verdicts,
-  thread_neutral_verdicts = c.thread_neutral_verdicts + EXCLUDED.thread_neutral_verdicts,
-  thread_user_verdicts = c.thread_user_verdicts + EXCLUDED.thread_user_verdicts,
-  thread_indirect_verdicts = c.thread_indirect_verdicts + EXCLUDED.thread_indirect_verdicts,
-  thread_llm_judge_verdicts = c.thread_llm_judge_verdicts + EXCLUDED.thread_llm_judge_verdicts,
-  thread_rule_verdicts = c.thread_rule_verdicts + EXCLUDED.thread_rule_verdicts,
-  thread_reviewer_verdicts = c.thread_reviewer_verdicts + EXCLUDED.thread_reviewer_verdicts,
+  ${CONVERSATION_SUMS.map((x) => `${x} = c.${x} + EXCLUDED.${x}`).join(', ')},
+  run_verdicts_by_source = verdict.add_counts(c.run_verdicts_by_source, EXCLUDED.run_verdicts_by_source),
   thread_verdicts_by_source = verdict.add_counts(c.thread_verdicts_by_source, EXCLUDED.thread_verdicts_by_source)`;
 
 /**

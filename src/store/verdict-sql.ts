@@ -36,7 +36,9 @@ rolled AS (
   INSERT INTO verdict_verdict_deltas ${verdictRollupRows('ins', '1', 'target')}
 ),
 threads AS (
-  INSERT INTO verdict_conversation_deltas (conversation_id, verdicts, positive, negative, neutral, user_verdicts, indirect, llm_judge, rule, reviewer, by_source)
+  INSERT INTO verdict_conversation_deltas (conversation_id, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts,
+    thread_neutral_verdicts, thread_user_verdicts, thread_indirect_verdicts, thread_llm_judge_verdicts, thread_rule_verdicts,
+    thread_reviewer_verdicts, thread_verdicts_by_source)
   SELECT conversation_id, count(*), ${COUNTERS}, ${BY_SOURCE}
   FROM ins WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL GROUP BY 1
 ),

@@ -61,7 +61,9 @@ function plan(rand: () => number): Plan {
           attributes: chat
             ? [str('gen_ai.operation.name', 'chat'), str('gen_ai.request.model', model), ...(c > 0 ? [str('gen_ai.response.model', `${model}-2026`)] : []),
                str('gen_ai.response.id', `resp-${t}-${c}`), int('gen_ai.usage.input_tokens', 100 + c), int('gen_ai.usage.output_tokens', 10 + t),
-               ...(conversation && c === 0 ? [str('gen_ai.conversation.id', conversation)] : [])]
+               ...(conversation && c === 0 ? [str('gen_ai.conversation.id', conversation)] : []),
+               // Now and then a run names two conversations: the greater wins, and the run moves there whichever came first.
+               ...(t % 4 === 1 && c === 2 ? [str('gen_ai.conversation.id', `conv-z${t}`)] : [])]
             : [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'lookup')],
           ...(rand() < 0.15 ? { status: { code: 2 } } : {}),
           // Now and then a judge's verdict rides on the span it judges.
@@ -200,13 +202,20 @@ const RUNS = `
 const REFERENCE = {
   traces: `SELECT * FROM (${RUNS}) r ORDER BY trace_id`,
   conversations: `
+    WITH threads AS (
+      SELECT conversation_id, count(*) AS n, count(*) FILTER (WHERE polarity = 'negative') AS negative,
+        count(*) FILTER (WHERE polarity = 'positive') AS positive, count(*) FILTER (WHERE source = 'user') AS by_user
+      FROM verdict.evaluations WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL GROUP BY 1
+    )
     SELECT c.conversation_id, count(r.trace_id)::int AS trace_count, min(r.start_time) AS start_time, max(r.end_time) AS end_time,
       COALESCE(sum(r.span_count), 0)::int AS span_count, COALESCE(sum(r.error_count), 0)::int AS error_count,
-      (COALESCE(sum(r.verdicts), 0) + (SELECT count(*) FROM verdict.evaluations e WHERE e.conversation_id = c.conversation_id AND e.trace_id IS NULL AND e.response_id IS NULL))::int AS verdicts,
-      (COALESCE(sum(r.negative_verdicts), 0) + (SELECT count(*) FROM verdict.evaluations e WHERE e.conversation_id = c.conversation_id AND e.trace_id IS NULL AND e.response_id IS NULL AND e.polarity = 'negative'))::int AS negative_verdicts
-    FROM (SELECT conversation_id FROM (${RUNS}) x WHERE conversation_id IS NOT NULL
-          UNION SELECT conversation_id FROM verdict.evaluations WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL) c
+      (COALESCE(sum(r.verdicts), 0) + COALESCE(min(th.n), 0))::int AS verdicts,
+      (COALESCE(sum(r.negative_verdicts), 0) + COALESCE(min(th.negative), 0))::int AS negative_verdicts,
+      (COALESCE(sum(r.positive_verdicts), 0) + COALESCE(min(th.positive), 0))::int AS positive_verdicts,
+      (COALESCE(sum(r.user_verdicts), 0) + COALESCE(min(th.by_user), 0))::int AS user_verdicts
+    FROM (SELECT conversation_id FROM (${RUNS}) x WHERE conversation_id IS NOT NULL UNION SELECT conversation_id FROM threads) c
     LEFT JOIN (${RUNS}) r ON r.conversation_id = c.conversation_id
+    LEFT JOIN threads th ON th.conversation_id = c.conversation_id
     GROUP BY c.conversation_id ORDER BY 1`,
   spanRollup: `
     SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.service_version, s.gen_ai_operation_name AS operation,
@@ -240,7 +249,8 @@ const KEPT = {
       negative_verdicts::int, neutral_verdicts::int, user_verdicts::int, indirect_verdicts::int, llm_judge_verdicts::int, rule_verdicts::int,
       reviewer_verdicts::int
     FROM verdict.traces ORDER BY trace_id`,
-  conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int
+  conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int,
+      positive_verdicts::int, user_verdicts::int
     FROM verdict.conversations ORDER BY 1`,
   spanRollup: `SELECT minute, service_name, service_version, operation, model, agent, spans::int, roots::int, errors::int, input_tokens::int,
       output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,

@@ -405,23 +405,25 @@ CREATE TABLE verdict.span_rollup (
   operation        text,        -- gen_ai.operation.name
   model            text,        -- response model, else request model
   agent            text,        -- gen_ai.agent.name
+  tool             text,        -- gen_ai.tool.name
   spans            bigint      NOT NULL,
   roots            bigint      NOT NULL,   -- spans without a parent: runs started
   errors           bigint      NOT NULL,
   input_tokens     numeric     NOT NULL,
   output_tokens    numeric     NOT NULL,
   duration_ns      double precision NOT NULL,   -- for averages; a float, so no sender's duration overflows it
-  UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent)
+  UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent, tool)
 );
 
--- Span durations by the minute they started: a histogram per service and operation.
+-- Span durations by the minute they started: a histogram per service, operation and tool.
 CREATE TABLE verdict.latency_rollup (
   minute        timestamptz NOT NULL,
   service_name  text,
   operation     text,
+  tool          text,
   bucket        smallint    NOT NULL,   -- see verdict.latency_bucket_upper_ms
   spans         bigint      NOT NULL,
-  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation, bucket)
+  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation, tool, bucket)
 );
 
 -- Runs by the minute they started, with the root's service and version.
@@ -736,19 +738,19 @@ ON CONFLICT (conversation_id) DO UPDATE SET
 INSERT INTO verdict.span_rollup
 SELECT
   date_trunc('minute', start_time), service_name, service_version, gen_ai_operation_name,
-  COALESCE(gen_ai_response_model, gen_ai_request_model), gen_ai_agent_name,
+  COALESCE(gen_ai_response_model, gen_ai_request_model), gen_ai_agent_name, gen_ai_tool_name,
   count(*), count(*) FILTER (WHERE parent_span_id IS NULL), count(*) FILTER (WHERE status_code = 'error'),
   COALESCE(sum(gen_ai_input_tokens), 0), COALESCE(sum(gen_ai_output_tokens), 0), sum(duration_ns)
 FROM verdict.spans
-GROUP BY 1, 2, 3, 4, 5, 6;
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
 INSERT INTO verdict.latency_rollup
 SELECT
-  date_trunc('minute', start_time), service_name, gen_ai_operation_name,
+  date_trunc('minute', start_time), service_name, gen_ai_operation_name, gen_ai_tool_name,
   CASE WHEN duration_ns < 1000000 THEN 0 ELSE least(floor(log(2, duration_ns / 1e6) * 4)::int + 1, 32000) END,
   count(*)
 FROM verdict.spans
-GROUP BY 1, 2, 3, 4;
+GROUP BY 1, 2, 3, 4, 5;
 
 INSERT INTO verdict.run_rollup
 SELECT

@@ -39,6 +39,7 @@ export interface SpanFact {
   requestModel: string | null;
   responseModel: string | null;
   agentName: string | null;
+  toolName: string | null;
   conversationId: string | null;
   responseId: string | null;
   /** Exact (a sender may send any int64). */

@@ -252,7 +252,7 @@ function spanFact(t: TargetFacts, g: GenAi, root: boolean, startNs: bigint, endN
   return {
     traceId: t.trace_id, spanId: t.span_id, root, name: t.span_name, startNs, endNs, durationNs, error,
     serviceName: t.service_name, serviceVersion: t.service_version, operation: g.operation, requestModel: g.requestModel,
-    responseModel: g.responseModel, agentName: g.agentName, conversationId: g.conversationId, responseId: g.responseId,
+    responseModel: g.responseModel, agentName: g.agentName, toolName: g.toolName, conversationId: g.conversationId, responseId: g.responseId,
     inputTokens: input === null ? null : BigInt(input), outputTokens: output === null ? null : BigInt(output),
   };
 }

@@ -111,9 +111,9 @@ export const SCHEMA = {
     },
     'verdict.span_rollup': {
       minute: time, service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
-      spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
+      tool: textNull, spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
     },
-    'verdict.latency_rollup': { minute: time, service_name: textNull, operation: textNull, bucket: col('smallint'), spans: int8 },
+    'verdict.latency_rollup': { minute: time, service_name: textNull, operation: textNull, tool: textNull, bucket: col('smallint'), spans: int8 },
     'verdict.run_rollup': {
       minute: time, service_name: textNull, service_version: textNull, runs: int8, runs_with_error: int8, runs_with_verdict: int8,
       runs_with_user_verdict: int8, runs_with_indirect_verdict: int8, runs_with_llm_judge_verdict: int8,

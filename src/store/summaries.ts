@@ -115,6 +115,7 @@ export interface SpanRollup {
   operation: string | null;
   model: string | null;
   agent: string | null;
+  tool: string | null;
   spans: number;
   roots: number;
   errors: number;
@@ -128,6 +129,7 @@ export interface LatencyRollup {
   minute: number;
   serviceName: string | null;
   operation: string | null;
+  tool: string | null;
   bucket: number;
   spans: number;
 }
@@ -140,10 +142,10 @@ export function spanRollups(facts: readonly SpanFact[]): SpanRollup[] {
   for (const f of facts) {
     const minute = minuteOf(f.startNs);
     const model = f.responseModel ?? f.requestModel;
-    const key = keyOf([minute, f.serviceName, f.serviceVersion, f.operation, model, f.agentName]);
+    const key = keyOf([minute, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, f.toolName]);
     let r = rows.get(key);
     if (!r) {
-      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
+      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool: f.toolName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
       rows.set(key, r);
     }
     r.spans++;
@@ -161,10 +163,10 @@ export function latencyRollups(facts: readonly SpanFact[]): LatencyRollup[] {
   for (const f of facts) {
     const minute = minuteOf(f.startNs);
     const bucket = latencyBucket(f.durationNs);
-    const key = keyOf([minute, f.serviceName, f.operation, bucket]);
+    const key = keyOf([minute, f.serviceName, f.operation, f.toolName, bucket]);
     const r = rows.get(key);
     if (r) r.spans++;
-    else rows.set(key, { minute, serviceName: f.serviceName, operation: f.operation, bucket, spans: 1 });
+    else rows.set(key, { minute, serviceName: f.serviceName, operation: f.operation, tool: f.toolName, bucket, spans: 1 });
   }
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }

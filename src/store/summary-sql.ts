@@ -215,19 +215,19 @@ export const verdictRollupRows = (v: string, sign: string, dims: 'target' | 'unk
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`;
 
 const SPAN_ROLLUP_SQL = `
-INSERT INTO verdict.span_rollup AS r (minute, service_name, service_version, operation, model, agent, spans, roots, errors, input_tokens, output_tokens, duration_ns)
-SELECT to_timestamp(m), sn, sv, op, mo, ag, n, ro, er, it, ot, du
-FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::numeric[], $11::numeric[], $12::float8[])
-  AS d(m, sn, sv, op, mo, ag, n, ro, er, it, ot, du)
-ON CONFLICT (minute, service_name, service_version, operation, model, agent) DO UPDATE SET
+INSERT INTO verdict.span_rollup AS r (minute, service_name, service_version, operation, model, agent, tool, spans, roots, errors, input_tokens, output_tokens, duration_ns)
+SELECT to_timestamp(m), sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du
+FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[], $12::numeric[], $13::float8[])
+  AS d(m, sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du)
+ON CONFLICT (minute, service_name, service_version, operation, model, agent, tool) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans, roots = r.roots + EXCLUDED.roots, errors = r.errors + EXCLUDED.errors,
   input_tokens = r.input_tokens + EXCLUDED.input_tokens, output_tokens = r.output_tokens + EXCLUDED.output_tokens,
   duration_ns = r.duration_ns + EXCLUDED.duration_ns`;
 
 const LATENCY_ROLLUP_SQL = `
-INSERT INTO verdict.latency_rollup AS r (minute, service_name, operation, bucket, spans)
-SELECT to_timestamp(m), sn, op, b, n FROM unnest($1::float8[], $2::text[], $3::text[], $4::int[], $5::bigint[]) AS d(m, sn, op, b, n)
-ON CONFLICT (minute, service_name, operation, bucket) DO UPDATE SET spans = r.spans + EXCLUDED.spans`;
+INSERT INTO verdict.latency_rollup AS r (minute, service_name, operation, tool, bucket, spans)
+SELECT to_timestamp(m), sn, op, tl, b, n FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[]) AS d(m, sn, op, tl, b, n)
+ON CONFLICT (minute, service_name, operation, tool, bucket) DO UPDATE SET spans = r.spans + EXCLUDED.spans`;
 
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
@@ -277,12 +277,13 @@ export async function flushRollups(s: Session, facts: readonly SpanFact[], queue
     const spans = spanRollups(facts);
     await s.rows(SPAN_ROLLUP_SQL, [
       spans.map((r) => r.minute), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
-      spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
+      spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
       spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
     ]);
     const latency = latencyRollups(facts);
     await s.rows(LATENCY_ROLLUP_SQL, [
-      latency.map((r) => r.minute), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.bucket), latency.map((r) => r.spans),
+      latency.map((r) => r.minute), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.bucket),
+      latency.map((r) => r.spans),
     ]);
   }
   if (!queued) return;

@@ -219,15 +219,15 @@ const REFERENCE = {
     GROUP BY c.conversation_id ORDER BY 1`,
   spanRollup: `
     SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.service_version, s.gen_ai_operation_name AS operation,
-      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent,
+      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent, s.gen_ai_tool_name AS tool,
       count(*)::int AS spans, (count(*) FILTER (WHERE s.parent_span_id IS NULL))::int AS roots, (count(*) FILTER (WHERE s.status_code = 'error'))::int AS errors,
       COALESCE(sum(s.gen_ai_input_tokens), 0)::int AS input_tokens, COALESCE(sum(s.gen_ai_output_tokens), 0)::int AS output_tokens,
       sum(s.duration_ns)::bigint AS duration_ns
-    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`,
+    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
   latencyRollup: `
-    SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.gen_ai_operation_name AS operation,
+    SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.gen_ai_operation_name AS operation, s.gen_ai_tool_name AS tool,
       (CASE WHEN s.duration_ns < 1000000 THEN 0 ELSE floor(log(2, s.duration_ns / 1e6) * 4)::int + 1 END)::int AS bucket, count(*)::int AS spans
-    FROM verdict.spans s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`,
   runRollup: `
     SELECT date_trunc('minute', start_time) AS minute, service_name, service_version, count(*)::int AS runs,
       (count(*) FILTER (WHERE error_count > 0))::int AS runs_with_error, (count(*) FILTER (WHERE verdicts > 0))::int AS runs_with_verdict,
@@ -252,9 +252,9 @@ const KEPT = {
   conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int,
       positive_verdicts::int, user_verdicts::int
     FROM verdict.conversations ORDER BY 1`,
-  spanRollup: `SELECT minute, service_name, service_version, operation, model, agent, spans::int, roots::int, errors::int, input_tokens::int,
-      output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,
-  latencyRollup: `SELECT minute, service_name, operation, bucket::int, spans::int FROM verdict.latency_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4`,
+  spanRollup: `SELECT minute, service_name, service_version, operation, model, agent, tool, spans::int, roots::int, errors::int, input_tokens::int,
+      output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+  latencyRollup: `SELECT minute, service_name, operation, tool, bucket::int, spans::int FROM verdict.latency_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5`,
   runRollup: `SELECT minute, service_name, service_version, runs::int, runs_with_error::int, runs_with_verdict::int, runs_with_user_verdict::int,
       runs_with_indirect_verdict::int, runs_with_llm_judge_verdict::int, runs_with_rule_verdict::int, runs_with_reviewer_verdict::int,
       runs_with_human_verdict::int

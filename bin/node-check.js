@@ -7,7 +7,8 @@
 //
 // Plain JavaScript that parses on old Node.js releases, so that it can say
 // what is wrong rather than fail on syntax. Run as a script (`npm test` does,
-// first), it exits 1 with that one line when this Node.js cannot run Verdict.
+// first), it exits 1 with that one line when this Node.js cannot run Verdict;
+// afterInstall (npm ci's postinstall) only says so.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +28,21 @@ export const advice =
   `Run npm ci in ${fileURLToPath(new URL('..', import.meta.url))} (it installs Node.js 24 into node_modules on Linux x64/arm64, macOS and Windows x64, ` +
   'and npm start, npm test and npx verdict then use it), or install Node.js 24 from https://nodejs.org/en/download and put it first on PATH.';
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && typeStripping !== 'native') {
-  console.error(advice);
-  process.exit(1);
+/** After `npm ci`: npm itself may run on an older Node.js than its packages ask for, which is what its EBADENGINE warnings mean. */
+export function afterInstall() {
+  const npmNode = /\bnode\/v(\d+\.\d+\.\d+)/.exec(process.env.npm_config_user_agent || '');
+  if (typeStripping !== 'native') console.error(advice);
+  else if (npmNode && npmNode[1] !== process.versions.node) {
+    console.error(
+      `npm ran on Node.js ${npmNode[1]}, hence any "Unsupported engine" warnings above; npm start, npm test and npx verdict ` +
+        `run the Node.js ${process.versions.node} installed in node_modules (${process.execPath}).`,
+    );
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (typeStripping !== 'native') {
+    console.error(advice);
+    process.exit(1);
+  }
 }

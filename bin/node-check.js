@@ -23,10 +23,16 @@ export function pinnedNode() {
   return existsSync(file) && file !== process.execPath ? file : null;
 }
 
+/** Where package.json's optionalDependencies have a Node.js 24 package. */
+const PINNED_PLATFORMS = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'win32-x64'];
+const platform = `${process.platform}-${process.arch}`;
+
 export const advice =
   `Verdict needs Node.js 22.18 or newer (24 recommended); this is Node.js ${process.versions.node} (${process.execPath}). ` +
-  `Run npm ci in ${fileURLToPath(new URL('..', import.meta.url))} (it installs Node.js 24 into node_modules on Linux x64/arm64, macOS and Windows x64, ` +
-  'and npm start, npm test and npx verdict then use it), or install Node.js 24 from https://nodejs.org/en/download and put it first on PATH.';
+  (PINNED_PLATFORMS.includes(platform)
+    ? `Run npm ci in ${fileURLToPath(new URL('..', import.meta.url))}: it installs Node.js 24 into node_modules, which npm start, npm test and npx verdict then use; ` +
+      'or install Node.js 24 from https://nodejs.org/en/download and put it first on PATH.'
+    : `npm has no Node.js 24 package for ${platform}: install Node.js 24 from https://nodejs.org/en/download and put it first on PATH.`);
 
 /** After `npm ci`: npm itself may run on an older Node.js than its packages ask for, which is what its EBADENGINE warnings mean. */
 export function afterInstall() {

@@ -23,8 +23,8 @@ export function createLogger(level: LogLevel, format: 'text' | 'json' = 'json', 
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
-/** Fields every event has, or that only machines need. */
-const UNSHOWN = new Set(['level', 'time', 'service', 'msg', 'text', 'pid', 'hostname']);
+/** Fields every event has. */
+const UNSHOWN = new Set(['level', 'time', 'service', 'msg', 'text']);
 
 /** `14:03:07 INFO  message key=value …`: local time, and the fields a person can read on one line (objects are for JSON). */
 export function asText(e: Record<string, unknown>): string {

@@ -41,6 +41,8 @@ export interface StartOptions {
   signal?: AbortSignal;
   /** How often the summary line is logged (default a minute). */
   summaryIntervalMs?: number;
+  /** How long readiness may go without news from the database before a probe asks it (store/readiness.ts). */
+  readinessProbeMs?: number;
 }
 
 /**
@@ -50,7 +52,9 @@ export interface StartOptions {
  */
 export async function startServer(cfg: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const inputs = readInputs(cfg, log);
-  const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database');
+  // Said at once: opening a new embedded database takes seconds, and which Node.js runs is the first question of any bug report.
+  log.info({ node: process.versions.node, pid: process.pid }, 'starting');
+  const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
   const pipeline = createPipeline(cfg, store, inputs.rules);
   const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log);
   let addresses: Awaited<ReturnType<typeof listen>>;

@@ -9,7 +9,7 @@ import type { Counts, Metrics } from '../metrics.ts';
 
 export const SUMMARY_INTERVAL_MS = 60_000;
 
-const NOUNS = { spans: 'spans', log_records: 'log records', evaluations: 'verdicts' } as const;
+const NOUNS = { spans: ['span', 'spans'], log_records: ['log record', 'log records'], evaluations: ['verdict', 'verdicts'] } as const;
 
 export function startSummary(metrics: Metrics, log: Logger, intervalMs = SUMMARY_INTERVAL_MS): { stop(): void } {
   const timer = setInterval(() => {
@@ -27,7 +27,7 @@ export function summaryLine(accepted: Counts, refused: Counts, intervalMs: numbe
         const entries = Object.entries(counts[item]).sort((a, b) => b[1] - a[1]);
         if (entries.length === 0) return '';
         const total = entries.reduce((n, [, c]) => n + c, 0);
-        return `${total} ${NOUNS[item]} (${entries.map(([k, c]) => `${k} ${c}`).join(', ')})`;
+        return `${total} ${NOUNS[item][total === 1 ? 0 : 1]} (${entries.map(([k, c]) => `${k} ${c}`).join(', ')})`;
       })
       .filter((s) => s !== '')
       .join(', ');

@@ -3,8 +3,7 @@
  * and TLS with the official exporters.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { baseConfig, BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 import { grpcCall, hexId, logsJson, post, postJson, str, traceJson, traceProto, TRACE_PATH } from '../helpers/otlp.ts';
 import { clients, PROTOCOLS } from '../helpers/sdk.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const span = (traceId: string, n = 1) => ({ traceId, spanId: hexId(8, n), name: 'op', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' });
 const protoSpans = (traceId: string) => traceProto({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(traceId, 'hex'), spanId: Buffer.from(hexId(8, 1), 'hex'), name: 'op' }] }] }] });
@@ -69,7 +69,7 @@ describe('bearer-token auth', () => {
   let t: TestServer;
   let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'verdict-auth-'));
+    dir = tempDir('auth');
     writeFileSync(join(dir, 'tokens'), '# one per line\nfrom-file-token\n');
     t = await startTestServer('pglite', { authTokens: ['s3cret-token'], authTokenFile: join(dir, 'tokens'), corsOrigins: ['https://app.example'] });
   });
@@ -129,7 +129,7 @@ describe('TLS', () => {
   let t: TestServer;
   let ca: Buffer;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-tls-'));
+    const dir = tempDir('tls');
     // A self-signed certificate for the loopback names, made with the machine's openssl.
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });

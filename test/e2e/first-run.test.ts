@@ -79,6 +79,12 @@ describe('the README commands, with the machine\'s node first on PATH', () => {
     expect(all[at + 4]).toMatch(/database\s+embedded, in memory:\/\/$/);
     expect(all[at + 5]).toMatch(/query it\s+no wire port \(--pg-port 0\)$/); // the flags reached it
     expect(out).not.toContain('{"level"');
+    // The README shows this banner: the same rows, laid out the same.
+    const shown = lines(/```\n(\d\d:\d\d:\d\d INFO  starting[\s\S]*?)```/.exec(readFileSync(`${ROOT}/README.md`, 'utf8'))?.[1] ?? '');
+    const layout = (rows: string[]) => rows.map((l) => /^(\s+)(\S+(?: \S+)?)(\s+)/.exec(l)?.slice(1).map((x, i) => (i === 1 ? x : x.length)));
+    const readmeAt = shown.findIndex((l) => /INFO  verdict ready$/.test(l));
+    expect(readmeAt).toBeGreaterThan(0);
+    expect(layout(shown.slice(readmeAt + 1, readmeAt + 6))).toEqual(layout(all.slice(at + 1, at + 6)));
     // Which Node.js ran it: the first line says.
     if (PINNED) expect(out).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d INFO  starting  node=${pinnedVersion().replaceAll('.', '\\.')} pid=\\d+\\r?$`, 'm'));
   });

@@ -26,8 +26,11 @@ import { freePort } from '../helpers/server.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The PATH a user's shell has: without the node_modules/.bin folders that `npm test` put first. */
-const USER_PATH = (process.env.PATH ?? '').split(delimiter).filter((d) => !d.includes('node_modules')).join(delimiter);
+/**
+ * The PATH of a user's shell: the system's folders first, so the machine's own `node` (Debian's, 20, here) is the
+ * one found, and none of the node_modules/.bin folders that `npm test` put first.
+ */
+const USER_PATH = ['/usr/local/bin', '/usr/bin', '/bin', ...(process.env.PATH ?? '').split(delimiter).filter((d) => !d.includes('node_modules'))].join(delimiter);
 const PINNED = existsSync(`${ROOT}/node_modules/.bin/node`);
 const MEMORY = ['--data-dir', 'memory://', '--pg-port', '0', '--grpc-port', '0', '--http-port', '0'];
 
@@ -158,6 +161,7 @@ describe('the summary line', () => {
     const seen = summaries().length;
     await new Promise((r) => setTimeout(r, 1500));
     expect(summaries().length).toBe(seen);
+    expect(v.proc.exitCode).toBeNull();
   });
 });
 

@@ -20,7 +20,7 @@ import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
-import { ADMIN_URL } from '../helpers/postgres.ts';
+import { ADMIN_URL, createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { BIN, spawnVerdict, type VerdictProcess } from '../helpers/process.ts';
 import { freePort } from '../helpers/server.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -102,9 +102,19 @@ describe('the README commands, with the machine\'s node first on PATH', () => {
   });
 });
 
+/** On PostgreSQL, which starts faster than a new embedded database: these tests are not about the database. */
+let database: TestDatabase | undefined;
+afterAll(async () => {
+  await database?.drop();
+});
+async function onPostgres(): Promise<string[]> {
+  database ??= await createDatabase('verdict_first_run');
+  return ['--database-url', database.url, '--grpc-port', '0', '--http-port', '0'];
+}
+
 describe('log output', () => {
   it('is text when piped with --log-format text (auto would write JSON lines there)', async () => {
-    const piped = spawnVerdict([...MEMORY, '--log-format', 'text']);
+    const piped = spawnVerdict([...(await onPostgres()), '--log-format', 'text']);
     verdicts.push(piped);
     await piped.waitFor((l) => /^\d\d:\d\d:\d\d INFO  verdict ready$/.test(l.raw ?? ''));
     piped.proc.kill('SIGTERM');
@@ -116,7 +126,7 @@ describe('log output', () => {
 
 describe('the summary line', () => {
   it('says what was accepted, by service, and what was refused, by reason; and nothing while idle', async () => {
-    const v = spawnVerdict(MEMORY, { VERDICT_SUMMARY_INTERVAL: '400ms' });
+    const v = spawnVerdict(await onPostgres(), { VERDICT_SUMMARY_INTERVAL: '400ms' });
     verdicts.push(v);
     const ready = await v.waitFor((l) => String(l.msg).startsWith('verdict ready'));
     expect(ready.text).toBeUndefined(); // the banner's lines for people stay out of JSON
@@ -170,13 +180,15 @@ describe('start-up problems', () => {
   const at = (user: string, database: string) => `postgres://${user}@${shared.host}/${database}`;
   const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
     ['an unparsable database URL', ['--database-url', 'notaurl'], {}, /^verdict: invalid --database-url: "notaurl" is not a URL; expected a URL such as postgres:\/\/user:password@host:5432\/database$/],
+    ['an unparsable database URL with a password, not repeated', ['--database-url', 'postgres://verdict:s3cret@db host/verdict'], {}, /^verdict: invalid --database-url: "postgres:\/\/verdict:\*\*\*@db host\/verdict" is not a URL; /],
     ['a database URL of another scheme', [], { DATABASE_URL: 'http://db:5432/verdict' }, /^verdict: invalid DATABASE_URL: the scheme is "http", not postgres; /],
     ['a database host that does not resolve', ['--database-url', 'postgres://verdict:s3cret@verdict-no-such-host.invalid/verdict'], {}, /^verdict: cannot resolve the database host "verdict-no-such-host\.invalid" \(--database-url or DATABASE_URL\): /],
     ['a database that does not exist', ['--database-url', at('postgres', 'verdict_no_such_database')], {}, /^verdict: PostgreSQL at .+\/verdict_no_such_database has no such database \(--database-url or DATABASE_URL\): database "verdict_no_such_database" does not exist; create it first/],
     ['a user the server refuses', ['--database-url', at('verdict_no_such_role', 'test')], {}, /^verdict: PostgreSQL at .+ refused user "verdict_no_such_role" \(--database-url or DATABASE_URL\): role "verdict_no_such_role" does not exist$/],
     ['--host that is not an address of this machine', ['--host', '999.1.1.1', '--data-dir', 'memory://'], {}, /^verdict: cannot listen on host "999\.1\.1\.1" \(--host\): it is not an address of this machine/],
   ];
-  it.each(cases)('%s: one line naming the setting, exit code 2', async (_what, args, env, message) => {
+  // Each its own process, run side by side.
+  it.concurrent.for(cases)('%s: one line naming the setting, exit code 2', async ([, args, env, message], { expect }) => {
     const v = spawnVerdict([...args, '--grpc-port', '0', '--http-port', '0', '--pg-port', '0'], env);
     expect(await v.exited).toBe(2);
     expect(v.stderr().trimEnd().split('\n')).toHaveLength(1);

@@ -114,8 +114,8 @@ function pruneOptions(v: Record<string, string | boolean | undefined>, now: numb
 /** What runs a command needs from the process: output, and the signals it reacts to. */
 export interface ProcessHooks {
   print(text: string): void;
-  /** Whether stdout is a terminal: --log-format auto then writes text, else JSON lines. */
-  stdoutIsTerminal: boolean;
+  /** Whether stdout is a terminal: --log-format auto then writes text, else JSON lines (the default). */
+  stdoutIsTerminal?: boolean;
   onSignal(signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM', handler: () => void): void;
   /** Exits at once (a second SIGTERM). */
   exitNow(code: number): never;
@@ -127,7 +127,7 @@ export async function runCommand(p: Parsed, hooks: ProcessHooks): Promise<number
     hooks.print(p.text);
     return 0;
   }
-  const format = p.config.logFormat === 'auto' ? (hooks.stdoutIsTerminal ? 'text' : 'json') : p.config.logFormat;
+  const format = p.config.logFormat === 'auto' ? (hooks.stdoutIsTerminal === true ? 'text' : 'json') : p.config.logFormat;
   const log = createLogger(p.config.logLevel, format);
   if (p.command === 'migrate') return migrate(p.config, log);
   if (p.command === 'prune') return pruneCommand(p.config, p.options, log);

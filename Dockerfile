@@ -21,7 +21,8 @@ RUN npx tsc --noEmit
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# --omit=optional: the image has its own Node.js; the pinned one in optionalDependencies is for development machines.
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \

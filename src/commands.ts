@@ -9,6 +9,8 @@ import type { ParseArgsOptionsConfig } from 'node:util';
 import { startServer, type RunningServer } from './app/server.ts';
 import { loadConfig, parseCommandLine, settingsHelp, type Config } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { openDatabase } from './app/database.ts';
+import { SUMMARY_INTERVAL_MS } from './app/summary.ts';
 import { createLogger, type Logger } from './log.ts';
 import { openStore } from './store/open.ts';
 import { DEFAULT_BATCH_SIZE, parseAge, prune, type PruneOptions } from './store/prune.ts';
@@ -64,7 +66,8 @@ ${settingsHelp()}`;
 
 export type Parsed =
   | { command: 'help'; text: string }
-  | { command: 'serve' | 'migrate'; config: Config }
+  | { command: 'serve'; config: Config; summaryIntervalMs: number }
+  | { command: 'migrate'; config: Config }
   | { command: 'prune'; config: Config; options: PruneOptions };
 
 /** Parses a command line into the command and its validated settings; ConfigError names what is wrong. */
@@ -80,8 +83,21 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   if (rest.includes('--help') || rest.includes('-h')) return { command: 'help', text: helpText(named ? command : undefined) };
   const line = parseCommandLine(rest, COMMANDS[command].options);
   const config = loadConfig({ flags: line.values, env });
-  if (command !== 'prune') return { command, config };
+  if (command === 'serve') return { command, config, summaryIntervalMs: summaryInterval(env.VERDICT_SUMMARY_INTERVAL) };
+  if (command === 'migrate') return { command, config };
   return { command, config, options: pruneOptions(line.values, now) };
+}
+
+/**
+ * The summary line's period. Not a setting (not in --help): a minute suits
+ * people; the variable exists so tests need not wait one.
+ */
+function summaryInterval(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return SUMMARY_INTERVAL_MS;
+  const m = /^(\d+)(ms|s)$/.exec(raw);
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  if (!(ms >= 100)) throw new ConfigError(`invalid VERDICT_SUMMARY_INTERVAL: ${JSON.stringify(raw)} is not a duration of at least 100ms (e.g. 500ms, 10s)`);
+  return ms;
 }
 
 function pruneOptions(v: Record<string, string | boolean | undefined>, now: number): PruneOptions {
@@ -98,6 +114,8 @@ function pruneOptions(v: Record<string, string | boolean | undefined>, now: numb
 /** What runs a command needs from the process: output, and the signals it reacts to. */
 export interface ProcessHooks {
   print(text: string): void;
+  /** Whether stdout is a terminal: --log-format auto then writes text, else JSON lines (the default). */
+  stdoutIsTerminal?: boolean;
   onSignal(signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM', handler: () => void): void;
   /** Exits at once (a second SIGTERM). */
   exitNow(code: number): never;
@@ -109,20 +127,18 @@ export async function runCommand(p: Parsed, hooks: ProcessHooks): Promise<number
     hooks.print(p.text);
     return 0;
   }
-  const log = createLogger(p.config.logLevel);
+  const format = p.config.logFormat === 'auto' ? (hooks.stdoutIsTerminal === true ? 'text' : 'json') : p.config.logFormat;
+  const log = createLogger(p.config.logLevel, format);
   if (p.command === 'migrate') return migrate(p.config, log);
   if (p.command === 'prune') return pruneCommand(p.config, p.options, log);
-  return serve(p.config, log, hooks);
+  return serve(p.config, p.summaryIntervalMs, log, hooks);
 }
 
 async function migrate(cfg: Config, log: Logger): Promise<number> {
-  const store = await openStore({ ...cfg, pgPort: 0 }, log);
-  try {
-    const applied = await store.migrate();
-    log.info({ migrations: applied }, applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date');
-  } finally {
-    await store.close();
-  }
+  // openDatabase waits for PostgreSQL as serve does, applies the migrations and logs which.
+  const { store, applied } = await openDatabase({ ...cfg, pgPort: 0 }, log);
+  await store.close();
+  if (applied.length === 0) log.info('database is up to date');
   return 0;
 }
 
@@ -151,17 +167,26 @@ async function pruneCommand(cfg: Config, options: PruneOptions, log: Logger): Pr
   return 0;
 }
 
-async function serve(cfg: Config, log: Logger, hooks: ProcessHooks): Promise<number> {
+async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks: ProcessHooks): Promise<number> {
   // Handlers go in before start-up ends: the start-up line announces a process that already answers signals.
+  // A signal while start-up waits for the database ends the wait.
   let server: RunningServer | null = null;
   let signalled: string | null = null;
+  const starting = new AbortController();
   let onSignal: (signal: string) => void = (signal) => {
     signalled = signal;
+    starting.abort(new Error(`${signal} during start-up`));
   };
   hooks.onSignal('SIGHUP', () => server?.reloadRules());
   hooks.onSignal('SIGINT', () => onSignal('SIGINT'));
   hooks.onSignal('SIGTERM', () => onSignal('SIGTERM'));
-  server = await startServer(cfg, log);
+  try {
+    server = await startServer(cfg, log, { signal: starting.signal, summaryIntervalMs });
+  } catch (err) {
+    if (!signalled) throw err;
+    log.info({ signal: signalled }, 'stopped before start-up finished');
+    return 0;
+  }
   const running = server;
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -12,7 +12,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
-import type { LogLevel } from './log.ts';
+import type { LogFormat, LogLevel } from './log.ts';
 
 export interface Config {
   host: string;
@@ -23,6 +23,9 @@ export interface Config {
   pgPort: number;
   maxBodyBytes: number;
   logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** How long start-up waits for an unreachable PostgreSQL (0 = not at all). */
+  databaseWaitMs: number;
   writeTimeoutMs: number;
   shutdownTimeoutMs: number;
   batchMaxRows: number;
@@ -40,7 +43,7 @@ export interface Config {
   feedback: FeedbackConfig;
 }
 
-type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path';
+type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path' | 'url' | 'format';
 
 interface Setting {
   key: keyof Config;
@@ -56,11 +59,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', name: 'host', env: 'VERDICT_HOST', kind: 'string', default: 'localhost', help: 'address to listen on; localhost binds 127.0.0.1 and ::1, use 0.0.0.0 in containers' },
   { key: 'grpcPort', name: 'grpc_port', env: 'VERDICT_GRPC_PORT', kind: 'port', default: 4317, help: 'OTLP/gRPC port (0 picks a free port)' },
   { key: 'httpPort', name: 'http_port', env: 'VERDICT_HTTP_PORT', kind: 'port', default: 4318, help: 'OTLP/HTTP, feedback API, health and metrics port' },
-  { key: 'databaseUrl', name: 'database_url', env: 'DATABASE_URL', kind: 'string', default: null, help: 'PostgreSQL URL; unset = the embedded database' },
+  { key: 'databaseUrl', name: 'database_url', env: 'DATABASE_URL', kind: 'url', default: null, help: 'PostgreSQL URL (postgres://user:password@host:5432/database); unset = the embedded database' },
+  { key: 'databaseWaitMs', name: 'database_wait', env: 'VERDICT_DATABASE_WAIT', kind: 'duration', default: 60_000, help: 'how long start-up waits for an unreachable PostgreSQL, retrying, before it gives up (0 = not at all)' },
   { key: 'dataDir', name: 'data_dir', env: 'VERDICT_DATA_DIR', kind: 'path', default: './verdict-data', help: 'where the embedded database keeps its files' },
   { key: 'pgPort', name: 'pg_port', env: 'VERDICT_PG_PORT', kind: 'port', default: 5433, help: 'PostgreSQL wire port of the embedded database, for psql and Grafana (0 = off)' },
   { key: 'maxBodyBytes', name: 'max_body_size', env: 'VERDICT_MAX_BODY_SIZE', kind: 'bytes', default: 64 * 1024 * 1024, help: 'largest request, after decompression (e.g. 64MiB)' },
   { key: 'logLevel', name: 'log_level', env: 'VERDICT_LOG_LEVEL', kind: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'logFormat', name: 'log_format', env: 'VERDICT_LOG_FORMAT', kind: 'format', default: 'auto', help: 'text (for people), json (JSON lines) or auto: text on a terminal, else json' },
   { key: 'writeTimeoutMs', name: 'write_timeout', env: 'VERDICT_WRITE_TIMEOUT', kind: 'duration', default: 5000, help: 'a database write taking longer is abandoned and answered "retry" (e.g. 5s)' },
   { key: 'shutdownTimeoutMs', name: 'shutdown_timeout', env: 'VERDICT_SHUTDOWN_TIMEOUT', kind: 'duration', default: 20000, help: 'longest wait for in-flight exports on SIGTERM' },
   { key: 'batchMaxRows', name: 'batch_max_rows', env: 'VERDICT_BATCH_MAX_ROWS', kind: 'int', default: 4096, help: 'rows per write transaction to aim for' },
@@ -172,6 +177,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
 const DURATIONS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const FORMATS = ['text', 'json', 'auto'];
 
 function coerce(s: Setting, raw: unknown, origin: string): unknown {
   const bad = (expected: string) => new ConfigError(`invalid ${origin}: ${JSON.stringify(String(raw))} is not ${expected}`);
@@ -205,12 +211,35 @@ function coerce(s: Setting, raw: unknown, origin: string): unknown {
     case 'level':
       if (typeof text !== 'string' || !LEVELS.includes(text)) throw bad(`one of ${LEVELS.join(', ')}`);
       return text;
+    case 'format':
+      if (typeof text !== 'string' || !FORMATS.includes(text)) throw bad(`one of ${FORMATS.join(', ')}`);
+      return text;
+    case 'url': {
+      // The value is not quoted back: it may hold a password.
+      const invalid = (why: string) => new ConfigError(`invalid ${origin}: ${why}; expected a URL such as postgres://user:password@host:5432/database`);
+      if (typeof text !== 'string' || text === '') throw invalid('it is empty');
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw invalid(`${JSON.stringify(withoutPassword(text))} is not a URL`);
+      }
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(`the scheme is ${JSON.stringify(url.protocol.slice(0, -1))}, not postgres`);
+      // A socket directory may stand in for the host (postgres:///db?host=/var/run/postgresql).
+      if (url.hostname === '' && !url.searchParams.has('host')) throw invalid('it names no host');
+      return text;
+    }
     case 'list': {
       const items = Array.isArray(raw) ? raw.map(String) : typeof text === 'string' ? text.split(',') : null;
       if (!items) throw bad('a comma-separated list');
       return Object.freeze(items.map((x) => x.trim()).filter((x) => x !== ''));
     }
   }
+}
+
+/** The text with any password in a URL (user:password@) replaced by ***. */
+export function withoutPassword(text: string): string {
+  return text.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
 }
 
 /** The settings every command takes, for `--help`. */

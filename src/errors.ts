@@ -3,12 +3,21 @@
  * failure of a bad setting. Each class says what went wrong in the receiver's
  * own terms; `receivers/status.ts` is the one place that turns them into HTTP
  * and gRPC status codes, and `cli.ts` the one that turns ConfigError into
- * exit code 2.
+ * exit code 2 (StartupError into 1).
  */
 
 /** A configuration problem found at start-up; the CLI prints its message (naming the setting) and exits 2. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/**
+ * Start-up could not finish for a reason outside the settings (the database
+ * stayed unreachable for all of --database-wait); the CLI prints its message
+ * and exits 1.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
 }
 
 /** The request body could not be decoded, or is permanently invalid (HTTP 400, gRPC INVALID_ARGUMENT). */

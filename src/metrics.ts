@@ -19,6 +19,8 @@ export class Metrics {
   readonly batchRows: Histogram;
   readonly batchRequests: Histogram;
   readonly dbErrors: Counter<'kind'>;
+  /** What was accepted by service and refused by reason since the last summary log line (src/app/summary.ts). */
+  readonly tally = new Tally();
 
   constructor(inflight: () => { rows: number; bytes: number }) {
     const r = this.registry;
@@ -55,6 +57,44 @@ export class Metrics {
   }
 
   refused(item: Item, transport: Transport, reason: string, n: number): void {
-    if (n > 0) this.#refused[item].inc({ transport, reason }, n);
+    if (n > 0) {
+      this.#refused[item].inc({ transport, reason }, n);
+      this.tally.add('refused', item, reason, n);
+    }
   }
 }
+
+export type Counts = Record<Item, Record<string, number>>;
+
+/**
+ * Counts by item and one more key (the service for accepted items, the reason
+ * for refused ones) since the last take(). Service names are not Prometheus
+ * labels, since there is no bound on how many a sender invents; here too only
+ * the first MAX_KEYS of a period are kept apart, the rest add up under "other".
+ */
+export class Tally {
+  static readonly MAX_KEYS = 50;
+  #counts = { accepted: emptyCounts(), refused: emptyCounts() };
+  #keys = new Set<string>();
+
+  add(kind: 'accepted' | 'refused', item: Item, key: string, n: number): void {
+    if (n <= 0) return;
+    if (!this.#keys.has(key)) {
+      if (this.#keys.size >= Tally.MAX_KEYS) key = 'other';
+      this.#keys.add(key);
+    }
+    const counts = this.#counts[kind][item];
+    counts[key] = (counts[key] ?? 0) + n;
+  }
+
+  /** The counts since the last call, or null when nothing arrived. */
+  take(): { accepted: Counts; refused: Counts } | null {
+    if (this.#keys.size === 0) return null;
+    const taken = this.#counts;
+    this.#counts = { accepted: emptyCounts(), refused: emptyCounts() };
+    this.#keys.clear();
+    return taken;
+  }
+}
+
+const emptyCounts = (): Counts => ({ spans: {}, log_records: {}, evaluations: {} });

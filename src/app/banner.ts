@@ -20,3 +20,16 @@ export function readyLine(f: BannerFacts): string {
     `; metrics at ${scheme}://${f.http[0]}/metrics${f.auth ? '; bearer tokens required' : ''}; ${db}`
   );
 }
+
+/** The same facts as lines for a person at a terminal (the text log format). */
+export function readyText(f: BannerFacts): string[] {
+  const scheme = f.tls ? 'https' : 'http';
+  const rows: Array<[string, string]> = [
+    [`OTLP/gRPC${f.tls ? ' (TLS)' : ''}`, f.grpc.join(', ')],
+    ['OTLP/HTTP', f.http.map((a) => `${scheme}://${a}`).join(', ')],
+    ['metrics', `${scheme}://${f.http[0]}/metrics`],
+    ['database', f.database === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${f.dataDir}`],
+  ];
+  if (f.database === 'pglite') rows.push(['query it', f.psqlCommand ?? 'no wire port (--pg-port 0)']);
+  return [`verdict ready${f.auth ? ' (bearer tokens required)' : ''}`, ...rows.map(([k, v]) => `  ${k.padEnd(16)}${v}`)];
+}

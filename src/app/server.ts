@@ -1,7 +1,8 @@
 /**
  * `verdict serve`: wires the parts together (inputs → store → pipeline →
- * receivers) and owns the lifecycle: start both servers, and on shutdown stop
- * taking work, let in-flight exports commit, then close the database.
+ * receivers) and owns the lifecycle: start both servers, open the database,
+ * and on shutdown stop taking work, let in-flight exports commit, then close
+ * the database.
  */
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -10,13 +11,15 @@ import type { Ingest } from '../ingest.ts';
 import type { Batcher } from '../pipeline/batcher.ts';
 import type { GrpcReceiver } from '../receivers/grpc.ts';
 import type { HttpReceiver } from '../receivers/http.ts';
-import { openStore } from '../store/open.ts';
+import { TrackedStore } from '../store/readiness.ts';
 import type { Store } from '../store/store.ts';
 import { sleep } from '../common/util.ts';
-import { readyLine } from './banner.ts';
+import { readyLine, readyText } from './banner.ts';
+import { openDatabase } from './database.ts';
 import { readInputs } from './inputs.ts';
 import { createPipeline } from './pipeline.ts';
 import { createReceivers, listen } from './receivers.ts';
+import { startSummary } from './summary.ts';
 
 export interface RunningServer {
   store: Store;
@@ -33,25 +36,39 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(cfg: Config, log: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** Aborts start-up while it waits for the database (a signal): startServer then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** How often the summary line is logged (default a minute). */
+  summaryIntervalMs?: number;
+  /** How long readiness may go without news from the database before a probe asks it (store/readiness.ts). */
+  readinessProbeMs?: number;
+}
+
+/**
+ * Starts both receivers, then opens the database (waiting for PostgreSQL up
+ * to --database-wait): meanwhile /readyz says why it is not ready and exports
+ * are answered "retry". Resolves once the database is open and migrated.
+ */
+export async function startServer(cfg: Config, log: Logger, opts: StartOptions = {}): Promise<RunningServer> {
   const inputs = readInputs(cfg, log);
-  const store = await openStore(cfg, log);
-  try {
-    const applied = await store.migrate();
-    if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  // Said at once: opening a new embedded database takes seconds, and which Node.js runs is the first question of any bug report.
+  log.info({ node: process.versions.node, pid: process.pid }, 'starting');
+  const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
   const pipeline = createPipeline(cfg, store, inputs.rules);
   const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
     addresses = await listen({ http, grpc }, cfg);
+    const opened = await openDatabase(cfg, log, { onWait: (reason) => store.waiting(reason), ...(opts.signal ? { signal: opts.signal } : {}) });
+    store.attach(opened.store);
   } catch (err) {
-    await store.close();
+    grpc.forceClose();
+    await Promise.all([http.close(), pipeline.batcher.close(), store.close()]);
+    inputs.rules.close();
     throw err;
   }
+  const summary = startSummary(pipeline.metrics, log, opts.summaryIntervalMs);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -64,16 +81,15 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
         grpc.forceClose();
       }
       await pipeline.batcher.close();
+      summary.stop();
       inputs.rules.close();
       await store.close();
     })();
     return closing;
   };
 
-  log.info(
-    { grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand },
-    readyLine({ ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand }),
-  );
+  const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand };
+  log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, text: readyText(facts) }, readyLine(facts));
   inputs.rules.watch();
   return {
     store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,

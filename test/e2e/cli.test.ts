@@ -4,8 +4,7 @@
  * on SIGTERM, `verdict migrate`, `--help`, and bad settings refused by name.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
@@ -13,6 +12,7 @@ import { createDatabase } from '../helpers/postgres.ts';
 import { spawnVerdict, type VerdictProcess } from '../helpers/process.ts';
 import { freePort } from '../helpers/server.ts';
 import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const running: VerdictProcess[] = [];
 afterAll(() => {
@@ -21,7 +21,7 @@ afterAll(() => {
 
 describe('verdict serve on the embedded database', () => {
   it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'verdict-cli-'));
+    const dataDir = tempDir('cli');
     const pgPort = await freePort();
     const v = spawnVerdict(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--pg-port', String(pgPort)]);
     running.push(v);
@@ -108,7 +108,7 @@ describe('verdict command line', () => {
 
 describe('verdict --rules', () => {
   it('reloads the rules file on SIGHUP and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-cli-rules-'));
+    const dir = tempDir('cli-rules');
     const rules = join(dir, 'rules.yaml');
     writeFileSync(rules, 'rules:\n  - name: first\n    kind: status\n');
     const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--grpc-port', '0', '--http-port', '0', '--rules', rules]);
@@ -123,7 +123,7 @@ describe('verdict --rules', () => {
   });
 
   it('refuses to start on an invalid pattern, naming the rule', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-cli-rules-'));
+    const dir = tempDir('cli-rules');
     const rules = join(dir, 'rules.yaml');
     writeFileSync(rules, 'rules:\n  - name: frustration\n    kind: regex\n    pattern: "(a|b"\n');
     const v = spawnVerdict(['--data-dir', 'memory://', '--pg-port', '0', '--rules', rules]);

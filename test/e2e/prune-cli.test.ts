@@ -4,8 +4,6 @@
  * database's directory, its progress lines and exit codes, and bad
  * arguments refused by name.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
@@ -13,6 +11,7 @@ import { startServer } from '../../src/app/server.ts';
 import { hexId, logsJson, postJson, str, traceJson } from '../helpers/otlp.ts';
 import { spawnVerdict, type VerdictProcess } from '../helpers/process.ts';
 import { baseConfig, startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const DAY = 86_400_000;
 const ns = (ago: number) => String(BigInt(Date.now() - ago) * 1_000_000n);
@@ -80,7 +79,7 @@ describe('verdict prune against PostgreSQL', () => {
 
 describe('verdict prune on the embedded database', () => {
   it('prunes a data directory once the receiver has stopped, and refuses one in use or missing', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'verdict-prune-'));
+    const dataDir = tempDir('prune');
     const server = await startServer(baseConfig({ databaseUrl: null, dataDir }), silentLogger);
     try {
       await load(`http://127.0.0.1:${server.http.port}`);

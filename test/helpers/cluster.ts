@@ -43,6 +43,8 @@ export interface Cluster {
 }
 
 const OS_USER = 'postgres';
+/** util-linux's runuser, which a PATH without the sbin folders does not find. */
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
 
 /** Where the PostgreSQL server binaries are. */
 export function pgBinDir(): string {
@@ -99,7 +101,7 @@ export async function startCluster(opts: { settings?: Record<string, string | nu
   }
   // As root, every PostgreSQL binary runs as the postgres user; otherwise as ourselves.
   const pgCmd = (tool: string, args: string[], timeoutMs = 60_000) =>
-    asRoot ? run('runuser', ['-u', OS_USER, '--', join(bin, tool), ...args], timeoutMs) : run(join(bin, tool), args, timeoutMs);
+    asRoot ? run(RUNUSER, ['-u', OS_USER, '--', join(bin, tool), ...args], timeoutMs) : run(join(bin, tool), args, timeoutMs);
   const pgCtl = (args: string[]) => pgCmd('pg_ctl', ['-D', data, '-w', '-t', '60', ...args], 90_000);
 
   let port = 0;

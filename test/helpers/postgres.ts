@@ -2,10 +2,12 @@
  * Real PostgreSQL for tests: a fresh database per test file on the server
  * named by VERDICT_TEST_DATABASE_URL (default: the machine's 127.0.0.1:5432,
  * database test). An unreachable server fails the tests; it never skips them.
+ * Each file drops its databases; the end of the run drops any left behind.
  */
 import pg from 'pg';
 
 export const ADMIN_URL = process.env.VERDICT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const RUN = process.env.VERDICT_TEST_RUN ?? 'norun';
 
 export interface TestDatabase {
   url: string;
@@ -20,7 +22,8 @@ export async function createDatabase(prefix = 'verdict_test'): Promise<TestDatab
   } catch (err) {
     throw new Error(`real PostgreSQL is not reachable at ${ADMIN_URL} (set VERDICT_TEST_DATABASE_URL): ${(err as Error).message}`);
   }
-  const name = `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  // The run's id (global-setup.ts) lets the end of the run drop what a crashed test file left.
+  const name = `${prefix}_${RUN}_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {

@@ -10,6 +10,8 @@ export class TcpProxy {
   #server: net.Server | null = null;
   #sockets = new Set<net.Socket>();
   port = 0;
+  /** Bytes the clients sent towards the server: whether the receiver talked to the database at all. */
+  bytesToServer = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -23,6 +25,7 @@ export class TcpProxy {
         s.on('close', () => this.#sockets.delete(s));
         s.on('error', () => {});
       }
+      client.on('data', (chunk: Buffer) => (this.bytesToServer += chunk.byteLength));
       client.pipe(upstream);
       upstream.pipe(client);
       client.on('close', () => upstream.destroy());

@@ -3,8 +3,7 @@
  * and TLS with the official exporters.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { baseConfig, BACKENDS, serverForSuite, startTestServer, type TestServer 
 import { grpcCall, post, postJson, TRACE_PATH } from '../helpers/otlp.ts';
 import { hexId, logs, traces } from '../helpers/fixtures.ts';
 import { clients, PROTOCOLS } from '../helpers/sdk.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const span = (traceId: string, n = 1) => ({ traceId, spanId: hexId(8, n) });
 const protoSpans = (traceId: string) => traces([span(traceId)]).proto();
@@ -64,7 +64,7 @@ describe('bearer-token auth', () => {
   let t: TestServer;
   let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'verdict-auth-'));
+    dir = tempDir('auth');
     writeFileSync(join(dir, 'tokens'), '# one per line\nfrom-file-token\n');
     t = await startTestServer('pglite', { authTokens: ['s3cret-token'], authTokenFile: join(dir, 'tokens'), corsOrigins: ['https://app.example'] });
   });
@@ -124,7 +124,7 @@ describe('TLS', () => {
   let t: TestServer;
   let ca: Buffer;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-tls-'));
+    const dir = tempDir('tls');
     // A self-signed certificate for the loopback names, made with the machine's openssl.
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });

@@ -6,8 +6,7 @@
  * --keep-with-verdicts, then without, and exactly what should remain does.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { parseAge, prune, type PruneTotals } from '../../src/store/prune.ts';
 import { postJson } from '../helpers/otlp.ts';
 import { hexId, logs, traces as tracesRequest, type Attributes, type Id, type LogSpec, type SpanSpec } from '../helpers/fixtures.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const NOW = Date.now();
 const DAY = 86_400_000;
@@ -111,7 +111,7 @@ describe('prune arguments', () => {
 describe.each(BACKENDS)('prune on %s', (backend) => {
   let t: TestServer;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-prune-'));
+    const dir = tempDir('prune');
     const rulesFile = join(dir, 'rules.yaml');
     writeFileSync(rulesFile, 'rules:\n  - name: same_question_reasked\n    kind: repeat\n');
     t = await startTestServer(backend, { rulesFile });

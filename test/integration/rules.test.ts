@@ -2,8 +2,7 @@
  * Deterministic rules at ingest (every kind), polarity and source attribution
  * from configuration, and rule reloading without a restart.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFeedbackConfig } from '../../src/feedback/policy.ts';
@@ -13,6 +12,7 @@ import { silentLogger } from '../../src/log.ts';
 import { BACKENDS, baseConfig, startTestServer, type TestServer } from '../helpers/server.ts';
 import { postJson } from '../helpers/otlp.ts';
 import { hexId, logs, service, T0, traces, type Attributes, type SpanSpec } from '../helpers/fixtures.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const example = readFileSync(new URL('../../examples/rules.yaml', import.meta.url), 'utf8');
 const EXTRA = `
@@ -42,7 +42,7 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
   let dir: string;
   let rulesFile: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'verdict-rules-'));
+    dir = tempDir('rules');
     rulesFile = join(dir, 'rules.yaml');
     writeFileSync(rulesFile, example + EXTRA);
     t = await startTestServer(backend, {
@@ -203,7 +203,7 @@ describe.each(BACKENDS)('rules and policy on %s', (backend) => {
 
 describe('a rules file with an invalid pattern', () => {
   it('stops start-up with a message naming the rule', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'verdict-rules-'));
+    const dir = tempDir('rules');
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'rules:\n  - name: user_frustration\n    kind: regex\n    pattern: "(wtf|awful"\n');
     const started = startServer(baseConfig({ dataDir: 'memory://', rulesFile: file }), silentLogger);

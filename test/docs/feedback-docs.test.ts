@@ -60,6 +60,13 @@ describe.each(BACKENDS)('docs/feedback.md examples against %s', (backend) => {
     expect((await postProto(`${t.httpUrl}/v1/traces`, new Payload(spans).bytes)).status).toBe(200);
     const judged = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: JUDGED.traceId, spanId: JUDGED.spanId, name: 'chat gpt-4o', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000', attributes: [{ key: 'gen_ai.conversation.id', value: { stringValue: 'conv-docs' } }] }] }] }] };
     expect((await fetch(`${t.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(judged) })).status).toBe(200);
+    // A run of the last hour that a judge failed: the queries look at the last day.
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const recent = { resourceSpans: [{ scopeSpans: [{ spans: [{
+      traceId: 'fe'.repeat(16), spanId: 'fe'.repeat(8), name: 'invoke_agent support', startTimeUnixNano: String(now - 3_000_000_000n), endTimeUnixNano: String(now - 1_000_000_000n),
+      events: [{ timeUnixNano: String(now), name: 'gen_ai.evaluation.result', attributes: [{ key: 'gen_ai.evaluation.name', value: { stringValue: 'AnswerQuality' } }, { key: 'gen_ai.evaluation.score.label', value: { stringValue: 'fail' } }] }],
+    }] }] }] };
+    expect((await fetch(`${t.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(recent) })).status).toBe(200);
   });
   afterAll(async () => {
     await t?.close();

@@ -596,14 +596,14 @@ FROM verdict.conversation_summary c;
 -- ---------------------------------------------------------------------------
 
 -- Day partitions for the days that hold data, within the window the receiver
--- manages (a year back, two days ahead); the rest goes to the default partitions.
+-- manages (a month back, two days ahead); the rest goes to the default partitions.
 SELECT verdict.ensure_partition(p.parent, p.day)
 FROM (
   SELECT DISTINCT 'span_rows' AS parent, (start_time AT TIME ZONE 'UTC')::date AS day FROM verdict.spans_0003
   UNION SELECT DISTINCT 'log_rows', (time AT TIME ZONE 'UTC')::date FROM verdict.logs_0003
   UNION SELECT DISTINCT 'evaluations', (time AT TIME ZONE 'UTC')::date FROM verdict.evaluations_0003
 ) p
-WHERE p.day BETWEEN (now() AT TIME ZONE 'UTC')::date - 366 AND (now() AT TIME ZONE 'UTC')::date + 2;
+WHERE p.day BETWEEN (now() AT TIME ZONE 'UTC')::date - 31 AND (now() AT TIME ZONE 'UTC')::date + 2;
 
 INSERT INTO verdict.resources (resource_id, service_name, service_version, attributes, schema_url)
 SELECT DISTINCT ON (id) id, attributes ->> 'service.name', attributes ->> 'service.version', attributes, schema_url

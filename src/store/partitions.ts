@@ -1,9 +1,13 @@
 /**
  * Which day partitions a write needs. Spans are partitioned by their start,
- * log records and verdicts by their time, per UTC day. Days within a year
- * back and two days ahead get partitions of their own; rows outside that
- * window (a zero timestamp, a sender's wrong clock) go to the default
- * partition rather than making a partition each.
+ * log records and verdicts by their time, per UTC day. Days within a month
+ * back and two days ahead get partitions of their own, created before any
+ * row of theirs is written (so no row of such a day ever waits in the
+ * default partition, where another writer could be moving it). Rows outside
+ * that window (a backfill of older data, a zero timestamp, a sender's wrong
+ * clock) go to the default partition: the number of partitions stays
+ * bounded, whatever the senders' clocks say, and retention still prunes the
+ * default partition row by row.
  */
 import type { Batch } from '../model/rows.ts';
 
@@ -16,7 +20,7 @@ export interface PartitionDay {
 }
 
 const DAY_MS = 86_400_000;
-export const WINDOW_PAST_DAYS = 366;
+export const WINDOW_PAST_DAYS = 31;
 export const WINDOW_AHEAD_DAYS = 2;
 
 export function partitionDays(batches: readonly Batch[], nowMs = Date.now()): PartitionDay[] {

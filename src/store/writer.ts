@@ -24,14 +24,6 @@ import { SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
 /** Days ahead whose partitions are created before data for them arrives. */
 const AHEAD_DAYS = 2;
 const HOUR_MS = 3_600_000;
-/**
- * Partitions created on demand for past days, at most per write and per
- * hour: a sender with a broken clock (or an attacker) spreading rows over a
- * year of days must not make a thousand tables; beyond the bound, rows go to
- * the default partition, which retention still prunes.
- */
-const MAX_NEW_PER_WRITE = 6;
-const MAX_NEW_PER_HOUR = 60;
 
 export class Writer {
   readonly #driver: Driver;
@@ -41,8 +33,6 @@ export class Writer {
   /** Partitions known to exist ("span_rows:2026-11-30"); null until read from the database. */
   #partitions: Set<string> | null = null;
   #aheadAt = 0;
-  /** When on-demand partitions were created, for MAX_NEW_PER_HOUR. */
-  #created: number[] = [];
 
   /** `timeoutMs` bounds each write transaction: a stalled database answers "retry" instead of hanging. */
   constructor(driver: Driver, timeoutMs: number, opts: WriteOptions) {
@@ -94,19 +84,11 @@ export class Writer {
       this.#partitions = new Set(rows.map((r) => `${r.parent}:${r.day}`));
     }
     const known = this.#partitions;
-    this.#created = this.#created.filter((t) => now - t < HOUR_MS);
-    let made = 0;
-    for (const [i, p] of wanted.entries()) {
+    for (const p of wanted) {
       const key = `${p.parent}:${p.day}`;
       if (known.has(key)) continue;
-      const ahead = i >= needed.length;
-      if (!ahead && (made >= MAX_NEW_PER_WRITE || this.#created.length >= MAX_NEW_PER_HOUR)) continue;
       await this.#driver.transaction((s) => s.rows('SELECT verdict.ensure_partition($1, $2::date)', [p.parent, p.day]), { timeoutMs: this.#timeoutMs });
       known.add(key);
-      if (!ahead) {
-        made++;
-        this.#created.push(now);
-      }
     }
     if (now - this.#aheadAt > HOUR_MS) this.#aheadAt = now;
   }

@@ -18,7 +18,8 @@ import { tempDir } from '../helpers/tmp.ts';
 
 const NOW = Date.now();
 const DAY = 86_400_000;
-const OLD = 60 * DAY;
+// Old enough to prune, recent enough to have day partitions of its own (a month back at most).
+const OLD = 20 * DAY;
 const NEW = DAY;
 const ns = (ago: number) => String(BigInt(NOW - ago) * 1_000_000n);
 
@@ -90,7 +91,7 @@ const records = [
   logRecord('alone-log', OLD + 3 * DAY, context('alone')),
   verdict('untargeted-ancient', OLD + 5 * DAY),
   verdict('judged-verdict-old', OLD - 3_600_000, context('judged', judgedChat)),
-  // Judged yesterday, on a run of two months ago.
+  // Judged yesterday, on a run of three weeks ago.
   verdict('judged-verdict-new', NEW, context('judged', judgedRoot)),
   verdict('completion-verdict', OLD, {}, { 'gen_ai.response.id': 'resp-completion' }),
   verdict('recent-verdict', NEW, context('recent')),
@@ -137,7 +138,7 @@ describe.each(BACKENDS)('prune on %s', (backend) => {
   async function run(keepWithVerdicts: boolean): Promise<{ totals: PruneTotals; lines: Array<Record<string, any>> }> {
     const lines: Array<Record<string, any>> = [];
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const totals = await prune(t.server.store, { olderThanMs: 30 * DAY, keepWithVerdicts, batchSize: 4 }, log);
+    const totals = await prune(t.server.store, { olderThanMs: 10 * DAY, keepWithVerdicts, batchSize: 4 }, log);
     return { totals, lines };
   }
 

@@ -1,0 +1,93 @@
+/**
+ * Every documented point lookup and list query can be served by indexes: its
+ * plan, with sequential scans priced out, reads no partition of spans, log
+ * records or verdicts sequentially (and none of the summaries the lists
+ * sort). A sequential scan that remains then is one no index can replace,
+ * which at ten million rows is the difference between milliseconds and
+ * minutes. The queries are those of README.md, docs/schema.md,
+ * docs/cookbook.md, docs/feedback.md and the Trace dashboard, with their
+ * variables filled in.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+
+const TRACE = 'ab'.repeat(16);
+
+/** The lookups and lists, by where they are documented. */
+const QUERIES: Record<string, string> = {
+  'README: verdicts with their model, newest first': `
+    SELECT e.time, e.name, e.score_label, e.explanation, e.gen_ai_response_model, t.root_name, t.duration_ms
+    FROM verdict.trace_evaluations e JOIN verdict.traces t USING (trace_id)
+    WHERE e.score_label IN ('fail', 'incorrect', 'not_relevant') ORDER BY e.time DESC LIMIT 20`,
+  'README: every span of one run': `
+    SELECT span_id, parent_span_id, name, gen_ai_operation_name, duration_ns / 1e6 AS ms, status_code
+    FROM verdict.spans WHERE trace_id = '${TRACE}' ORDER BY start_time`,
+  'schema: one run': `SELECT * FROM verdict.traces WHERE trace_id = '${TRACE}'`,
+  'schema: one run\'s verdicts': `SELECT * FROM verdict.trace_evaluations WHERE trace_id = '${TRACE}'`,
+  'schema: one conversation': `SELECT * FROM verdict.conversations WHERE conversation_id = 'conv-1'`,
+  'schema: the newest 50 runs': `SELECT * FROM verdict.traces ORDER BY start_time DESC LIMIT 50`,
+  'schema: the newest 50 conversations': `SELECT * FROM verdict.conversations ORDER BY last_activity DESC LIMIT 50`,
+  'schema: the log records of one run': `SELECT * FROM verdict.logs WHERE trace_id = '${TRACE}'`,
+  'schema: the verdicts waiting for a response ID': `SELECT * FROM verdict.trace_evaluations WHERE response_id = 'chatcmpl-1'`,
+  'cookbook: runs that earned a negative verdict': `
+    SELECT t.trace_id, (SELECT string_agg(s.name, ' → ' ORDER BY s.start_time_unix_nano) FROM verdict.spans s
+      WHERE s.trace_id = t.trace_id AND s.start_time BETWEEN t.start_time AND t.end_time) AS trajectory
+    FROM verdict.traces t WHERE t.negative_verdicts > 0 AND t.start_time > now() - interval '1 day' ORDER BY t.start_time DESC LIMIT 20`,
+  'cookbook: verdicts still waiting for their target': `
+    SELECT v.* FROM verdict.trace_evaluations v JOIN verdict.pending_verdicts p ON p.id = v.id AND p.time = v.time`,
+  'feedback.md: the trajectories of runs with negative verdicts, last day': `
+    SELECT v.name, s.trace_id, s.name FROM verdict.trace_evaluations v
+    JOIN verdict.traces t ON t.trace_id = v.trace_id
+    JOIN verdict.spans s ON s.trace_id = v.trace_id AND s.start_time BETWEEN t.start_time AND t.end_time
+    WHERE v.polarity = 'negative' AND v.time > now() - interval '1 day' ORDER BY v.time DESC LIMIT 500`,
+  'Trace dashboard: the run': `SELECT * FROM verdict.traces WHERE trace_id = '${TRACE}'`,
+  'Trace dashboard: its spans': `
+    SELECT * FROM verdict.spans s WHERE s.trace_id = '${TRACE}'
+      AND s.start_time BETWEEN (SELECT start_time FROM verdict.traces WHERE trace_id = '${TRACE}') AND (SELECT end_time FROM verdict.traces WHERE trace_id = '${TRACE}')`,
+  'Trace dashboard: its verdicts': `SELECT * FROM verdict.trace_evaluations e WHERE e.trace_id = '${TRACE}' ORDER BY e.time, e.name`,
+  'Trace dashboard: its log records': `
+    SELECT l.*, s.name FROM verdict.logs l LEFT JOIN verdict.spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id
+    WHERE l.trace_id = '${TRACE}' ORDER BY l.time, l.id`,
+  'Trace dashboard: recent runs': `SELECT * FROM verdict.traces WHERE start_time BETWEEN now() - interval '6 hours' AND now() ORDER BY start_time DESC LIMIT 50`,
+  'Feedback dashboard: recent human feedback': `
+    SELECT * FROM verdict.trace_evaluations WHERE time BETWEEN now() - interval '6 hours' AND now() AND source IN ('user', 'reviewer')
+    ORDER BY time DESC LIMIT 100`,
+};
+
+/** Relations whose sequential scan fails the test: the partitioned tables (any partition) and the summaries. */
+const BIG = /Seq Scan on (span_rows|log_rows|evaluations|trace_summary|conversation_summary)\w*/g;
+
+describe.each(BACKENDS)('query plans on %s', (backend) => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(backend);
+    // Partitions of several days, as a running receiver has them.
+    for (const d of [-2, -1, 0]) {
+      const day = new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+      for (const parent of ['span_rows', 'log_rows', 'evaluations']) await sql`SELECT verdict.ensure_partition(${parent}, ${day}::date)`.execute(t.db);
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** The plan with sequential scans priced out (in one transaction, so on one session). */
+  const plan = (q: string) =>
+    t.db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+      const { rows } = await sql.raw<{ 'QUERY PLAN': string }>(`EXPLAIN ${q}`).execute(trx);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+
+  it.each(Object.entries(QUERIES))('%s reads no big table sequentially', async (_name, q) => {
+    const p = await plan(q);
+    expect(p).toMatch(/Index|Bitmap|Result|Values Scan/);
+    expect(p.match(BIG) ?? [], p).toEqual([]);
+  });
+
+  it('would see a sequential scan where no index serves', async () => {
+    const p = await plan(`SELECT * FROM verdict.spans WHERE status_message = 'boom'`);
+    expect(p.match(BIG)?.length ?? 0).toBeGreaterThan(0);
+  });
+});

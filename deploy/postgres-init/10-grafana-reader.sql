@@ -18,6 +18,10 @@ $$;
 -- Read-only even if a privilege is granted by mistake, and no runaway dashboard query.
 ALTER ROLE grafana_reader SET default_transaction_read_only = on;
 ALTER ROLE grafana_reader SET statement_timeout = '60s';
+-- Dashboard queries read the rollups and summaries: short, but with plans whose
+-- estimated cost can pass jit_above_cost, where compiling takes longer than the
+-- query itself (docs/performance.md, npm run bench:queries).
+ALTER ROLE grafana_reader SET jit = off;
 
 -- Objects the current role (Verdict's) creates from now on.
 ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO grafana_reader;

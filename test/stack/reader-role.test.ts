@@ -86,6 +86,8 @@ async function expectReadOnlyAccess(db: TestDatabase) {
   await asReader(db, async (c) => {
     for (const r of relations) await expect(c.query(`SELECT * FROM verdict.${r} LIMIT 1`), r).resolves.toBeDefined();
     expect((await c.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only).toBe('on');
+    // Dashboard plans are short; JIT compilation would cost more than running them.
+    expect((await c.query('SHOW jit')).rows[0].jit).toBe('off');
     await expect(c.query(`INSERT INTO verdict.evaluations (id, name, time, channel, attributes) VALUES ('x', 'x', now(), 'api', '{}')`)).rejects.toThrow(/read-only transaction/);
     // Not only the setting: the role has no write privilege either.
     await c.query('SET default_transaction_read_only = off');

@@ -71,8 +71,8 @@ export async function startServer(cfg: Config, log: Logger): Promise<RunningServ
   };
 
   log.info(
-    { grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand },
-    readyLine({ ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand }),
+    { grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl },
+    readyLine({ ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand, pgUrl: store.pgUrl }),
   );
   inputs.rules.watch();
   return {

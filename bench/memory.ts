@@ -11,7 +11,9 @@
  *      reached meanwhile (the WebAssembly compiler tiers up in background);
  *   3. under load: the load generator (bench/loadgen.ts, its own process)
  *      sends `--spans` spans closed-loop; the highest RSS sampled meanwhile,
- *      and the throughput it measured.
+ *      the throughput it measured, and the receiver's CPU time per span
+ *      (which, unlike spans per second, hardly depends on how busy the
+ *      machine is).
  *
  * Also prints how busy the machine was (load average, CPU count): RSS is
  * not very sensitive to CPU contention, throughput is.
@@ -25,7 +27,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
-import { memory } from './proc.ts';
+import { cpuSeconds, memory } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -147,10 +149,13 @@ async function main(): Promise<void> {
     log(`  load: ${spans} spans over ${transport}, 16 in flight`);
     first.r.resetMax();
     const address = transport === 'grpc' ? first.r.address.grpc : first.r.address.http;
+    const cpu0 = cpuSeconds(first.r.proc.pid!);
     const result = await loadgen({ transport, address, tracesPerRequest: 51, spans, concurrency: 16, rate: 0, salt: Math.floor(Math.random() * 2 ** 30) });
+    // CPU time per span barely depends on how busy the machine is, unlike spans per second.
+    const cpuPerKiloSpan = ((cpuSeconds(first.r.proc.pid!) - cpu0) / result.ackedSpans) * 1000;
     const underLoad = first.r.maxRss();
     const after = memory(first.r.proc.pid!);
-    log(`  under load: highest RSS ${mb(underLoad)}; ${Math.round(result.spansPerSecond)} spans/s; failed ${result.failed}; peak since start ${mb(after.peak)}`);
+    log(`  under load: highest RSS ${mb(underLoad)}; ${Math.round(result.spansPerSecond)} spans/s, receiver CPU ${cpuPerKiloSpan.toFixed(3)} s per 1,000 spans; failed ${result.failed}; peak since start ${mb(after.peak)}`);
     await first.r.stop();
 
     log('\n[restart on the same data directory]');
@@ -167,6 +172,7 @@ async function main(): Promise<void> {
       [`highest RSS under load (${spans} spans, ${transport})`, mb(underLoad), ''],
       ['peak of the whole run (VmHWM)', mb(after.peak), ''],
       ['throughput under load', `${Math.round(result.spansPerSecond)} spans/s`, ''],
+      ['receiver CPU per 1,000 spans', `${cpuPerKiloSpan.toFixed(3)} s`, ''],
     ];
     process.stdout.write(
       `\n| | empty data directory | restart on it |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n\n` +

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,7 +102,7 @@ describe('one Verdict per data directory', () => {
     mkdirSync(dataDir);
     // This test's own process is alive, but it is not the process that "took" this lock: its start time differs.
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    writeFileSync(join(dataDir, 'verdict.lock'), JSON.stringify({ pid: process.pid, start: '1', boot, host: 'elsewhere', since: '2026-01-01T00:00:00.000Z', nonce: 'x' }));
+    writeFileSync(join(dataDir, 'verdict.lock'), JSON.stringify({ pid: process.pid, start: '1', boot, host: hostname(), since: '2026-01-01T00:00:00.000Z', nonce: 'x' }));
     const v = start(['migrate', '--data-dir', dataDir]);
     expect(await v.exited).toBe(0);
     expect(v.stderr()).toBe('');

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ const freshDir = () => {
   return d;
 };
 const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-const me = (): Holder => ({ pid: process.pid, start: processStart(process.pid), boot: bootId, host: 'here', since: new Date().toISOString(), nonce: 'n' });
+const me = (): Holder => ({ pid: process.pid, start: processStart(process.pid), boot: bootId, host: hostname(), since: new Date().toISOString(), nonce: 'n' });
 
 /** The PID of a process that has exited. */
 function deadPid(): number {
@@ -46,6 +46,10 @@ describe('a lock holder is alive', () => {
 
   it('not when the lock was taken before the machine last booted', () => {
     expect(isAlive({ ...me(), boot: '00000000-0000-0000-0000-000000000000' })).toBe(false);
+  });
+
+  it('always, when the lock was taken under another host name (another container or machine): its processes cannot be looked up from here', () => {
+    expect(isAlive({ ...me(), host: 'another-container', pid: deadPid(), start: '1', boot: '00000000-0000-0000-0000-000000000000' })).toBe(true);
   });
 });
 

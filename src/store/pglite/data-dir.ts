@@ -9,7 +9,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../errors.ts';
-import { DirLockedError, LOCK_FILE, lockDir, type DirLock } from './dir-lock.ts';
+import { DirLockedError, LOCK_FILE, lockDir, sameHost, type DirLock } from './dir-lock.ts';
 import { PASSWORD_FILE } from './password.ts';
 
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -64,10 +64,13 @@ export async function claimDataDir(dir: string): Promise<DataDir> {
   } catch (err) {
     if (err instanceof DirLockedError) {
       const h = err.holder;
-      throw new ConfigError(
-        `--data-dir ${dir} is in use by another Verdict (process ${h.pid}${h.host ? ` on ${h.host}` : ''}, since ${h.since}): ` +
-          `stop it first, or give this one another --data-dir`,
-      );
+      if (!sameHost(h)) {
+        throw new ConfigError(
+          `--data-dir ${dir} is in use by a Verdict on another host (process ${h.pid} on ${h.host}, since ${h.since}), which cannot be checked from here: ` +
+            `stop it first; if none runs there any more (it was killed), delete ${err.path}`,
+        );
+      }
+      throw new ConfigError(`--data-dir ${dir} is in use by another Verdict (process ${h.pid} on ${h.host}, since ${h.since}): stop it first, or give this one another --data-dir`);
     }
     throw unusable(dir, err);
   }

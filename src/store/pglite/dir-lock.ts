@@ -7,11 +7,14 @@
  *
  * The lock is a file, `verdict.lock`, created exclusively (O_EXCL), holding
  * who took it: PID, the process's start time (field 22 of /proc/PID/stat),
- * the kernel's boot ID and a random nonce. A holder counts as alive only if
- * a process with that PID exists *and* started at the recorded time in the
- * same boot, so a PID recycled by another process after a kill -9 (or a
- * container whose Verdict is PID 1 again after a restart) does not block
- * the directory forever.
+ * the kernel's boot ID, the host name and a random nonce. A holder counts
+ * as alive only if a process with that PID exists *and* started at the
+ * recorded time in the same boot, so a PID recycled by another process
+ * after a kill -9 (or a container whose Verdict is PID 1 again after a
+ * restart) does not block the directory forever. A lock taken under another
+ * host name (another container sharing the volume, another machine on a
+ * network file system) cannot be checked from here and counts as alive:
+ * refusing is safe, two writers lose data.
  *
  * Taking over a dead holder's lock is race-free: removing it is reserved,
  * per lock file content, by exclusively creating a "break" file named after
@@ -50,9 +53,11 @@ export interface DirLock {
 /** The lock is held by a live process. */
 export class DirLockedError extends Error {
   override readonly name = 'DirLockedError';
+  readonly path: string;
   readonly holder: Holder;
   constructor(path: string, holder: Holder) {
     super(`${path} is held by process ${holder.pid} since ${holder.since}`);
+    this.path = path;
     this.holder = holder;
   }
 }
@@ -147,6 +152,7 @@ function create(path: string, content: string): boolean {
 
 /** Whether the process a lock names is still the one that wrote it. */
 export function isAlive(h: Holder): boolean {
+  if (!sameHost(h)) return true; // its PIDs are not ours to look up
   const boot = bootId();
   if (boot !== null && h.boot !== null && boot !== h.boot) return false; // the machine has restarted since
   const start = processStart(h.pid);
@@ -158,6 +164,11 @@ export function isAlive(h: Holder): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
   }
+}
+
+/** Whether the lock was taken on this host (its PIDs and boot are the ones visible here). */
+export function sameHost(h: Holder): boolean {
+  return h.host === '' || h.host === hostname();
 }
 
 /** Field 22 of /proc/PID/stat: when the process started, in clock ticks after boot. */

@@ -20,7 +20,8 @@ afterAll(() => {
 });
 
 describe('verdict serve on the embedded database', () => {
-  it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', async () => {
+  // Two starts of the embedded database, the first creating it (initdb): a minute on a busy two-core machine.
+  it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', { timeout: 90_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'verdict-cli-'));
     const pgPort = await freePort();
     const v = spawnVerdict(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--pg-port', String(pgPort)]);

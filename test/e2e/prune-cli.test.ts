@@ -78,7 +78,7 @@ describe('verdict prune against PostgreSQL', () => {
 });
 
 describe('verdict prune on the embedded database', () => {
-  it('prunes a data directory once the receiver has stopped, and refuses one in use or missing', async () => {
+  it('prunes a data directory once the receiver has stopped, and refuses one in use or missing', { timeout: 90_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'verdict-prune-'));
     const server = await startServer(baseConfig({ databaseUrl: null, dataDir }), silentLogger);
     try {

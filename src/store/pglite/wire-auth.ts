@@ -168,6 +168,12 @@ export function authenticate(socket: Socket, verifier: ScramVerifier, timeoutMs:
       if (buffered.length < 5) return false;
       const type = String.fromCharCode(buffered[0]!);
       const length = buffered.readInt32BE(1);
+      if (type === 'X') {
+        // Terminate: the client gives up (psql without a password does, to ask for one).
+        socket.end();
+        finish({ ok: false, reason: 'the client ended the connection during authentication' });
+        return false;
+      }
       if (type !== 'p') {
         refuse(SQLSTATE.protocolViolation, `expected a password response, got message type "${type}": authenticate first`);
         return false;

@@ -97,7 +97,7 @@ describe('one Verdict per data directory', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('takes over a lock whose PID now belongs to another process (a recycled PID)', async () => {
+  it('takes over a lock whose PID now belongs to another process (a recycled PID); a database it cannot open is named in one line', { timeout: 60_000 }, async () => {
     const dataDir = join(root, 'recycled');
     mkdirSync(dataDir);
     // This test's own process is alive, but it is not the process that "took" this lock: its start time differs.
@@ -108,6 +108,14 @@ describe('one Verdict per data directory', () => {
     expect(v.stderr()).toBe('');
     expect(v.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('applied'))).toBe(true);
     expect(existsSync(join(dataDir, 'verdict.lock'))).toBe(false); // released on exit
+
+    // The same directory, as if another PostgreSQL version had made it: one line naming --data-dir, exit 2.
+    writeFileSync(join(dataDir, 'PG_VERSION'), '16\n');
+    const other = start(['migrate', '--data-dir', dataDir]);
+    expect(await other.exited).toBe(2);
+    expect(other.stderr()).toMatch(
+      new RegExp(`^verdict: cannot open the embedded database in --data-dir ${escape(dataDir)} \\(PostgreSQL 16 files\\): [^\\n]+; if another version of Verdict made it, or it is damaged, restore it from a backup or choose a new --data-dir\\n$`),
+    );
   });
 });
 

@@ -6,7 +6,7 @@
  * (dir-lock.ts). Each problem stops start-up with one line naming
  * --data-dir.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../errors.ts';
 import { DirLockedError, LOCK_FILE, lockDir, sameHost, type DirLock } from './dir-lock.ts';
@@ -74,6 +74,20 @@ export async function claimDataDir(dir: string): Promise<DataDir> {
     }
     throw unusable(dir, err);
   }
+}
+
+/** The database in `dir` exists but PGlite cannot open it (made by another PostgreSQL version, or damaged). */
+export function unopenable(dir: string, err: unknown): ConfigError {
+  let version = '?';
+  try {
+    version = readFileSync(join(dir, 'PG_VERSION'), 'utf8').trim();
+  } catch {
+    // Gone or unreadable: the message says so with "?".
+  }
+  return new ConfigError(
+    `cannot open the embedded database in --data-dir ${dir} (PostgreSQL ${version} files): ${(err as Error)?.message ?? String(err)}; ` +
+      `if another version of Verdict made it, or it is damaged, restore it from a backup or choose a new --data-dir`,
+  );
 }
 
 function unusable(dir: string, err: unknown): ConfigError {

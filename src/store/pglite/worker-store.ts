@@ -23,12 +23,12 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Kysely } from 'kysely';
-import { UnavailableError } from '../../errors.ts';
+import { ConfigError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Batch } from '../../model/rows.ts';
 import type { Database } from '../schema.ts';
 import type { Readiness, Store } from '../store.ts';
-import { claimDataDir } from './data-dir.ts';
+import { claimDataDir, unopenable } from './data-dir.ts';
 import type { PgliteOptions } from './database.ts';
 import type { DirLock } from './dir-lock.ts';
 import { threadDialect } from './kysely-dialect.ts';
@@ -99,7 +99,11 @@ export class PgliteWorkerStore implements Store {
         writeTimeoutMs: opts.writeTimeoutMs,
         wire: password === null ? null : { host: opts.pgHost, port: opts.pgPort, password },
       };
-      return await PgliteWorkerStore.#start(threadOptions, claimed?.lock ?? null, log);
+      try {
+        return await PgliteWorkerStore.#start(threadOptions, claimed?.lock ?? null, log);
+      } catch (err) {
+        throw claimed?.initialised && !(err instanceof ConfigError) ? unopenable(opts.dataDir, err) : err;
+      }
     } catch (err) {
       claimed?.lock.release();
       throw err;

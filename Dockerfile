@@ -35,11 +35,13 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/src ./src
 COPY proto ./proto
 COPY sql ./sql
-# The embedded database (used when DATABASE_URL is unset) keeps its files here.
+# The embedded database (used when DATABASE_URL is unset) keeps its files here, and its wire port's password
+# (/data/pg-password). That port (5433) listens on the container's loopback only and is not exposed: to reach it,
+# set VERDICT_PG_HOST=0.0.0.0 and publish it yourself (docs/operations.md, "Security").
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node
-EXPOSE 4317 4318 5433
+EXPOSE 4317 4318
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4318/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # --max-semi-space-size: see src/runtime.ts.

@@ -84,7 +84,7 @@ async function postgres(url: string, spans: EncodedRows[], evaluations: EncodedR
 
 /** PGlite holds COPY input in WebAssembly memory, so the rows go in 50,000-span COPYs, all in one transaction. */
 async function pglite(dataDir: string, spans: EncodedRows[], evaluations: EncodedRows): Promise<number> {
-  const store = await PgliteDatabase.open({ dataDir, pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 60_000 });
+  const store = await PgliteDatabase.open({ dataDir, wire: null, writeTimeoutMs: 60_000 });
   await new Writer(store, 60_000, { serialize: false }).migrate();
   const db = store.pglite;
   const groups: EncodedRows[][] = [];

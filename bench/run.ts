@@ -98,6 +98,8 @@ interface Receiver {
   proc: ChildProcess;
   grpc: string;
   http: string;
+  /** The embedded database's wire port, password included (null on PostgreSQL). */
+  pgUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -105,7 +107,7 @@ async function startReceiver(args: string[]): Promise<Receiver> {
   const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = await new Promise<{ grpc: string[]; http: string[] }>((resolve, reject) => {
+  const ready = await new Promise<{ grpc: string[]; http: string[]; pgUrl?: string | null }>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -119,6 +121,7 @@ async function startReceiver(args: string[]): Promise<Receiver> {
     proc,
     grpc: ready.grpc[0]!,
     http: ready.http[0]!,
+    pgUrl: ready.pgUrl ?? null,
     stop: () =>
       new Promise((resolve) => {
         proc.once('exit', () => resolve());
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
         };
         // Warm-up (JIT, buffer cache, WAL segments), then an empty table again: the measured run starts like the ceiling's.
         const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: 40_000, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
-        const sql = backend === 'postgres' ? db : new pg.Client({ host: '127.0.0.1', port: Number(pgPort), user: 'postgres', database: 'postgres' });
+        const sql = backend === 'postgres' ? db : new pg.Client(receiver.pgUrl!);
         if (backend === 'pglite') await sql.connect();
         const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
         if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
           stored = Number((await db.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
           await db.end();
         } else {
-          const c = new pg.Client({ host: '127.0.0.1', port: Number(pgPort), user: 'postgres', database: 'postgres' });
+          const c = new pg.Client(receiver.pgUrl!);
           await c.connect();
           stored = Number((await c.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
           await c.end();

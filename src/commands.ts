@@ -4,7 +4,6 @@
  * turns its outcome into an exit code.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { startServer, type RunningServer } from './app/server.ts';
 import { loadConfig, parseCommandLine, settingsHelp, type Config } from './config.ts';
@@ -143,19 +142,10 @@ async function migrate(cfg: Config, log: Logger): Promise<number> {
 }
 
 async function pruneCommand(cfg: Config, options: PruneOptions, log: Logger): Promise<number> {
-  if (!cfg.databaseUrl && !cfg.dataDir.startsWith('memory://')) {
-    // Opening a directory that does not exist would create an empty database there; a wrong path should say so instead.
-    if (!existsSync(cfg.dataDir)) throw new ConfigError(`no embedded database in ${cfg.dataDir}; set --data-dir or --database-url`);
-    // PGlite lets a second process open a data directory in use, and each then overwrites the other's changes.
-    // It leaves postmaster.pid there while open (with a made-up PID, so whether that process lives cannot be told).
-    const pidFile = join(cfg.dataDir, 'postmaster.pid');
-    if (existsSync(pidFile)) {
-      throw new ConfigError(
-        `the embedded database in ${cfg.dataDir} is open in another process (verdict serve?): stop it, or prune through its ` +
-          `PostgreSQL port with --database-url postgres://postgres@127.0.0.1:${cfg.pgPort || 5433}/postgres; ` +
-          `if no Verdict runs there (one was killed), delete ${pidFile}`,
-      );
-    }
+  // Opening a directory that does not exist would create an empty database there; a wrong path should say so instead.
+  // (A directory in use by a running Verdict is refused when the store claims it: store/pglite/data-dir.ts.)
+  if (!cfg.databaseUrl && !cfg.dataDir.startsWith('memory://') && !existsSync(cfg.dataDir)) {
+    throw new ConfigError(`no embedded database in ${cfg.dataDir}; set --data-dir or --database-url`);
   }
   // One batch may take longer than an ingest write is allowed to (the pool's query timeout follows write_timeout).
   const store = await openStore({ ...cfg, pgPort: 0, writeTimeoutMs: Math.max(cfg.writeTimeoutMs, 60_000) }, log);

@@ -21,6 +21,8 @@ export interface Config {
   databaseUrl: string | null;
   dataDir: string;
   pgPort: number;
+  pgHost: string;
+  pgPasswordFile: string | null;
   maxBodyBytes: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -63,6 +65,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'databaseWaitMs', name: 'database_wait', env: 'VERDICT_DATABASE_WAIT', kind: 'duration', default: 60_000, help: 'how long start-up waits for an unreachable PostgreSQL, retrying, before it gives up (0 = not at all)' },
   { key: 'dataDir', name: 'data_dir', env: 'VERDICT_DATA_DIR', kind: 'path', default: './verdict-data', help: 'where the embedded database keeps its files' },
   { key: 'pgPort', name: 'pg_port', env: 'VERDICT_PG_PORT', kind: 'port', default: 5433, help: 'PostgreSQL wire port of the embedded database, for psql and Grafana (0 = off)' },
+  { key: 'pgHost', name: 'pg_host', env: 'VERDICT_PG_HOST', kind: 'string', default: '127.0.0.1', help: "address the embedded database's wire port listens on (independent of --host)" },
+  { key: 'pgPasswordFile', name: 'pg_password_file', env: 'VERDICT_PG_PASSWORD_FILE', kind: 'path', default: null, help: "the wire port's password (owner-only file; made if missing); default: pg-password in --data-dir" },
   { key: 'maxBodyBytes', name: 'max_body_size', env: 'VERDICT_MAX_BODY_SIZE', kind: 'bytes', default: 64 * 1024 * 1024, help: 'largest request, after decompression (e.g. 64MiB)' },
   { key: 'logLevel', name: 'log_level', env: 'VERDICT_LOG_LEVEL', kind: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'logFormat', name: 'log_format', env: 'VERDICT_LOG_FORMAT', kind: 'format', default: 'auto', help: 'text (for people), json (JSON lines) or auto: text on a terminal, else json' },

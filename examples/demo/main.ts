@@ -224,7 +224,7 @@ async function main(argv: string[]): Promise<number> {
     out(`  trace_id ${best.traceId}`);
   }
   out();
-  out('Try in SQL (embedded database: psql -h 127.0.0.1 -p 5433 -U postgres postgres):');
+  out('Try in SQL (embedded database: the psql command Verdict printed at start-up, password included):');
   for (const q of QUERIES) {
     out(`  -- ${q.title}`);
     out(`  ${q.sql}`);

@@ -7,6 +7,7 @@ export interface BannerFacts {
   database: 'postgres' | 'pglite';
   dataDir: string;
   psqlCommand: string | null;
+  pgUrl: string | null;
 }
 
 export function readyLine(f: BannerFacts): string {
@@ -14,7 +15,7 @@ export function readyLine(f: BannerFacts): string {
   const db =
     f.database === 'postgres'
       ? 'database: PostgreSQL (DATABASE_URL)'
-      : `embedded database in ${f.dataDir}${f.psqlCommand ? `, query it with: ${f.psqlCommand}` : ' (no wire port: --pg-port 0)'}`;
+      : `embedded database in ${f.dataDir}${f.psqlCommand ? `, query it with: ${f.psqlCommand} (or ${f.pgUrl})` : ' (no wire port: --pg-port 0)'}`;
   return (
     `verdict ready: OTLP/gRPC${f.tls ? ' (TLS)' : ''} on ${f.grpc.join(', ')}; OTLP/HTTP on ${f.http.map((a) => `${scheme}://${a}`).join(', ')}` +
     `; metrics at ${scheme}://${f.http[0]}/metrics${f.auth ? '; bearer tokens required' : ''}; ${db}`

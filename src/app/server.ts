@@ -88,8 +88,8 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
     return closing;
   };
 
-  const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand };
-  log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, text: readyText(facts) }, readyLine(facts));
+  const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand, pgUrl: store.pgUrl };
+  log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
   inputs.rules.watch();
   return {
     store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,

@@ -7,9 +7,10 @@ import type { Store } from './store.ts';
 export interface StoreSettings {
   databaseUrl: string | null;
   dataDir: string;
-  /** The embedded database's wire port (0 = off). */
+  /** The embedded database's wire port (0 = off), where it listens, and its password file (null: in the data directory). */
   pgPort: number;
-  host: string;
+  pgHost: string;
+  pgPasswordFile: string | null;
   /** Write transactions in flight at once (PostgreSQL pool size follows it). */
   writers: number;
   writeTimeoutMs: number;
@@ -19,5 +20,5 @@ export async function openStore(s: StoreSettings, log: Logger): Promise<Store> {
   if (s.databaseUrl) {
     return new PostgresStore({ url: s.databaseUrl, poolSize: s.writers + 4, writeTimeoutMs: s.writeTimeoutMs, log });
   }
-  return PgliteWorkerStore.open({ dataDir: s.dataDir, pgPort: s.pgPort, host: s.host, writeTimeoutMs: s.writeTimeoutMs }, log);
+  return PgliteWorkerStore.open({ dataDir: s.dataDir, pgPort: s.pgPort, pgHost: s.pgHost, pgPasswordFile: s.pgPasswordFile, writeTimeoutMs: s.writeTimeoutMs }, log);
 }

@@ -102,6 +102,7 @@ function session(client: pg.PoolClient): Session {
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly psqlCommand = null;
+  readonly pgUrl = null;
   readonly db: Kysely<Database>;
   readonly #writer: Writer;
 

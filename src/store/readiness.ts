@@ -60,6 +60,10 @@ export class TrackedStore implements Store {
     return this.#inner?.psqlCommand ?? null;
   }
 
+  get pgUrl(): string | null {
+    return this.#inner?.pgUrl ?? null;
+  }
+
   migrate(): Promise<string[]> {
     return this.#opened().migrate();
   }

@@ -26,7 +26,9 @@ export interface Store {
   write(batches: readonly Batch[]): Promise<void>;
   /** Database reachable and every migration applied. */
   ready(): Promise<Readiness>;
-  /** Where users connect with psql (embedded store), for the start-up log. */
+  /** Where users connect with psql (embedded store, password included), for the start-up log. */
   readonly psqlCommand: string | null;
+  /** The same as a postgres:// URL (for Grafana and other clients). */
+  readonly pgUrl: string | null;
   close(): Promise<void>;
 }

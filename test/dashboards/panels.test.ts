@@ -78,8 +78,8 @@ async function startPostgres(): Promise<Running> {
 async function startEmbedded(): Promise<Running> {
   const pgPort = await freePort();
   const t = await startTestServer('pglite', { pgPort, feedback: SEED_FEEDBACK });
-  // Grafana reaches the embedded database on its wire-protocol port (--pg-port), as user postgres.
-  const grafana = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', database: 'postgres' });
+  // Grafana reaches the embedded database on its wire-protocol port (--pg-port), as user postgres with the port's password.
+  const grafana = new pg.Client(t.server.store.pgUrl!);
   await grafana.connect();
   return {
     httpUrl: t.httpUrl,

@@ -4,7 +4,7 @@
  * on SIGTERM, `verdict migrate`, `--help`, and bad settings refused by name.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
@@ -20,13 +20,20 @@ afterAll(() => {
 });
 
 describe('verdict serve on the embedded database', () => {
-  it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', async () => {
+  // Two starts of the embedded database, the first creating it (initdb): a minute on a busy two-core machine.
+  it('prints where to connect, stores data that psql on the printed port can see, and stops cleanly on SIGTERM', { timeout: 90_000 }, async () => {
     const dataDir = tempDir('cli');
     const pgPort = await freePort();
     const v = spawnVerdict(['serve', '--data-dir', dataDir, '--grpc-port', '0', '--http-port', '0', '--pg-port', String(pgPort)]);
     running.push(v);
     const ready = await v.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000);
-    expect(ready.psql).toBe(`psql -h 127.0.0.1 -p ${pgPort} -U postgres postgres`);
+    // The wire port's password was made on this first start, kept owner-only in the data directory, and printed.
+    const passwordFile = join(dataDir, 'pg-password');
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    expect(password).toMatch(/^[\w-]{32}$/);
+    expect(ready.psql).toBe(`PGPASSWORD=${password} psql -h 127.0.0.1 -p ${pgPort} -U postgres postgres`);
+    expect(ready.pgUrl).toBe(`postgres://postgres:${password}@127.0.0.1:${pgPort}/postgres`);
     expect(ready.msg).toContain(ready.psql);
     expect(ready.grpc[0]).toMatch(/^127\.0\.0\.1:\d+$/);
     const http = `http://${ready.http[0]}`;
@@ -36,8 +43,10 @@ describe('verdict serve on the embedded database', () => {
     expect((await postJson(`${http}/v1/traces`, traceJson([{ traceId, spanId, name: 'chat', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }]))).status).toBe(200);
     expect((await postJson(`${http}/v1/logs`, logsJson([{ eventName: 'gen_ai.evaluation.result', timeUnixNano: '1767225602000000000', traceId, spanId, attributes: [str('gen_ai.evaluation.name', 'Relevance'), str('gen_ai.evaluation.score.label', 'relevant')] }]))).status).toBe(200);
 
-    const [cmd, ...args] = (ready.psql as string).split(' ');
-    const out = execFileSync(cmd!, [...args, '-At', '-c', `SELECT trace_id, span_id, name, span_name FROM verdict.trace_evaluations`], { encoding: 'utf8' });
+    // Run as printed: PGPASSWORD=… psql …
+    const [assignment, cmd, ...args] = (ready.psql as string).split(' ');
+    const env = { ...process.env, PGPASSWORD: assignment!.slice('PGPASSWORD='.length) };
+    const out = execFileSync(cmd!, [...args, '-At', '-c', `SELECT trace_id, span_id, name, span_name FROM verdict.trace_evaluations`], { encoding: 'utf8', env });
     expect(out.trim()).toBe(`${traceId}|${spanId}|Relevance|chat`);
 
     v.proc.kill('SIGTERM');

@@ -25,7 +25,7 @@ interface Connection {
 
 async function connect(backend: Backend): Promise<Connection> {
   if (backend === 'pglite') {
-    const db = await PgliteDatabase.open({ dataDir: 'memory://', pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 5000 });
+    const db = await PgliteDatabase.open({ dataDir: 'memory://', wire: null, writeTimeoutMs: 5000 });
     return {
       exec: (sql) => db.transaction((s) => s.exec(sql)),
       copy: (sql, stream) => db.transaction((s) => s.copy(sql, stream)),

@@ -12,7 +12,7 @@ import { DataError } from '../../src/errors.ts';
 import { PgliteWorkerStore } from '../../src/store/pglite/worker-store.ts';
 import { emptyBatch, type EvaluationRow } from '../../src/model/rows.ts';
 
-const OPTIONS = { dataDir: 'memory://', pgPort: 0, host: '127.0.0.1', writeTimeoutMs: 5000 };
+const OPTIONS = { dataDir: 'memory://', pgPort: 0, pgHost: '127.0.0.1', pgPasswordFile: null, writeTimeoutMs: 5000 };
 
 function verdict(id: string, time_unix_nano: bigint): EvaluationRow {
   return {

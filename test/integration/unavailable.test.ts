@@ -74,7 +74,7 @@ describe('embedded database held by a client transaction', () => {
   });
 
   it('answers 503 instead of writing inside a psql session\'s open transaction, and recovers when it ends', async () => {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+    const client = new pg.Client(t.server.store.pgUrl!);
     await client.connect();
     await client.query('BEGIN');
     await client.query('SELECT count(*) FROM verdict.spans');

@@ -102,8 +102,8 @@ describe('upgrading a database of the previous schema', () => {
 
   it('applies the newer migrations to the old rows', async () => {
     expect(applied[0]).toBe('0004_partitions_and_summaries');
-    const [{ n }] = await query<{ n: string }>(old.url, 'SELECT count(*) AS n FROM verdict.span_rows');
-    expect(Number(n)).toBeGreaterThan(50);
+    const [stored] = await query<{ n: number }>(old.url, 'SELECT count(*)::int AS n FROM verdict.span_rows');
+    expect(stored!.n).toBeGreaterThan(50);
     // The old tables are gone once their rows have moved.
     expect(await query(old.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'verdict' AND tablename LIKE '%0003'`)).toEqual([]);
   });

@@ -233,6 +233,9 @@ describe('the stack, consistent with Verdict and with itself', () => {
     expect(cfg.host).toBe('0.0.0.0');
     expect(published(v).sort()).toEqual([cfg.grpcPort, cfg.httpPort].sort());
     expect(published(v)).toEqual([4317, 4318]);
+    // Verdict runs on the postgres service here; were the embedded database used, its wire port would stay on loopback.
+    expect(cfg.databaseUrl).not.toBeNull();
+    expect(cfg.pgHost).toBe('127.0.0.1');
     // The health check asks /readyz on the port Verdict serves HTTP on.
     expect([v.healthcheck!.test].flat().join(' ')).toContain(`http://127.0.0.1:${cfg.httpPort}/readyz`);
     // Compose waits longer than Verdict does for in-flight exports.

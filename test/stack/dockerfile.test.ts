@@ -5,7 +5,8 @@
  * .dockerignore; a runtime stage that holds everything Verdict reads at run
  * time and only production dependencies, runs as a non-root user, listens on
  * all interfaces, exposes and health-checks the ports Verdict's configuration
- * uses, and starts a command the CLI knows. `node scripts/image-dry-run.ts`
+ * uses (but not the embedded database's wire port, which stays on loopback),
+ * and starts a command the CLI knows. `node scripts/image-dry-run.ts`
  * goes further and replays the build steps (see docs/grafana.md).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -162,7 +163,7 @@ describe('the Dockerfile', () => {
     }
   });
 
-  it('runs as a non-root user, on all interfaces, the command the CLI knows, with the ports Verdict uses exposed and health-checked', () => {
+  it('runs as a non-root user, on all interfaces, the command the CLI knows, with the OTLP ports exposed and health-checked and the embedded database\'s port not', () => {
     const user = lastOf(FINAL, 'USER')?.text;
     expect(user, 'USER').toBeDefined();
     expect(user).not.toMatch(/^(root|0)(:|$)/);
@@ -174,7 +175,10 @@ describe('the Dockerfile', () => {
     const cfg = loadConfig({ argv: cmd.slice(1), env: finalEnv });
     expect(cfg.host).toBe('0.0.0.0');
     const exposed = (lastOf(FINAL, 'EXPOSE')?.words ?? []).map(Number);
-    expect(exposed).toEqual(expect.arrayContaining([cfg.grpcPort, cfg.httpPort, cfg.pgPort]));
+    expect(exposed.sort()).toEqual([cfg.grpcPort, cfg.httpPort].sort());
+    // The embedded database's wire port stays on the container's loopback (VERDICT_HOST does not move it) and is not exposed.
+    expect(cfg.pgHost).toBe('127.0.0.1');
+    expect(exposed).not.toContain(cfg.pgPort);
     const health = lastOf(FINAL, 'HEALTHCHECK');
     expect(health?.exec?.[0]).toBe('node');
     expect(health!.exec!.join(' ')).toContain(`http://127.0.0.1:${cfg.httpPort}/readyz`);

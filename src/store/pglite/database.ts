@@ -11,21 +11,34 @@
  * transaction (or statement), the wire server takes it per message, and
  * Verdict starts only when no client transaction is open.
  */
-import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { sleep } from '../../common/util.ts';
 import { UnavailableError } from '../../errors.ts';
 import type { Driver, Session, TransactionOptions } from '../driver.ts';
-import { startWireServer, type WireServer } from './wire-server.ts';
+import { startWireServer, type WireOptions, type WireServer } from './wire-server.ts';
 
 export interface PgliteOptions {
-  /** Directory for the database files; `memory://` for a throwaway one (tests). */
+  /** Directory for the database files (existing, and claimed: data-dir.ts); `memory://` for a throwaway one (tests). */
   dataDir: string;
-  /** Port of the PostgreSQL wire-protocol server; 0 turns it off. */
-  pgPort: number;
-  host: string;
+  /** The PostgreSQL wire-protocol port for psql and Grafana; null: none. */
+  wire: WireOptions | null;
   /** How long Verdict waits for a client's open transaction to end before answering "retry". */
   writeTimeoutMs: number;
+}
+
+/**
+ * PGlite's start parameters. Passing any replaces its defaults, so they are
+ * repeated (PGlite.defaultStartParams) and one is added: a 16 MB buffer pool
+ * instead of PostgreSQL's 128 MB. The WebAssembly heap touches all of
+ * shared_buffers at start and never gives memory back; Verdict's writes
+ * are appends, which a small pool serves as fast (docs/performance.md has
+ * the figures).
+ */
+export const START_PARAMS: readonly string[] = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+/** Opens (or, on an empty directory, creates) the database files with Verdict's start parameters. */
+export function openPglite(dataDir: string): Promise<PGlite> {
+  return PGlite.create({ dataDir, startParams: [...START_PARAMS] });
 }
 
 /** A FIFO mutex. */
@@ -73,9 +86,15 @@ export class PgliteDatabase implements Driver {
   }
 
   static async open(opts: PgliteOptions): Promise<PgliteDatabase> {
-    if (!opts.dataDir.startsWith('memory://')) mkdirSync(opts.dataDir, { recursive: true });
-    const db = new PgliteDatabase(await PGlite.create({ dataDir: opts.dataDir }), opts);
-    if (opts.pgPort !== 0) db.#wire = await startWireServer(db.#pglite, db.#lock, { host: opts.host, port: opts.pgPort });
+    const db = new PgliteDatabase(await openPglite(opts.dataDir), opts);
+    if (opts.wire) {
+      try {
+        db.#wire = await startWireServer(db.#pglite, db.#lock, opts.wire);
+      } catch (err) {
+        await db.#pglite.close();
+        throw err;
+      }
+    }
     return db;
   }
 
@@ -84,9 +103,9 @@ export class PgliteDatabase implements Driver {
     return this.#pglite;
   }
 
-  /** Where users connect with psql, when the wire port is on. */
-  get psqlCommand(): string | null {
-    return this.#wire?.psqlCommand ?? null;
+  /** Where the wire port listens, when it is on. */
+  get wire(): { host: string; port: number } | null {
+    return this.#wire ? { host: this.#wire.host, port: this.#wire.port } : null;
   }
 
   /** Runs fn under the lock, once no wire client holds a transaction open (waiting at most `timeoutMs`). */

@@ -1,10 +1,11 @@
 /**
  * Messages between the main thread and the embedded database's thread, and
  * how errors cross: structured clone keeps an Error's message but drops the
- * fields Verdict classifies by (SQLSTATE `code`, the error's class), so they
- * are carried explicitly and rebuilt on the other side.
+ * fields Verdict classifies by (SQLSTATE `code`, the error's class, a
+ * start-up ConfigError), so they are carried explicitly and rebuilt on the
+ * other side.
  */
-import { DataError, UnavailableError } from '../../errors.ts';
+import { ConfigError, DataError, UnavailableError } from '../../errors.ts';
 import type { Batch } from '../../model/rows.ts';
 
 /** The calls the main thread makes, with their arguments: the Store's own, and Kysely's statements and transactions. */
@@ -25,7 +26,7 @@ export type Call = { [K in Op]: { id: number; op: K; args: Calls[K] } }[Op];
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
 
 export interface SerializedError {
-  kind: 'DataError' | 'UnavailableError' | 'Error';
+  kind: 'DataError' | 'UnavailableError' | 'ConfigError' | 'Error';
   message: string;
   /** SQLSTATE and the other fields PostgreSQL errors carry (detail, hint, …). */
   fields: Record<string, string | number>;
@@ -38,11 +39,13 @@ export function serializeError(err: unknown): SerializedError {
   for (const [k, v] of Object.entries(e)) if (typeof v === 'string' || typeof v === 'number') fields[k] = v;
   if (e instanceof DataError) return { kind: 'DataError', message: e.message, fields };
   if (e instanceof UnavailableError) return { kind: 'UnavailableError', message: e.message, fields, retryAfterSeconds: e.retryAfterSeconds };
+  if (e instanceof ConfigError) return { kind: 'ConfigError', message: e.message, fields };
   return { kind: 'Error', message: e.message, fields };
 }
 
 export function deserializeError(s: SerializedError): Error {
   if (s.kind === 'DataError') return new DataError(s.message, String(s.fields.code ?? ''));
   if (s.kind === 'UnavailableError') return new UnavailableError(s.message, s.retryAfterSeconds);
+  if (s.kind === 'ConfigError') return new ConfigError(s.message);
   return Object.assign(new Error(s.message), s.fields);
 }

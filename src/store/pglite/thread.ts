@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       (err: unknown) => port.postMessage({ id: call.id, ok: false, error: serializeError(err) } satisfies Reply),
     );
   });
-  port.postMessage({ id: 0, ok: true, value: { psqlCommand: database.psqlCommand } } satisfies Reply);
+  port.postMessage({ id: 0, ok: true, value: { wire: database.wire } } satisfies Reply);
 }
 
 /** COPY chunks arrive as plain Uint8Arrays; the writer expects Buffers (no copy: a view of the same memory). */

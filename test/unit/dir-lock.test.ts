@@ -1,0 +1,168 @@
+/**
+ * The data directory's lock (src/store/pglite/dir-lock.ts): who counts as a
+ * live holder (the PID and its start time, in this boot), and that processes
+ * racing for one directory, with or without a dead holder's lock left in
+ * it, end with exactly one owner.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { breakStale, DirLockedError, isAlive, LOCK_FILE, lockDir, processStart, type Holder } from '../../src/store/pglite/dir-lock.ts';
+import { createHash } from 'node:crypto';
+
+const root = mkdtempSync(join(tmpdir(), 'verdict-lock-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshDir = () => {
+  const d = join(root, String(n++));
+  mkdirSync(d);
+  return d;
+};
+const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const me = (): Holder => ({ pid: process.pid, start: processStart(process.pid), boot: bootId, host: hostname(), since: new Date().toISOString(), nonce: 'n' });
+
+/** The PID of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}
+
+describe('a lock holder is alive', () => {
+  it('when its PID runs and started when the lock says', () => {
+    expect(processStart(process.pid)).toMatch(/^\d+$/);
+    expect(isAlive(me())).toBe(true);
+  });
+
+  it('not when the PID now belongs to a process started at another time (a recycled PID)', () => {
+    expect(isAlive({ ...me(), start: String(Number(me().start) - 1) })).toBe(false);
+  });
+
+  it('not when no process has the PID', () => {
+    expect(isAlive({ ...me(), pid: deadPid(), start: '12345' })).toBe(false);
+  });
+
+  it('not when the lock was taken before the machine last booted', () => {
+    expect(isAlive({ ...me(), boot: '00000000-0000-0000-0000-000000000000' })).toBe(false);
+  });
+
+  it('always, when the lock was taken under another host name (another container or machine): its processes cannot be looked up from here', () => {
+    expect(isAlive({ ...me(), host: 'another-container', pid: deadPid(), start: '1', boot: '00000000-0000-0000-0000-000000000000' })).toBe(true);
+  });
+});
+
+describe('lockDir in one process', () => {
+  it('refuses a second taker naming the holder, and is free again once released', async () => {
+    const dir = freshDir();
+    const lock = await lockDir(dir);
+    const err = await lockDir(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DirLockedError);
+    expect((err as DirLockedError).holder).toMatchObject({ pid: process.pid, start: processStart(process.pid), boot: bootId });
+    lock.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    (await lockDir(dir)).release();
+  });
+
+  it('takes over a dead holder\'s lock, and a garbled one, leaving no break files behind', async () => {
+    const dir = freshDir();
+    const path = join(dir, LOCK_FILE);
+    writeFileSync(path, JSON.stringify({ ...me(), pid: deadPid(), start: '1', nonce: 'dead' }));
+    const lock = await lockDir(dir);
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    writeFileSync(path, 'not json');
+    // A lock file that cannot be read is given a grace period in case its writer is mid-write; this one is old.
+    const old = new Date(Date.now() - 60_000);
+    (await import('node:fs')).utimesSync(path, old, old);
+    (await lockDir(dir)).release();
+    expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout).toBe('');
+  });
+
+  it('does not remove a lock that is no longer its own', async () => {
+    const dir = freshDir();
+    const lock = await lockDir(dir);
+    const other = JSON.stringify({ ...me(), nonce: 'someone else' });
+    writeFileSync(join(dir, LOCK_FILE), other);
+    lock.release();
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(other);
+  });
+});
+
+describe('breaking a dead holder\'s lock', () => {
+  const stale = () => JSON.stringify({ ...me(), pid: deadPid(), start: '1', nonce: 'dead' });
+  const tokenOf = (path: string, raw: string) => `${path}.break-${createHash('sha256').update(raw).digest('hex').slice(0, 16)}`;
+
+  it('leaves a lock taken since it was judged stale (a slow breaker must not remove the new owner\'s lock)', async () => {
+    const dir = freshDir();
+    const path = join(dir, LOCK_FILE);
+    const old = stale();
+    const fresh = JSON.stringify(me());
+    writeFileSync(path, fresh); // someone broke `old` and took the lock meanwhile
+    expect(await breakStale(path, old, JSON.stringify({ ...me(), nonce: 'breaker' }), 0)).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe(fresh);
+    expect(existsSync(tokenOf(path, old))).toBe(false);
+  });
+
+  it('waits while another live process is breaking the same lock, then takes it', async () => {
+    const dir = freshDir();
+    const path = join(dir, LOCK_FILE);
+    const old = stale();
+    writeFileSync(path, old);
+    writeFileSync(tokenOf(path, old), JSON.stringify(me())); // a live breaker at work
+    expect(await breakStale(path, old, JSON.stringify({ ...me(), nonce: 'second breaker' }), 0)).toBe(false);
+    const taking = lockDir(dir);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readFileSync(path, 'utf8')).toBe(old);
+    // The other breaker finishes (removes the stale lock and its break file) without taking the lock itself.
+    rmSync(path);
+    rmSync(tokenOf(path, old));
+    const lock = await taking;
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid);
+    lock.release();
+  });
+});
+
+const DIR_LOCK = fileURLToPath(new URL('../../src/store/pglite/dir-lock.ts', import.meta.url));
+/** A process that waits for a common instant, tries the lock, prints the outcome and holds a won lock for a while. */
+const CONTENDER = `
+const { lockDir } = await import(${JSON.stringify(DIR_LOCK)});
+const at = Number(process.env.AT);
+while (Date.now() < at);
+try {
+  const lock = await lockDir(process.env.DIR);
+  process.stdout.write('got ' + process.pid);
+  setTimeout(() => lock.release(), 1500);
+} catch (err) {
+  process.stdout.write(err.holder ? 'refused ' + err.holder.pid : 'error ' + err.message);
+}`;
+
+function contend(dir: string, at: number): Promise<{ pid: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--input-type=module', '-e', CONTENDER], { env: { ...process.env, AT: String(at), DIR: dir }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', () => resolve({ pid: p.pid!, out }));
+  });
+}
+
+describe('processes racing for one directory', () => {
+  it.each([
+    ['an empty directory', false],
+    ['a directory holding a dead process\'s lock', true],
+  ])('end with exactly one owner, the others naming it: %s', { timeout: 30_000 }, async (_what, stale) => {
+    for (let round = 0; round < 2; round++) {
+      const dir = freshDir();
+      if (stale) writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ ...me(), pid: deadPid(), start: '1', nonce: `dead-${round}` }));
+      const at = Date.now() + 1200; // after every contender has started
+      const results = await Promise.all(Array.from({ length: 6 }, () => contend(dir, at)));
+      const winners = results.filter((r) => r.out.startsWith('got'));
+      expect(winners, JSON.stringify(results)).toHaveLength(1);
+      const winner = winners[0]!.pid;
+      for (const r of results.filter((x) => x.pid !== winner)) expect(r.out).toBe(`refused ${winner}`);
+      // The winner released on exit; nothing is left behind.
+      expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout).toBe('');
+    }
+  });
+});

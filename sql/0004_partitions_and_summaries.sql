@@ -78,14 +78,16 @@ RETURN CASE WHEN bucket <= 0 THEN 1.0 ELSE power(2.0, bucket::double precision /
 
 -- The p-quantile (0..1) of a histogram given as parallel arrays of buckets and
 -- counts (a bucket may repeat: its counts add up), in ms: the upper edge of
--- the bucket it falls in. For example, from verdict.latency_rollup:
---   verdict.latency_percentile(array_agg(bucket), array_agg(spans), 0.95)
-CREATE FUNCTION verdict.latency_percentile(buckets smallint[], counts bigint[], p double precision) RETURNS double precision
+-- the bucket it falls in. For example, over the histograms of
+-- verdict.latency_rollup rows:
+--   SELECT verdict.latency_percentile(array_agg(h.bucket), array_agg(h.count), 0.95)
+--   FROM verdict.latency_rollup r, unnest(r.buckets, r.counts) AS h(bucket, count)
+CREATE FUNCTION verdict.latency_percentile(buckets smallint[], counts integer[], p double precision) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (
   SELECT verdict.latency_bucket_upper_ms(b)
   FROM (
-    SELECT b, sum(sum(n)) OVER (ORDER BY b) AS cum, sum(sum(n)) OVER () AS total
+    SELECT b, sum(sum(n::bigint)) OVER (ORDER BY b) AS cum, sum(sum(n::bigint)) OVER () AS total
     FROM unnest(buckets, counts) AS u(b, n)
     GROUP BY b
   ) x
@@ -394,8 +396,11 @@ CREATE INDEX conversation_summary_end_time ON verdict.conversation_summary (end_
 CREATE INDEX user_turns_time ON verdict.user_turns (time);
 
 -- ---------------------------------------------------------------------------
--- Rollups for dashboards, per minute
+-- Rollups for dashboards, per minute and per hour
 -- ---------------------------------------------------------------------------
+-- Per minute for charts of the last hours and days; per hour for weeks and
+-- months, where reading minutes would mean 60 times the rows. Both are kept
+-- at ingest, in the same transaction as the spans, and hold the same sums.
 
 -- Spans by the minute they started.
 CREATE TABLE verdict.span_rollup (
@@ -415,15 +420,48 @@ CREATE TABLE verdict.span_rollup (
   UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent, tool)
 );
 
--- Span durations by the minute they started: a histogram per service, operation and tool.
+-- The same by the hour they started.
+CREATE TABLE verdict.span_rollup_hourly (
+  hour             timestamptz NOT NULL,
+  service_name     text,
+  service_version  text,
+  operation        text,
+  model            text,
+  agent            text,
+  tool             text,
+  spans            bigint      NOT NULL,
+  roots            bigint      NOT NULL,
+  errors           bigint      NOT NULL,
+  input_tokens     numeric     NOT NULL,
+  output_tokens    numeric     NOT NULL,
+  duration_ns      double precision NOT NULL,
+  UNIQUE NULLS NOT DISTINCT (hour, service_name, service_version, operation, model, agent, tool)
+);
+
+-- Span durations by the minute they started: a histogram per service,
+-- operation and tool, as parallel arrays (the buckets present, ascending,
+-- and the spans in each; see verdict.latency_bucket_upper_ms).
 CREATE TABLE verdict.latency_rollup (
   minute        timestamptz NOT NULL,
   service_name  text,
   operation     text,
   tool          text,
-  bucket        smallint    NOT NULL,   -- see verdict.latency_bucket_upper_ms
+  spans         bigint      NOT NULL,   -- the sum of counts
+  buckets       smallint[]  NOT NULL,
+  counts        integer[]   NOT NULL,
+  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation, tool)
+);
+
+-- The same by the hour they started.
+CREATE TABLE verdict.latency_rollup_hourly (
+  hour          timestamptz NOT NULL,
+  service_name  text,
+  operation     text,
+  tool          text,
   spans         bigint      NOT NULL,
-  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation, tool, bucket)
+  buckets       smallint[]  NOT NULL,
+  counts        integer[]   NOT NULL,
+  UNIQUE NULLS NOT DISTINCT (hour, service_name, operation, tool)
 );
 
 -- Runs by the minute they started, with the root's service and version.
@@ -744,13 +782,32 @@ SELECT
 FROM verdict.spans
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
-INSERT INTO verdict.latency_rollup
+INSERT INTO verdict.span_rollup_hourly
+SELECT date_trunc('hour', minute), service_name, service_version, operation, model, agent, tool,
+  sum(spans), sum(roots), sum(errors), sum(input_tokens), sum(output_tokens), sum(duration_ns)
+FROM verdict.span_rollup
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+CREATE TEMP TABLE latency_0003 ON COMMIT DROP AS
 SELECT
-  date_trunc('minute', start_time), service_name, gen_ai_operation_name, gen_ai_tool_name,
-  CASE WHEN duration_ns < 1000000 THEN 0 ELSE least(floor(log(2, duration_ns / 1e6) * 4)::int + 1, 32000) END,
-  count(*)
+  date_trunc('minute', start_time) AS minute, service_name, gen_ai_operation_name AS operation, gen_ai_tool_name AS tool,
+  (CASE WHEN duration_ns < 1000000 THEN 0 ELSE least(floor(log(2, duration_ns / 1e6) * 4)::int + 1, 32000) END)::smallint AS bucket,
+  count(*)::int AS n
 FROM verdict.spans
 GROUP BY 1, 2, 3, 4, 5;
+
+INSERT INTO verdict.latency_rollup
+SELECT minute, service_name, operation, tool, sum(n), array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+FROM latency_0003
+GROUP BY 1, 2, 3, 4;
+
+INSERT INTO verdict.latency_rollup_hourly
+SELECT hour, service_name, operation, tool, sum(n), array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+FROM (
+  SELECT date_trunc('hour', minute) AS hour, service_name, operation, tool, bucket, sum(n)::int AS n
+  FROM latency_0003 GROUP BY 1, 2, 3, 4, 5
+) h
+GROUP BY 1, 2, 3, 4;
 
 INSERT INTO verdict.run_rollup
 SELECT

@@ -213,6 +213,11 @@ export async function prune(store: Store, opts: PruneOptions, log: Logger): Prom
   for (const table of ['verdict.span_rollup', 'verdict.latency_rollup', 'verdict.run_rollup', 'verdict.verdict_rollup'] as const) {
     await db.deleteFrom(table).where('minute', '<', cutoff).execute();
   }
+  // An hour goes once it ends by the cutoff: the hour that holds the cutoff keeps its sums.
+  const lastHour = new Date(cutoff.getTime() - 3_600_000);
+  for (const table of ['verdict.span_rollup_hourly', 'verdict.latency_rollup_hourly'] as const) {
+    await db.deleteFrom(table).where('hour', '<=', lastHour).execute();
+  }
   report('deleted placeholders, empty conversations and rollups before the cutoff');
 
   // The embedded database (in process, or behind its wire port) has autovacuum on but no process to run it:

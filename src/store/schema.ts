@@ -34,6 +34,14 @@ const float = col('double precision');
 const floatNull = col('double precision', true);
 const numNull = col('numeric', true);
 
+/** Columns of the span rollups but their time (minute or hour). */
+const SPAN_ROLLUP = {
+  service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
+  tool: textNull, spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
+};
+/** Columns of the latency rollups but their time. */
+const LATENCY_ROLLUP = { service_name: textNull, operation: textNull, tool: textNull, spans: int8, buckets: col('ARRAY'), counts: col('ARRAY') };
+
 /** Columns shared by the span table and its view. */
 const SPAN_CORE = {
   trace_id: text, span_id: text, parent_span_id: textNull, trace_state: textNull, name: text, kind: text,
@@ -109,11 +117,10 @@ export const SCHEMA = {
         [K in keyof typeof VERDICT_COUNTS as `thread_${K}`]: ColumnSpec & { defaulted: true };
       },
     },
-    'verdict.span_rollup': {
-      minute: time, service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
-      tool: textNull, spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
-    },
-    'verdict.latency_rollup': { minute: time, service_name: textNull, operation: textNull, tool: textNull, bucket: col('smallint'), spans: int8 },
+    'verdict.span_rollup': { minute: time, ...SPAN_ROLLUP },
+    'verdict.span_rollup_hourly': { hour: time, ...SPAN_ROLLUP },
+    'verdict.latency_rollup': { minute: time, ...LATENCY_ROLLUP },
+    'verdict.latency_rollup_hourly': { hour: time, ...LATENCY_ROLLUP },
     'verdict.run_rollup': {
       minute: time, service_name: textNull, service_version: textNull, runs: int8, runs_with_error: int8, runs_with_verdict: int8,
       runs_with_user_verdict: int8, runs_with_indirect_verdict: int8, runs_with_llm_judge_verdict: int8,
@@ -161,7 +168,7 @@ interface Reads {
   boolean: boolean;
   'timestamp with time zone': Date;
   jsonb: unknown;
-  ARRAY: string[];
+  ARRAY: unknown[];
   date: Date;
   numeric: string;
 }

@@ -1,10 +1,11 @@
 /**
  * What a batch of newly stored spans adds to the summaries and rollups:
- * per run (a trace), per minute and dimensions, per latency bucket. Pure
- * functions over the spans' facts; the write plan merges their output into
- * verdict.trace_summary, verdict.span_rollup and verdict.latency_rollup with
- * upserts whose merge rules (sums, least and greatest, the better root) make
- * the result the same whatever the order and grouping of arrival.
+ * per run (a trace), and per minute (or hour) and dimensions, with latency
+ * histograms. Pure functions over the spans' facts; the write plan merges
+ * their output into verdict.trace_summary and the span and latency rollups
+ * with upserts whose merge rules (sums, least and greatest, the better root,
+ * histograms added bucket by bucket) make the result the same whatever the
+ * order and grouping of arrival.
  *
  * The definitions here are the SQL contract's (docs/schema.md); the
  * migration that created the tables computes the same from stored rows.
@@ -13,11 +14,6 @@ import type { SpanFact } from '../model/rows.ts';
 
 /** Agent and workflow operations, whose token counts usually repeat their children's. */
 export const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(['invoke_agent', 'invoke_workflow', 'create_agent']);
-
-const MINUTE_NS = 60_000_000_000n;
-
-/** The start of the minute of a time, in Unix seconds. */
-export const minuteOf = (ns: bigint): number => Number(ns / MINUTE_NS) * 60;
 
 /**
  * Latency histogram bucket of a duration: 0 under 1 ms, else b ≥ 1 with
@@ -107,9 +103,14 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
   return [...byTrace.values()].map((e) => e.d).sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0));
 }
 
-/** One row of verdict.span_rollup's increments. */
+/** Rollup grains, in seconds: the minute tables and the hourly ones. */
+export const MINUTE_S = 60;
+export const HOUR_S = 3600;
+
+/** One row of verdict.span_rollup's (or span_rollup_hourly's) increments. */
 export interface SpanRollup {
-  minute: number;
+  /** Start of the minute (or hour), in Unix seconds. */
+  at: number;
   serviceName: string | null;
   serviceVersion: string | null;
   operation: string | null;
@@ -124,28 +125,36 @@ export interface SpanRollup {
   durationNs: number;
 }
 
-/** One row of verdict.latency_rollup's increments. */
+/** One row of verdict.latency_rollup's (or latency_rollup_hourly's) increments: a sparse histogram. */
 export interface LatencyRollup {
-  minute: number;
+  at: number;
   serviceName: string | null;
   operation: string | null;
   tool: string | null;
-  bucket: number;
   spans: number;
+  /** Buckets present, ascending, and the spans in each. */
+  buckets: number[];
+  counts: number[];
 }
 
 /** Grouping key of nullable parts: JSON keeps null apart from the string "null". */
 const keyOf = (parts: ReadonlyArray<string | number | null>): string => JSON.stringify(parts);
 
-export function spanRollups(facts: readonly SpanFact[]): SpanRollup[] {
+const GRAIN_NS = (grainS: number): bigint => BigInt(grainS) * 1_000_000_000n;
+
+/** Rows sorted by key, so that concurrent writers lock rollup rows in the same order. */
+const sortedByKey = <T>(rows: Map<string, T>): T[] => [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+
+export function spanRollups(facts: readonly SpanFact[], grainS: number): SpanRollup[] {
+  const grain = GRAIN_NS(grainS);
   const rows = new Map<string, SpanRollup>();
   for (const f of facts) {
-    const minute = minuteOf(f.startNs);
+    const at = Number(f.startNs / grain) * grainS;
     const model = f.responseModel ?? f.requestModel;
-    const key = keyOf([minute, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, f.toolName]);
+    const key = keyOf([at, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, f.toolName]);
     let r = rows.get(key);
     if (!r) {
-      r = { minute, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool: f.toolName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
+      r = { at, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool: f.toolName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
       rows.set(key, r);
     }
     r.spans++;
@@ -155,18 +164,26 @@ export function spanRollups(facts: readonly SpanFact[]): SpanRollup[] {
     r.outputTokens += f.outputTokens ?? 0n;
     r.durationNs += f.durationNs;
   }
-  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  return sortedByKey(rows);
 }
 
-export function latencyRollups(facts: readonly SpanFact[]): LatencyRollup[] {
-  const rows = new Map<string, LatencyRollup>();
+export function latencyRollups(facts: readonly SpanFact[], grainS: number): LatencyRollup[] {
+  const grain = GRAIN_NS(grainS);
+  const rows = new Map<string, { row: LatencyRollup; byBucket: Map<number, number> }>();
   for (const f of facts) {
-    const minute = minuteOf(f.startNs);
+    const at = Number(f.startNs / grain) * grainS;
+    const key = keyOf([at, f.serviceName, f.operation, f.toolName]);
+    let r = rows.get(key);
+    if (!r) {
+      r = { row: { at, serviceName: f.serviceName, operation: f.operation, tool: f.toolName, spans: 0, buckets: [], counts: [] }, byBucket: new Map() };
+      rows.set(key, r);
+    }
+    r.row.spans++;
     const bucket = latencyBucket(f.durationNs);
-    const key = keyOf([minute, f.serviceName, f.operation, f.toolName, bucket]);
-    const r = rows.get(key);
-    if (r) r.spans++;
-    else rows.set(key, { minute, serviceName: f.serviceName, operation: f.operation, tool: f.toolName, bucket, spans: 1 });
+    r.byBucket.set(bucket, (r.byBucket.get(bucket) ?? 0) + 1);
   }
-  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+  return sortedByKey(rows).map(({ row, byBucket }) => {
+    const buckets = [...byBucket.keys()].sort((a, b) => a - b);
+    return { ...row, buckets, counts: buckets.map((b) => byBucket.get(b) as number) };
+  });
 }

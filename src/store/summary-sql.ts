@@ -12,7 +12,7 @@
  */
 import type { SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
-import { latencyRollups, spanRollups, traceDeltas } from './summaries.ts';
+import { HOUR_S, latencyRollups, MINUTE_S, spanRollups, traceDeltas } from './summaries.ts';
 
 /** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
 export const DELTA_DDL = `
@@ -214,20 +214,46 @@ export const verdictRollupRows = (v: string, sign: string, dims: 'target' | 'unk
     ${sign} * count(*), ${sign} * COALESCE(sum(score_value), 0), ${sign} * count(score_value)
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`;
 
-const SPAN_ROLLUP_SQL = `
-INSERT INTO verdict.span_rollup AS r (minute, service_name, service_version, operation, model, agent, tool, spans, roots, errors, input_tokens, output_tokens, duration_ns)
-SELECT to_timestamp(m), sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du
+/** The upsert of span rollup increments into the minute or the hourly table. */
+const spanRollupSql = (table: string, at: string) => `
+INSERT INTO ${table} AS r (${at}, service_name, service_version, operation, model, agent, tool, spans, roots, errors, input_tokens, output_tokens, duration_ns)
+SELECT to_timestamp(t), sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du
 FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[], $12::numeric[], $13::float8[])
-  AS d(m, sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du)
-ON CONFLICT (minute, service_name, service_version, operation, model, agent, tool) DO UPDATE SET
+  AS d(t, sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du)
+ON CONFLICT (${at}, service_name, service_version, operation, model, agent, tool) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans, roots = r.roots + EXCLUDED.roots, errors = r.errors + EXCLUDED.errors,
   input_tokens = r.input_tokens + EXCLUDED.input_tokens, output_tokens = r.output_tokens + EXCLUDED.output_tokens,
   duration_ns = r.duration_ns + EXCLUDED.duration_ns`;
+const SPAN_ROLLUP_SQL = spanRollupSql('verdict.span_rollup', 'minute');
+const SPAN_ROLLUP_HOURLY_SQL = spanRollupSql('verdict.span_rollup_hourly', 'hour');
 
-const LATENCY_ROLLUP_SQL = `
-INSERT INTO verdict.latency_rollup AS r (minute, service_name, operation, tool, bucket, spans)
-SELECT to_timestamp(m), sn, op, tl, b, n FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[]) AS d(m, sn, op, tl, b, n)
-ON CONFLICT (minute, service_name, operation, tool, bucket) DO UPDATE SET spans = r.spans + EXCLUDED.spans`;
+/**
+ * The upsert of latency histograms. Each row's histogram arrives flattened
+ * (the row's index, bucket and count per entry: arrays of arrays must be
+ * rectangular); a row that exists gets the two histograms added bucket by bucket.
+ */
+const latencyRollupSql = (table: string, at: string) => `
+INSERT INTO ${table} AS r (${at}, service_name, operation, tool, spans, buckets, counts)
+SELECT to_timestamp(g.t), g.sn, g.op, g.tl, g.n, h.buckets, h.counts
+FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS g(t, sn, op, tl, n, i)
+JOIN (
+  SELECT i, array_agg(b ORDER BY b) AS buckets, array_agg(c ORDER BY b) AS counts
+  FROM unnest($6::int[], $7::smallint[], $8::int[]) AS e(i, b, c)
+  GROUP BY i
+) h ON h.i = g.i
+ORDER BY g.i
+ON CONFLICT (${at}, service_name, operation, tool) DO UPDATE SET
+  spans = r.spans + EXCLUDED.spans,
+  (buckets, counts) = (
+    SELECT array_agg(b ORDER BY b), array_agg(c ORDER BY b)
+    FROM (
+      SELECT b, sum(c)::int AS c
+      FROM unnest(r.buckets || EXCLUDED.buckets, r.counts || EXCLUDED.counts) AS u(b, c)
+      GROUP BY b
+    ) m
+  )`;
+const LATENCY_ROLLUP_SQL = latencyRollupSql('verdict.latency_rollup', 'minute');
+const LATENCY_ROLLUP_HOURLY_SQL = latencyRollupSql('verdict.latency_rollup_hourly', 'hour');
 
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
@@ -270,21 +296,34 @@ ON CONFLICT (conversation_id) DO UPDATE SET
 
 /**
  * The last statements of a write transaction: the span and latency rollups
- * of the inserted spans, and the queued run, verdict and conversation changes.
+ * (per minute and per hour) of the inserted spans, and the queued run,
+ * verdict and conversation changes.
  */
 export async function flushRollups(s: Session, facts: readonly SpanFact[], queued: boolean): Promise<void> {
   if (facts.length > 0) {
-    const spans = spanRollups(facts);
-    await s.rows(SPAN_ROLLUP_SQL, [
-      spans.map((r) => r.minute), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
-      spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
-      spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
-    ]);
-    const latency = latencyRollups(facts);
-    await s.rows(LATENCY_ROLLUP_SQL, [
-      latency.map((r) => r.minute), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.bucket),
-      latency.map((r) => r.spans),
-    ]);
+    for (const [grain, spanSql, latencySql] of [[MINUTE_S, SPAN_ROLLUP_SQL, LATENCY_ROLLUP_SQL], [HOUR_S, SPAN_ROLLUP_HOURLY_SQL, LATENCY_ROLLUP_HOURLY_SQL]] as const) {
+      const spans = spanRollups(facts, grain);
+      await s.rows(spanSql, [
+        spans.map((r) => r.at), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
+        spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
+        spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
+      ]);
+      const latency = latencyRollups(facts, grain);
+      const entryRow: number[] = [];
+      const entryBucket: number[] = [];
+      const entryCount: number[] = [];
+      latency.forEach((r, i) => {
+        for (let k = 0; k < r.buckets.length; k++) {
+          entryRow.push(i + 1);
+          entryBucket.push(r.buckets[k] as number);
+          entryCount.push(r.counts[k] as number);
+        }
+      });
+      await s.rows(latencySql, [
+        latency.map((r) => r.at), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.spans),
+        entryRow, entryBucket, entryCount,
+      ]);
+    }
   }
   if (!queued) return;
   await s.exec(RUN_FLUSH_SQL);

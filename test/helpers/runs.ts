@@ -164,6 +164,32 @@ const RUNS = `
     FROM verdict.spans s GROUP BY s.trace_id
   ) g LEFT JOIN (${RUN_VERDICTS}) v USING (trace_id)`;
 
+/** Spans by the minute or hour they started, from the spans. */
+const spanRollup = (grain: 'minute' | 'hour') => `
+    SELECT date_trunc('${grain}', s.start_time) AS at, s.service_name, s.service_version, s.gen_ai_operation_name AS operation,
+      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent, s.gen_ai_tool_name AS tool,
+      count(*)::int AS spans, (count(*) FILTER (WHERE s.parent_span_id IS NULL))::int AS roots, (count(*) FILTER (WHERE s.status_code = 'error'))::int AS errors,
+      COALESCE(sum(s.gen_ai_input_tokens), 0)::int AS input_tokens, COALESCE(sum(s.gen_ai_output_tokens), 0)::int AS output_tokens,
+      sum(s.duration_ns)::bigint AS duration_ns
+    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`;
+
+/** Latency histograms by the minute or hour, from the spans: bucket b ≥ 1 holds [2^((b-1)/4), 2^(b/4)) ms. */
+const latencyRollup = (grain: 'minute' | 'hour') => `
+    SELECT at, service_name, operation, tool, sum(n)::int AS spans, array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS counts
+    FROM (
+      SELECT date_trunc('${grain}', s.start_time) AS at, s.service_name, s.gen_ai_operation_name AS operation, s.gen_ai_tool_name AS tool,
+        (CASE WHEN s.duration_ns < 1000000 THEN 0 ELSE floor(log(2, s.duration_ns / 1e6) * 4)::int + 1 END)::int AS bucket, count(*)::int AS n
+      FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5
+    ) b
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`;
+
+const keptSpanRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, service_version, operation, model, agent, tool, spans::int,
+      roots::int, errors::int, input_tokens::int, output_tokens::int, duration_ns::bigint
+    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`;
+
+const keptLatencyRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, operation, tool, spans::int, buckets::int[], counts
+    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3, 4`;
+
 export const REFERENCE = {
   traces: `SELECT * FROM (${RUNS}) r ORDER BY trace_id`,
   conversations: `
@@ -182,17 +208,10 @@ export const REFERENCE = {
     LEFT JOIN (${RUNS}) r ON r.conversation_id = c.conversation_id
     LEFT JOIN threads th ON th.conversation_id = c.conversation_id
     GROUP BY c.conversation_id ORDER BY 1`,
-  spanRollup: `
-    SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.service_version, s.gen_ai_operation_name AS operation,
-      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent, s.gen_ai_tool_name AS tool,
-      count(*)::int AS spans, (count(*) FILTER (WHERE s.parent_span_id IS NULL))::int AS roots, (count(*) FILTER (WHERE s.status_code = 'error'))::int AS errors,
-      COALESCE(sum(s.gen_ai_input_tokens), 0)::int AS input_tokens, COALESCE(sum(s.gen_ai_output_tokens), 0)::int AS output_tokens,
-      sum(s.duration_ns)::bigint AS duration_ns
-    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
-  latencyRollup: `
-    SELECT date_trunc('minute', s.start_time) AS minute, s.service_name, s.gen_ai_operation_name AS operation, s.gen_ai_tool_name AS tool,
-      (CASE WHEN s.duration_ns < 1000000 THEN 0 ELSE floor(log(2, s.duration_ns / 1e6) * 4)::int + 1 END)::int AS bucket, count(*)::int AS spans
-    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`,
+  spanRollup: spanRollup('minute'),
+  spanRollupHourly: spanRollup('hour'),
+  latencyRollup: latencyRollup('minute'),
+  latencyRollupHourly: latencyRollup('hour'),
   runRollup: `
     SELECT date_trunc('minute', start_time) AS minute, service_name, service_version, count(*)::int AS runs,
       (count(*) FILTER (WHERE error_count > 0))::int AS runs_with_error, (count(*) FILTER (WHERE verdicts > 0))::int AS runs_with_verdict,
@@ -217,9 +236,10 @@ export const KEPT = {
   conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int,
       positive_verdicts::int, user_verdicts::int
     FROM verdict.conversations ORDER BY 1`,
-  spanRollup: `SELECT minute, service_name, service_version, operation, model, agent, tool, spans::int, roots::int, errors::int, input_tokens::int,
-      output_tokens::int, duration_ns::bigint FROM verdict.span_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
-  latencyRollup: `SELECT minute, service_name, operation, tool, bucket::int, spans::int FROM verdict.latency_rollup WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5`,
+  spanRollup: keptSpanRollup('verdict.span_rollup', 'minute'),
+  spanRollupHourly: keptSpanRollup('verdict.span_rollup_hourly', 'hour'),
+  latencyRollup: keptLatencyRollup('verdict.latency_rollup', 'minute'),
+  latencyRollupHourly: keptLatencyRollup('verdict.latency_rollup_hourly', 'hour'),
   runRollup: `SELECT minute, service_name, service_version, runs::int, runs_with_error::int, runs_with_verdict::int, runs_with_user_verdict::int,
       runs_with_indirect_verdict::int, runs_with_llm_judge_verdict::int, runs_with_rule_verdict::int, runs_with_reviewer_verdict::int,
       runs_with_human_verdict::int

@@ -157,7 +157,7 @@ async function queries(c: pg.Client): Promise<Query[]> {
       for (const p of panelsOf(dashboard)) {
         for (const t of p.targets ?? []) {
           if (!t.rawSql) continue;
-          const sql = expandQuery(t.rawSql, { range, intervalMs: panelInterval(range, p.interval), variables }).sql;
+          const sql = expandQuery(t.rawSql, { range, intervalMs: panelInterval(range, p.interval, p.maxDataPoints), variables }).sql;
           out.push({ kind: label === '6h' ? 'panel 6h' : 'panel 7d', name: `${board}: ${p.title}`, sql });
         }
       }

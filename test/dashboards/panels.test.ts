@@ -308,7 +308,7 @@ describe.each(BACKENDS)('dashboard queries on %s', (backend: Backend) => {
         for (const panel of panelsOf(dashboard).filter((p) => p.targets?.length)) {
           it(`${panel.title} (${scenario.name})`, async () => {
             const range = scenario.range ?? SEED_RANGE;
-            const intervalMs = panelInterval(range, panel.interval);
+            const intervalMs = panelInterval(range, panel.interval, panel.maxDataPoints);
             const vars = await variables(dashboard, scenario.values(seed), range, b.grafana);
             for (const target of panel.targets!) {
               const expanded = expandQuery(target.rawSql, { range, intervalMs, variables: vars });
@@ -348,6 +348,24 @@ describe.each(BACKENDS)('dashboard queries on %s', (backend: Backend) => {
       }
     });
   }
+
+  it('reads the same from the hourly rollups as from the minute ones, over whole hours', async () => {
+    const overview = loadDashboards().find((d) => d.dashboard.uid === 'verdict-overview')!.dashboard;
+    const HOUR = 3_600_000;
+    const range: TimeRange = { from: new Date(Math.floor(SEED_RANGE.from.getTime() / HOUR) * HOUR), to: new Date(Math.ceil(SEED_RANGE.to.getTime() / HOUR) * HOUR - 1) };
+    const vars = await variables(overview, {}, range, b.grafana);
+    const switching = panelsOf(overview).filter((p) => p.targets?.some((t) => t.rawSql.includes('$__interval_ms >= 3600000')));
+    expect(switching.map((p) => p.title)).toEqual(expect.arrayContaining(['Spans and traces per minute', 'Latency p95 by operation', 'Latency percentiles by operation']));
+    for (const p of switching) {
+      const text = p.targets![0]!.rawSql;
+      const hourly = await run(b.grafana, expandQuery(text, { range, intervalMs: HOUR, variables: vars }).sql);
+      // The same query forced onto the minute rollups, at the same hourly interval.
+      const forced = text.replaceAll('$__interval_ms < 3600000', 'true').replaceAll('$__interval_ms >= 3600000', 'false');
+      const minutes = await run(b.grafana, expandQuery(forced, { range, intervalMs: HOUR, variables: vars }).sql);
+      expect(hourly.rows.length, p.title).toBeGreaterThan(0);
+      expect(hourly.rows, p.title).toEqual(minutes.rows);
+    }
+  });
 
   it('shows the showcase run with its verdicts from several sources and its log records', async () => {
     const trace = loadDashboards().find((d) => d.dashboard.uid === 'verdict-trace')!.dashboard;

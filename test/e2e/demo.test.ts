@@ -288,7 +288,7 @@ describe.each(BACKENDS)('npm run demo against Verdict on %s', (backend: Backend)
         const variables = await resolveVariables(dashboard, { trace_id: report.traceId }, range, server);
         for (const v of variables) if (v.options) expect(v.options.length, `variable ${v.name}`).toBeGreaterThan(0);
         for (const target of panel.targets!) {
-          const { sql } = expandQuery(target.rawSql, { range, intervalMs: panelInterval(range, panel.interval), variables });
+          const { sql } = expandQuery(target.rawSql, { range, intervalMs: panelInterval(range, panel.interval, panel.maxDataPoints), variables });
           expect(sql, panel.title).not.toMatch(/\$(__|\{|\w+\b(?!\$))|\[\[/);
           const rows = await q(sql);
           expect(rows.length, `${panel.title}: no rows`).toBeGreaterThan(0);

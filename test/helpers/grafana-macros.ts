@@ -327,6 +327,8 @@ export interface Panel {
   datasource?: { type: string; uid: string };
   /** The panel's minimum interval ("1m"). */
   interval?: string;
+  /** Points a chart asks for; with the range, it sets $__interval. */
+  maxDataPoints?: number;
   targets?: Target[];
   fieldConfig?: { defaults: Record<string, any>; overrides: Override[] };
   options?: Record<string, any>;

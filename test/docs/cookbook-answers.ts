@@ -145,8 +145,8 @@ export const REFERENCE_ANSWERS: Record<string, ReferenceAnswer> = {
         WHERE s.gen_ai_operation_name = 'execute_tool' AND s.start_time > now() - interval '7 days'
       )
       SELECT tool, count(*) AS calls,
-        round(verdict.latency_percentile(array_agg(bucket::smallint), array_agg(1::bigint), 0.5)::numeric, 1) AS p50_ms,
-        round(verdict.latency_percentile(array_agg(bucket::smallint), array_agg(1::bigint), 0.95)::numeric, 1) AS p95_ms,
+        round(verdict.latency_percentile(array_agg(bucket::smallint), array_agg(1), 0.5)::numeric, 1) AS p50_ms,
+        round(verdict.latency_percentile(array_agg(bucket::smallint), array_agg(1), 0.95)::numeric, 1) AS p95_ms,
         round(verdict.latency_bucket_upper_ms(max(bucket))::numeric, 1) AS max_ms,
         count(*) FILTER (WHERE status_code = 'error') AS errors
       FROM calls GROUP BY tool

@@ -21,7 +21,8 @@ export function parseContent(s: string): unknown {
   }
 }
 
-function shallowerThan(v: unknown, depth: number): boolean {
+/** Whether a JSON value nests less deeply than `depth` (jsonb's parser has a stack limit). */
+export function shallowerThan(v: unknown, depth: number): boolean {
   if (typeof v !== 'object' || v === null) return true;
   if (depth === 0) return false;
   if (Array.isArray(v)) {
@@ -34,9 +35,11 @@ function shallowerThan(v: unknown, depth: number): boolean {
 
 /**
  * Writes a content attribute's value as JSON: a string holding JSON is
- * written as the JSON it holds; any other string stays a string.
+ * written as the JSON it holds; any other string stays a string. Returns the
+ * parsed JSON of a string that held it (the conventions read it without
+ * parsing again), else undefined.
  */
-export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): void {
+export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): unknown {
   if (!v || anyValueCase(v) !== 'stringValue') return writeAnyValue(w, v, 0);
   const s = v.stringValue as string;
   const parsed = parseContent(s);
@@ -44,4 +47,5 @@ export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): voi
   // The text is valid JSON; re-serialise only if it holds what jsonb refuses (\u escapes may be NUL or lone surrogates).
   if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) w.raw(JSON.stringify(cleanDeep(parsed)));
   else w.raw(s);
+  return parsed;
 }

@@ -47,6 +47,28 @@ export interface SpansTable {
   gen_ai_tool_name: string | null;
   gen_ai_input_tokens: BigintColumn | null;
   gen_ai_output_tokens: BigintColumn | null;
+  user_id: string | null;
+  gen_ai_tool_call_id: string | null;
+  gen_ai_system_instructions: Json | null;
+  gen_ai_input_messages: Json | null;
+  gen_ai_output_messages: Json | null;
+  gen_ai_tool_call_arguments: Json | null;
+  gen_ai_tool_call_result: Json | null;
+  input_text: string | null;
+  output_text: string | null;
+  gen_ai_content_source: string | null;
+}
+
+/** sql/0005_genai_content.sql: message content carried by log records, per record. */
+export interface SpanMessagesTable {
+  log_id: string;
+  kind: string;
+  trace_id: string;
+  span_id: string;
+  time_unix_nano: BigintColumn;
+  seq: BigintColumn;
+  content: Json;
+  text: string | null;
 }
 
 export interface LogsTable {
@@ -105,6 +127,9 @@ export interface TracesView {
   input_tokens: string | null;
   output_tokens: string | null;
   conversation_id: string | null;
+  input_text: string | null;
+  output_text: string | null;
+  user_id: string | null;
 }
 
 export interface TraceEvaluationsView {
@@ -143,6 +168,7 @@ export interface Database {
   'verdict.spans': SpansTable;
   'verdict.logs': LogsTable;
   'verdict.evaluations': EvaluationsTable;
+  'verdict.span_messages': SpanMessagesTable;
   'verdict.traces': TracesView;
   'verdict.trace_evaluations': TraceEvaluationsView;
   'verdict.schema_migrations': SchemaMigrationsTable;

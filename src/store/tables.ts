@@ -5,8 +5,8 @@
  * model/columns.ts.
  */
 import { CopyWriter, type EncodedRows } from '../common/copy-binary.ts';
-import { EVALUATION_COLUMNS, LOG_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
-import type { EvaluationRow, LogRow, TurnRow } from '../model/rows.ts';
+import { EVALUATION_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
+import type { EvaluationRow, LogRow, MessageRow, TurnRow } from '../model/rows.ts';
 
 export interface Table {
   name: string;
@@ -78,6 +78,25 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(r.polarity);
     w.text(r.service_name);
     w.jsonb(r.attributes);
+  },
+};
+
+/** Message content from log records, waiting for (or already copied onto) its span: see span-content.ts. */
+export const MESSAGES: RowCodec<MessageRow> = {
+  name: 'verdict.span_messages',
+  key: ['log_id', 'kind'],
+  staging: 'verdict_span_messages_in',
+  columns: MESSAGE_COLUMNS,
+  write(w, r) {
+    w.row(MESSAGE_COLUMNS.length);
+    w.ascii(r.log_id);
+    w.ascii(r.kind);
+    w.ascii(r.trace_id);
+    w.ascii(r.span_id);
+    w.int8(r.time_unix_nano);
+    w.int8(r.seq);
+    w.jsonb(r.content);
+    w.text(r.text);
   },
 };
 

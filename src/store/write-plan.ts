@@ -9,15 +9,17 @@
  * is used for a short while, since retries come in bursts.
  *
  * Evaluations always take the safe path: the same verdict routinely arrives
- * twice (log record and span event), and they are few.
+ * twice (log record and span event), and they are few. So does message
+ * content from log records, which span-content.ts then copies onto spans.
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch } from '../model/rows.ts';
 import type { Session } from './driver.ts';
-import { copySql, encodeRows, EVALUATIONS, LOGS, SPANS, TURNS, type Table } from './tables.ts';
+import { fillSpanContent } from './span-content.ts';
+import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, SPANS, TURNS, type Table } from './tables.ts';
 
 const STAGING_DDL = [
-  ...[SPANS, LOGS, EVALUATIONS].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
+  ...[SPANS, LOGS, EVALUATIONS, MESSAGES].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
   `CREATE TEMP TABLE IF NOT EXISTS ${TURNS.staging} (conversation_id text, message_hash text, trace_id text, span_id text, time timestamptz,
      message text, rule text, label text, polarity text) ON COMMIT DELETE ROWS;`,
 ].join('\n');
@@ -66,6 +68,9 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   await copyTable(s, SPANS, batches.map((b) => b.spans), safe);
   await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
   await copyTable(s, EVALUATIONS, [encodeRows(EVALUATIONS, batches.flatMap((b) => b.evaluations))], true);
+  // Message content from log records: few rows, and re-sent with their records, so always the safe path.
+  await copyTable(s, MESSAGES, [encodeRows(MESSAGES, batches.flatMap((b) => b.messages))], true);
+  await fillSpanContent(s, batches);
   const turns = batches.flatMap((b) => b.turns);
   if (turns.length > 0) {
     await stage(s);

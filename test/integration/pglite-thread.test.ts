@@ -21,7 +21,7 @@ function verdict(id: string, time_unix_nano: bigint): EvaluationRow {
     source: 'user', polarity: 'positive', service_name: null, attributes: '{}',
   };
 }
-const batchOf = (rows: EvaluationRow[]) => ({ spans: { rows: 0, chunks: [], bytes: 0 }, logs: [], evaluations: rows, turns: [] });
+const batchOf = (rows: EvaluationRow[]) => ({ spans: { rows: 0, chunks: [], bytes: 0 }, logs: [], evaluations: rows, turns: [], messages: [], contentless: [] });
 
 describe('the embedded database in its worker thread', () => {
   let store: PgliteWorkerStore;

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
-import { EVALUATIONS, LOGS, SPANS } from '../../src/store/tables.ts';
+import { EVALUATIONS, LOGS, MESSAGES, SPANS } from '../../src/store/tables.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 describe.each(BACKENDS)('schema on %s', (backend) => {
@@ -20,7 +20,7 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
     expect(await t.server.store.migrate()).toEqual([]);
   });
 
-  it.each([SPANS, LOGS, EVALUATIONS])('writes every column of $name', async (table) => {
+  it.each([SPANS, LOGS, EVALUATIONS, MESSAGES])('writes every column of $name', async (table) => {
     const [schema, name] = table.name.split('.');
     const cols = await t.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = '${name}'`);
     expect([...table.columns].sort()).toEqual(cols.map((c) => c.column_name).sort());
@@ -28,7 +28,8 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
 
   it('has the contract\'s columns on the views', async () => {
     const cols = async (view: string) => (await t.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'verdict' AND table_name = '${view}' ORDER BY ordinal_position`)).map((c) => c.column_name);
-    expect(await cols('traces')).toEqual(['trace_id', 'root_span_id', 'root_name', 'service_name', 'start_time', 'end_time', 'duration_ms', 'span_count', 'error_count', 'input_tokens', 'output_tokens', 'conversation_id']);
+    expect(await cols('traces')).toEqual(['trace_id', 'root_span_id', 'root_name', 'service_name', 'start_time', 'end_time', 'duration_ms', 'span_count', 'error_count', 'input_tokens', 'output_tokens', 'conversation_id', 'input_text', 'output_text', 'user_id']);
+    expect((await cols('conversations')).at(-1)).toBe('user_id');
     expect(await cols('trace_evaluations')).toEqual(expect.arrayContaining(['id', 'trace_id', 'span_id', 'response_id', 'name', 'score_value', 'score_label', 'explanation', 'time', 'channel', 'source', 'span_name', 'service_name', 'gen_ai_request_model', 'gen_ai_response_model']));
   });
 

@@ -1,0 +1,169 @@
+/**
+ * What the conventions lift from one span into columns, and the rule that
+ * settles between them: every candidate value carries a rank (its
+ * convention's place in the order of precedence, then its place in that
+ * convention's table), and the lowest rank wins. So the first convention
+ * that supplies a column wins, whatever order the attributes arrive in.
+ *
+ * Scalar columns keep only their best candidate. Content columns keep every
+ * candidate and resolve them best first, only when the span is written, so
+ * JSON that a better candidate makes unnecessary is never parsed.
+ */
+import type { AnyValue, KeyValue } from '../../otlp/types.ts';
+import type { Fragment } from '../message-events.ts';
+import type { Annotation } from './annotations.ts';
+
+/** The scalar columns, as indexes into Lift.values. */
+export const COL = {
+  operation: 0,
+  provider: 1,
+  requestModel: 2,
+  responseModel: 3,
+  responseId: 4,
+  conversationId: 5,
+  agentName: 6,
+  toolName: 7,
+  toolCallId: 8,
+  userId: 9,
+  inputTokens: 10,
+  outputTokens: 11,
+} as const;
+export type Scalar = keyof typeof COL;
+const SCALARS = 12;
+
+/** The content columns, as indexes. */
+export const CONTENT = { input: 0, output: 1, system: 2, toolArguments: 3, toolResult: 4 } as const;
+export type ContentColumn = keyof typeof CONTENT;
+
+/**
+ * Content in the one shape, ready to store: `value` is the JS value (for
+ * text extraction); `json` is its JSON text when it is stored exactly as it
+ * arrived (the current convention's attributes), else null (serialised on write).
+ */
+export interface Resolved {
+  value: unknown;
+  json: string | null;
+  /** The value as sent, when it was a string (tool arguments and results are shown as their text). */
+  text?: string;
+}
+
+/** A content candidate; `resolve` returns null when the source holds nothing usable, and the next candidate is tried. */
+export interface ContentOffer {
+  column: number;
+  rank: number;
+  resolve(): Resolved | null;
+}
+
+const NONE = 0xffff;
+
+/** The lifting state of one span; one instance is reused for every span of a request. */
+export class Lift {
+  readonly values: Array<string | number | bigint | null> = new Array<string | number | bigint | null>(SCALARS).fill(null);
+  readonly ranks = new Uint16Array(SCALARS).fill(NONE);
+  readonly offers: ContentOffer[] = [];
+  /** Per convention (by its index in the order of precedence): values a rule keeps for the convention's finish step. */
+  readonly scratch: Array<Record<string, unknown> | undefined> = [];
+  /** Which conventions had at least one attribute on the span (bit per index). */
+  seen = 0;
+  /** Message content from the span's events, in order (the deprecated convention's finish step reads it). */
+  events: Fragment[] | null = null;
+  /** Verdicts the span carries as attributes (OpenInference annotations), set by a finish step. */
+  annotations: Annotation[] | null = null;
+  /** The span's attributes, for finish steps that look at a value another convention owns. */
+  attributes: readonly KeyValue[] = [];
+  name = '';
+
+  reset(name: string, attributes: readonly KeyValue[]): void {
+    this.values.fill(null);
+    this.ranks.fill(NONE);
+    this.offers.length = 0;
+    this.scratch.length = 0;
+    this.seen = 0;
+    this.events = null;
+    this.annotations = null;
+    this.name = name;
+    this.attributes = attributes;
+  }
+
+  offer(column: number, rank: number, value: string | number | bigint | null | undefined): void {
+    if (value === null || value === undefined || rank >= (this.ranks[column] as number)) return;
+    this.values[column] = value;
+    this.ranks[column] = rank;
+  }
+
+  /** Whether a candidate of this rank would win (to skip work whose result would lose). */
+  wants(column: number, rank: number): boolean {
+    return rank < (this.ranks[column] as number);
+  }
+
+  offerContent(column: number, rank: number, resolve: () => Resolved | null): void {
+    this.offers.push({ column, rank, resolve });
+  }
+
+  text(column: number): string | null {
+    return this.values[column] as string | null;
+  }
+
+  /** The best usable candidate of a content column, or null. */
+  content(column: number): Resolved | null {
+    for (;;) {
+      let bestAt = -1;
+      for (let i = 0; i < this.offers.length; i++) {
+        const o = this.offers[i] as ContentOffer;
+        if (o.column === column && (bestAt === -1 || o.rank < (this.offers[bestAt] as ContentOffer).rank)) bestAt = i;
+      }
+      if (bestAt === -1) return null;
+      const r = (this.offers[bestAt] as ContentOffer).resolve();
+      if (r !== null) return r;
+      // Unusable (not JSON, no messages in it): the next best is tried.
+      this.offers.splice(bestAt, 1);
+    }
+  }
+
+  stash(convention: number): Record<string, unknown> {
+    let s = this.scratch[convention];
+    if (s === undefined) {
+      s = {};
+      this.scratch[convention] = s;
+    }
+    return s;
+  }
+}
+
+/** How a rule reads an attribute: the AnyValue, and for content attributes the JSON a string held (else undefined). */
+export type Apply = (lift: Lift, value: AnyValue | null | undefined, key: string, parsed: unknown) => void;
+
+/** What one attribute of a convention's table feeds. `doc` says what docs/schema.md should say (defaults to the column). */
+export type Target =
+  | { column: Scalar; read?: (v: AnyValue | null | undefined) => string | number | bigint | null; doc?: string }
+  | { content: ContentColumn; read: (v: AnyValue | null | undefined, parsed: unknown) => Resolved | null; doc?: string }
+  | { stash: string; doc: string };
+
+/** Keys that start with a prefix (indexed, flattened names): `apply` gets the rest of the key after the prefix. */
+export interface PrefixTarget {
+  doc: string;
+  /** Collects into the convention's stash; the convention's finish step makes columns of it. */
+  apply(stash: Record<string, unknown>, rest: string, value: AnyValue | null | undefined): void;
+}
+
+/** What a convention's finish step works with. */
+export interface FinishContext {
+  lift: Lift;
+  /** The convention's stash (empty object when no rule stashed anything). */
+  stash: Record<string, unknown>;
+  /** Offers a scalar at the convention's finish rank (below its table's own attributes). */
+  offer(column: number, value: string | number | bigint | null | undefined, order?: number): void;
+  wants(column: number, order?: number): boolean;
+  offerContent(column: number, resolve: () => Resolved | null, order?: number): void;
+}
+
+export interface Convention {
+  name: string;
+  /** Where the attribute names and meanings come from. */
+  source: string;
+  /** Exact attribute names; within a convention, earlier entries win over later ones for the same column. */
+  attributes: Readonly<Record<string, Target>>;
+  prefixes?: Readonly<Record<string, PrefixTarget>>;
+  /** Derives what no single attribute says (an operation from a kind marker, an ID inside JSON, …). */
+  finish?(x: FinishContext): void;
+}

@@ -37,7 +37,8 @@ export function shallowerThan(v: unknown, depth: number): boolean {
  * Writes a content attribute's value as JSON: a string holding JSON is
  * written as the JSON it holds; any other string stays a string. Returns the
  * parsed JSON of a string that held it (the conventions read it without
- * parsing again), else undefined.
+ * parsing again), else undefined. Its strings are as clean as text columns
+ * need (no U+0000, no lone surrogates), as are the bytes written.
  */
 export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): unknown {
   if (!v || anyValueCase(v) !== 'stringValue') return writeAnyValue(w, v, 0);
@@ -45,7 +46,30 @@ export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): unk
   const parsed = parseContent(s);
   if (parsed === undefined) return w.jsonString(s);
   // The text is valid JSON; re-serialise only if it holds what jsonb refuses (\u escapes may be NUL or lone surrogates).
-  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) w.raw(JSON.stringify(cleanDeep(parsed)));
-  else w.raw(s);
+  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) {
+    const cleaned = cleanDeep(parsed);
+    w.raw(JSON.stringify(cleaned));
+    return cleaned;
+  }
+  w.raw(s);
   return parsed;
+}
+
+/**
+ * A content attribute as written into the span's attributes JSON: the JSON a
+ * string held (undefined for other values), and the bytes just written, so
+ * that a column holding the same JSON is copied rather than encoded again.
+ */
+export interface WrittenContent {
+  parsed: unknown;
+  bytes: Buffer;
+}
+
+export function writeContentKept(w: CopyWriter, v: AnyValue | null | undefined): WrittenContent {
+  const before = w.mark();
+  const parsed = writeContent(w, v);
+  const after = w.mark();
+  // The writer makes room for a whole value before writing it: its bytes are in one buffer, from the start of it if that was new.
+  const start = after.buf === before.buf ? before.pos : 0;
+  return { parsed, bytes: after.buf.subarray(start, after.pos) };
 }

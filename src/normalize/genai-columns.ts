@@ -21,55 +21,67 @@ export interface GenAiSummary {
   hasContent: boolean;
 }
 
-/** A resolved content column as jsonb text, or null (absent, or nested too deeply for jsonb). */
-function contentJson(r: Resolved | null): string | null {
-  if (r === null) return null;
-  if (r.json !== null) return r.json;
-  if (!shallowerThan(r.value, MAX_DEPTH)) return null;
-  return JSON.stringify(cleanDeep(r.value));
+/** Eight NULL fields in COPY binary (a length of -1 each). */
+const EIGHT_NULLS = Buffer.alloc(8 * 4, 0xff);
+const NO_CONTENT: GenAiSummary = Object.freeze({ userText: null, hasContent: false });
+
+/** A content column: the bytes already written for the attribute it repeats, else its JSON; NULL when absent or nested too deeply for jsonb. */
+function contentField(w: CopyWriter, r: Resolved | null): void {
+  if (r === null) return w.null();
+  if (r.bytes !== undefined) {
+    const open = w.jsonbOpen();
+    w.field(r.bytes);
+    return w.close(open);
+  }
+  if (r.json !== null) return w.jsonb(r.json);
+  w.jsonb(shallowerThan(r.value, MAX_DEPTH) ? JSON.stringify(cleanDeep(r.value)) : null);
 }
 
-const cappedText = (s: string | null): string | null => (s === null ? null : clean(capText(s) as string));
+/** A short text column: capped, and cleaned unless its source already was. */
+const shortText = (s: string | null, isClean: boolean | undefined): string | null => (s === null ? null : isClean ? capText(s) : clean(capText(s) as string));
 
 /**
  * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
  * then user_id … gen_ai_content_source.
  */
 export function writeGenAiFields(w: CopyWriter, lift: Lift): GenAiSummary {
-  const v = lift.values;
-  w.text(v[COL.operation] as string | null);
-  w.text(v[COL.provider] as string | null);
-  w.text(v[COL.requestModel] as string | null);
-  w.text(v[COL.responseModel] as string | null);
-  w.text(v[COL.responseId] as string | null);
-  w.text(v[COL.conversationId] as string | null);
-  w.text(v[COL.agentName] as string | null);
-  w.text(v[COL.toolName] as string | null);
-  w.int8(v[COL.inputTokens] as number | bigint | null);
-  w.int8(v[COL.outputTokens] as number | bigint | null);
+  w.text(lift.text(COL.operation));
+  w.text(lift.text(COL.provider));
+  w.text(lift.text(COL.requestModel));
+  w.text(lift.text(COL.responseModel));
+  w.text(lift.text(COL.responseId));
+  w.text(lift.text(COL.conversationId));
+  w.text(lift.text(COL.agentName));
+  w.text(lift.text(COL.toolName));
+  w.int8(lift.value(COL.inputTokens) as number | bigint | null);
+  w.int8(lift.value(COL.outputTokens) as number | bigint | null);
 
-  w.text(v[COL.userId] as string | null);
-  w.text(v[COL.toolCallId] as string | null);
+  w.text(lift.text(COL.userId));
+  w.text(lift.text(COL.toolCallId));
   if (lift.offers.length === 0) {
     // No content at all (most non-GenAI spans): the five jsonb columns, both texts and the content source are NULL.
-    for (let i = 0; i < 8; i++) w.null();
-    return { userText: null, hasContent: false };
+    w.field(EIGHT_NULLS);
+    return NO_CONTENT;
   }
   const system = lift.content(CONTENT.system);
   const input = lift.content(CONTENT.input);
   const output = lift.content(CONTENT.output);
   const args = lift.content(CONTENT.toolArguments);
   const result = lift.content(CONTENT.toolResult);
-  w.jsonb(contentJson(system));
-  w.jsonb(contentJson(input));
-  w.jsonb(contentJson(output));
-  w.jsonb(contentJson(args));
-  w.jsonb(contentJson(result));
+  contentField(w, system);
+  contentField(w, input);
+  contentField(w, output);
+  contentField(w, args);
+  contentField(w, result);
   const userText = input === null ? null : lastUserText(input.value);
-  w.text(cappedText(userText ?? (args === null ? null : (args.text ?? valueText(args.value)))));
-  w.text(cappedText((output === null ? null : answerText(output.value)) ?? (result === null ? null : (result.text ?? valueText(result.value)))));
+  if (userText !== null) w.text(shortText(userText, input?.clean));
+  else w.text(args === null ? null : shortText(args.text ?? valueText(args.value), false));
+  const answer = output === null ? null : answerText(output.value);
+  if (answer !== null) w.text(shortText(answer, output?.clean));
+  else w.text(result === null ? null : shortText(result.text ?? valueText(result.value), false));
   // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
   const hasContent = input !== null || output !== null;
-  w.text(hasContent ? 'span' : null);
+  if (hasContent) w.ascii('span');
+  else w.null();
   return { userText, hasContent };
 }

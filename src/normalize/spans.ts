@@ -14,7 +14,7 @@ import { SPAN_COLUMNS } from '../model/columns.ts';
 import type { Batch, EvaluationRow, SpanRef, TurnRow } from '../model/rows.ts';
 import type { ExportTraceServiceRequest, Int64, KeyValue, Span, SpanEvent, SpanLink } from '../otlp/types.ts';
 import { attributesJson, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
-import { writeContent } from './content.ts';
+import { writeContentKept, type WrittenContent } from './content.ts';
 import { envelopeFields, optionalText, resourceInfo, scopeInfo, type ResourceInfo } from './context.ts';
 import { annotationVerdict } from './conventions/annotations.ts';
 import { langsmithFailure } from './conventions/langsmith.ts';
@@ -166,7 +166,7 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   const status = span.status;
   let statusCode = STATUS[status?.code ?? 0] ?? String(status?.code);
   let statusMessage = optionalText(status?.message);
-  if (statusCode !== 'error' && hasException(span)) {
+  if (statusCode !== 'error' && span.events.length > 0 && hasException(span)) {
     const failure = langsmithFailure(span);
     if (failure !== null) [statusCode, statusMessage] = ['error', statusMessage ?? clean(failure)];
   }
@@ -230,7 +230,8 @@ function hasException(span: Span): boolean {
 /**
  * Writes the attributes as a JSON object, and feeds each to the conventions
  * (conventions/registry.ts). Content attributes sent as JSON strings are
- * written as the JSON they hold, parsed once for both.
+ * written as the JSON they hold, parsed once for both, and their bytes are
+ * kept for the content columns.
  */
 function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): void {
   w.byte(123); // {
@@ -241,10 +242,10 @@ function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): vo
     w.jsonString(key);
     w.byte(58);
     // Content attributes are all gen_ai.*: one character test spares the set lookup for the rest.
-    let parsed: unknown;
-    if (key.charCodeAt(6) === 46 /* . */ && CONTENT_ATTRIBUTES.has(key)) parsed = writeContent(w, kv.value);
+    let written: WrittenContent | undefined;
+    if (key.charCodeAt(6) === 46 /* . */ && CONTENT_ATTRIBUTES.has(key)) written = writeContentKept(w, kv.value);
     else writeAnyValue(w, kv.value, 0);
-    liftAttribute(lift, key, kv.value, parsed);
+    liftAttribute(lift, key, kv.value, written);
   }
   w.byte(125);
 }

@@ -5,7 +5,6 @@
  * through the same lifting the normaliser does.
  */
 import { describe, expect, it } from 'vitest';
-import { parseContent } from '../../src/normalize/content.ts';
 import { annotationVerdict, type Annotation } from '../../src/normalize/conventions/annotations.ts';
 import { COL, CONTENT, Lift } from '../../src/normalize/conventions/lift.ts';
 import { CONVENTIONS, finishLift, liftAttribute } from '../../src/normalize/conventions/registry.ts';
@@ -25,13 +24,10 @@ function lift(attrs: Attr[], name = 'span') {
   const kvs: KeyValue[] = attrs.map(([key, v]) => ({ key, value: anyValue(v) }));
   const l = new Lift();
   l.reset(name, kvs);
-  for (const kv of kvs) {
-    const s = kv.value?.stringValue;
-    liftAttribute(l, kv.key, kv.value, kv.key.startsWith('gen_ai.') && typeof s === 'string' ? parseContent(s) : undefined);
-  }
+  for (const kv of kvs) liftAttribute(l, kv.key, kv.value);
   finishLift(l);
   const out: Record<string, unknown> = {};
-  for (const [col, i] of Object.entries(COL)) if (l.values[i] !== null) out[col] = l.values[i];
+  for (const [col, i] of Object.entries(COL)) if (l.value(i) !== null) out[col] = l.value(i);
   for (const [col, i] of Object.entries(CONTENT)) {
     const r = l.content(i);
     if (r !== null) out[col] = r.value;

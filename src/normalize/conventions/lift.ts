@@ -10,6 +10,7 @@
  * JSON that a better candidate makes unnecessary is never parsed.
  */
 import type { AnyValue, KeyValue } from '../../otlp/types.ts';
+import type { WrittenContent } from '../content.ts';
 import type { Fragment } from '../message-events.ts';
 import type { Annotation } from './annotations.ts';
 
@@ -43,23 +44,32 @@ export type ContentColumn = keyof typeof CONTENT;
 export interface Resolved {
   value: unknown;
   json: string | null;
+  /** Its JSON as already written into the span's attributes, when the column holds exactly that. */
+  bytes?: Buffer;
   /** The value as sent, when it was a string (tool arguments and results are shown as their text). */
   text?: string;
+  /** Its strings need no cleaning for text columns (content.ts cleaned them). */
+  clean?: boolean;
 }
 
-/** A content candidate; `resolve` returns null when the source holds nothing usable, and the next candidate is tried. */
+/** Reads a content candidate; null when the source holds nothing usable (the next candidate is tried then). */
+export type ReadContent = (value: AnyValue | null | undefined, written: WrittenContent | undefined) => Resolved | null;
+
+/** A content candidate: the reader and what it reads, kept without a closure (one object per candidate). */
 export interface ContentOffer {
   column: number;
   rank: number;
-  resolve(): Resolved | null;
+  read: ReadContent;
+  value: AnyValue | null | undefined;
+  written: WrittenContent | undefined;
 }
-
-const NONE = 0xffff;
 
 /** The lifting state of one span; one instance is reused for every span of a request. */
 export class Lift {
-  readonly values: Array<string | number | bigint | null> = new Array<string | number | bigint | null>(SCALARS).fill(null);
-  readonly ranks = new Uint16Array(SCALARS).fill(NONE);
+  /** Scalar values by column; only those whose bit is set in `filled` are this span's (no clearing per span). */
+  readonly #values: Array<string | number | bigint | null> = new Array<string | number | bigint | null>(SCALARS).fill(null);
+  readonly #ranks = new Uint16Array(SCALARS);
+  #filled = 0;
   readonly offers: ContentOffer[] = [];
   /** Per convention (by its index in the order of precedence): values a rule keeps for the convention's finish step. */
   readonly scratch: Array<Record<string, unknown> | undefined> = [];
@@ -74,10 +84,9 @@ export class Lift {
   name = '';
 
   reset(name: string, attributes: readonly KeyValue[]): void {
-    this.values.fill(null);
-    this.ranks.fill(NONE);
-    this.offers.length = 0;
-    this.scratch.length = 0;
+    this.#filled = 0;
+    if (this.offers.length > 0) this.offers.length = 0;
+    if (this.scratch.length > 0) this.scratch.length = 0;
     this.seen = 0;
     this.events = null;
     this.annotations = null;
@@ -86,22 +95,27 @@ export class Lift {
   }
 
   offer(column: number, rank: number, value: string | number | bigint | null | undefined): void {
-    if (value === null || value === undefined || rank >= (this.ranks[column] as number)) return;
-    this.values[column] = value;
-    this.ranks[column] = rank;
+    if (value === null || value === undefined || !this.wants(column, rank)) return;
+    this.#values[column] = value;
+    this.#ranks[column] = rank;
+    this.#filled |= 1 << column;
   }
 
   /** Whether a candidate of this rank would win (to skip work whose result would lose). */
   wants(column: number, rank: number): boolean {
-    return rank < (this.ranks[column] as number);
+    return (this.#filled & (1 << column)) === 0 || rank < (this.#ranks[column] as number);
   }
 
-  offerContent(column: number, rank: number, resolve: () => Resolved | null): void {
-    this.offers.push({ column, rank, resolve });
+  value(column: number): string | number | bigint | null {
+    return (this.#filled & (1 << column)) === 0 ? null : (this.#values[column] as string | number | bigint);
   }
 
   text(column: number): string | null {
-    return this.values[column] as string | null;
+    return this.value(column) as string | null;
+  }
+
+  offerContent(column: number, rank: number, read: ReadContent, value?: AnyValue | null, written?: WrittenContent): void {
+    this.offers.push({ column, rank, read, value, written });
   }
 
   /** The best usable candidate of a content column, or null. */
@@ -113,7 +127,8 @@ export class Lift {
         if (o.column === column && (bestAt === -1 || o.rank < (this.offers[bestAt] as ContentOffer).rank)) bestAt = i;
       }
       if (bestAt === -1) return null;
-      const r = (this.offers[bestAt] as ContentOffer).resolve();
+      const o = this.offers[bestAt] as ContentOffer;
+      const r = o.read(o.value, o.written);
       if (r !== null) return r;
       // Unusable (not JSON, no messages in it): the next best is tried.
       this.offers.splice(bestAt, 1);
@@ -130,13 +145,13 @@ export class Lift {
   }
 }
 
-/** How a rule reads an attribute: the AnyValue, and for content attributes the JSON a string held (else undefined). */
-export type Apply = (lift: Lift, value: AnyValue | null | undefined, key: string, parsed: unknown) => void;
+/** How a rule reads an attribute: the AnyValue, and for content attributes how it was written (content.ts). */
+export type Apply = (lift: Lift, value: AnyValue | null | undefined, key: string, written: WrittenContent | undefined) => void;
 
 /** What one attribute of a convention's table feeds. `doc` says what docs/schema.md should say (defaults to the column). */
 export type Target =
   | { column: Scalar; read?: (v: AnyValue | null | undefined) => string | number | bigint | null; doc?: string }
-  | { content: ContentColumn; read: (v: AnyValue | null | undefined, parsed: unknown) => Resolved | null; doc?: string }
+  | { content: ContentColumn; read: ReadContent; doc?: string }
   | { stash: string; doc: string };
 
 /** Keys that start with a prefix (indexed, flattened names): `apply` gets the rest of the key after the prefix. */

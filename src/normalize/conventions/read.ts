@@ -1,8 +1,7 @@
 /** How the convention tables read attribute values into columns. */
-import { cleanDeep } from '../../common/text.ts';
 import { anyValueCase, type AnyValue } from '../../otlp/types.ts';
 import { int64Number, scalarOf, toBigInt, toJs } from '../anyvalue.ts';
-import { parseContent } from '../content.ts';
+import { parseContent, type WrittenContent } from '../content.ts';
 import { liftedText } from '../context.ts';
 import { isOneShape, jsonish, toMessages, toSystemParts, type Direction } from '../message-shape.ts';
 import type { Resolved } from './lift.ts';
@@ -55,23 +54,18 @@ export function structured(v: V, parsed?: unknown): unknown {
   return toJs(v);
 }
 
-/** A string's JSON as stored in attributes: the text itself when jsonb takes it as it is (see content.ts). */
-function storedJson(s: string, parsed: unknown): string {
-  return s.includes('\\u') || !s.isWellFormed() || s.includes('\0') ? JSON.stringify(cleanDeep(parsed)) : s;
-}
-
 /**
  * Messages in an attribute that is meant to hold the one shape
- * (gen_ai.input.messages, gen_ai.output.messages): stored as sent when it
- * is, converted when an emitter put another shape there.
+ * (gen_ai.input.messages, gen_ai.output.messages): stored as sent (the
+ * bytes already written for the attribute) when it is, converted when an
+ * emitter put another shape there.
  */
 export function messages(direction: Direction) {
-  return (v: V, parsed: unknown): Resolved | null => {
+  return (v: V, written: WrittenContent | undefined): Resolved | null => {
     if (!v) return null;
-    const isString = anyValueCase(v) === 'stringValue';
-    const value = isString ? (parsed ?? parseContent(v.stringValue as string)) : toJs(v);
+    const value = written?.parsed ?? (anyValueCase(v) === 'stringValue' ? parseContent(v.stringValue as string) : toJs(v));
     if (value === undefined) return null;
-    if (isOneShape(value)) return { value, json: isString ? storedJson(v.stringValue as string, value) : null };
+    if (isOneShape(value)) return { value, json: null, bytes: written?.bytes, clean: written?.parsed !== undefined };
     const converted = toMessages(value, direction);
     return converted === null ? null : { value: converted, json: null };
   };
@@ -79,30 +73,26 @@ export function messages(direction: Direction) {
 
 /** Messages in any other shape (a JSON string or structured value, or plain text). */
 export function anyMessages(direction: Direction) {
-  return (v: V, parsed?: unknown): Resolved | null => {
-    const converted = toMessages(structured(v, parsed), direction);
+  return (v: V, written?: WrittenContent): Resolved | null => {
+    const converted = toMessages(structured(v, written?.parsed), direction);
     return converted === null ? null : { value: converted, json: null };
   };
 }
 
 /** System instructions: a list of parts (JSON or structured), or a plain string. */
-export function systemParts(v: V, parsed: unknown): Resolved | null {
-  const parts = toSystemParts(structured(v, parsed));
+export function systemParts(v: V, written: WrittenContent | undefined): Resolved | null {
+  const parts = toSystemParts(structured(v, written?.parsed));
   return parts === null ? null : { value: parts, json: null };
 }
 
-/**
- * A tool call's arguments or result: the JSON a string holds (kept as its
- * text, as the attribute stores it), else the string itself.
- */
-export function toolValue(v: V, parsed?: unknown): Resolved | null {
+/** A tool call's arguments or result: the JSON a string holds, else the string itself (shown as the text it was sent as). */
+export function toolValue(v: V, written?: WrittenContent): Resolved | null {
   if (!v) return null;
   if (anyValueCase(v) === 'stringValue') {
     const s = v.stringValue as string;
     if (s === '') return null;
-    const value = parsed ?? jsonish(s);
-    return { value, json: value === s ? null : storedJson(s, value), text: s };
+    return { value: written?.parsed ?? jsonish(s), json: null, bytes: written?.bytes, text: s };
   }
   const value = toJs(v);
-  return value === null ? null : { value, json: null };
+  return value === null ? null : { value, json: null, bytes: written?.bytes };
 }

@@ -9,6 +9,7 @@
  * first step or in one Map lookup.
  */
 import type { AnyValue } from '../../otlp/types.ts';
+import type { WrittenContent } from '../content.ts';
 import { scalarOf, toJs } from '../anyvalue.ts';
 import { AI_SDK } from './ai-sdk.ts';
 import { GEN_AI } from './gen-ai.ts';
@@ -49,9 +50,9 @@ function compile(target: Target, convention: number, rank: number): Apply {
   if ('content' in target) {
     const column = CONTENT[target.content];
     const read = target.read;
-    return (lift, v, _key, parsed) => {
+    return (lift, v, _key, written) => {
       lift.seen |= bit;
-      lift.offerContent(column, rank, () => read(v, parsed));
+      lift.offerContent(column, rank, read, v, written);
     };
   }
   const name = target.stash;
@@ -81,16 +82,16 @@ CONVENTIONS.forEach((c, i) => {
 });
 
 /**
- * Feeds one span attribute to every convention that reads it. `parsed` is
- * the JSON a content attribute's string held (content.ts), else undefined.
- * Returns false when no convention reads the name.
+ * Feeds one span attribute to every convention that reads it. `written` is
+ * how a content attribute was written into the attributes JSON (content.ts),
+ * else undefined. Returns false when no convention reads the name.
  */
-export function liftAttribute(lift: Lift, key: string, value: AnyValue | null | undefined, parsed: unknown): boolean {
+export function liftAttribute(lift: Lift, key: string, value: AnyValue | null | undefined, written?: WrittenContent): boolean {
   const first = key.charCodeAt(0);
   if (first >= 128) return false;
   const rules = EXACT[first]?.get(key);
   if (rules !== undefined) {
-    for (let i = 0; i < rules.length; i++) (rules[i] as Apply)(lift, value, key, parsed);
+    for (let i = 0; i < rules.length; i++) (rules[i] as Apply)(lift, value, key, written);
     return true;
   }
   const prefixed = PREFIXED[first];

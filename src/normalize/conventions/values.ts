@@ -15,16 +15,16 @@ export const OPERATIONS = [
  * attribute) that are not GenAI values, and the value that means the same.
  * Unknown names are kept as sent.
  */
-export const OPERATION_ALIASES: Readonly<Record<string, string>> = {
-  /** LangSmith: gen_ai.operation.name "chain" for chain runs. */
-  chain: 'invoke_workflow',
-  /** OpenLLMetry's llm.request.type. */
-  completion: 'text_completion',
-  embedding: 'embeddings',
-};
+export const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
+  // LangSmith: gen_ai.operation.name "chain" for chain runs.
+  ['chain', 'invoke_workflow'],
+  // OpenLLMetry's llm.request.type.
+  ['completion', 'text_completion'],
+  ['embedding', 'embeddings'],
+]);
 
 export function operationName(s: string): string {
-  return OPERATION_ALIASES[s] ?? s;
+  return OPERATION_ALIASES.get(s) ?? s;
 }
 
 /** gen_ai.provider.name well-known values. */

@@ -67,6 +67,15 @@ function bodyMessage(body: Record<string, unknown>, role: string): Message | nul
  * for span events undefined (the attributes are the body then).
  */
 export function eventFragments(name: string, attributes: readonly KeyValue[], body: unknown): Fragment[] {
+  try {
+    return fragments(name, attributes, body);
+  } catch {
+    // A body nobody foresaw (nested beyond the stack, say) costs its content, not the record or the span.
+    return [];
+  }
+}
+
+function fragments(name: string, attributes: readonly KeyValue[], body: unknown): Fragment[] {
   const defaultRole = MESSAGE_EVENTS[name];
   if (defaultRole !== undefined || name === CHOICE_EVENT) {
     const b = body === undefined || body === null ? attributesObject(attributes) : typeof body === 'string' ? { content: body } : body;

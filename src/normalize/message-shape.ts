@@ -184,13 +184,14 @@ export function toMessage(m: unknown, direction: Direction): Message | null {
   return out;
 }
 
-function messagesOf(list: unknown[], direction: Direction): Message[] | null {
+function messagesOf(list: unknown[], direction: Direction, nested = false): Message[] | null {
   const out: Message[] = [];
   for (const item of list) {
     if (Array.isArray(item)) {
-      // LangChain's chat model input: one list of messages per prompt.
-      const inner = messagesOf(item, direction);
-      if (inner) out.push(...inner);
+      // LangChain's chat model input: one list of messages per prompt (one level, no deeper).
+      const inner = nested ? null : messagesOf(item, direction, true);
+      if (inner === null) return null;
+      out.push(...inner);
       continue;
     }
     const m = toMessage(item, direction);

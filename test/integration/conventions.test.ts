@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogsRequest } from '../../src/otlp/proto.ts';
 import { fixture, fixtureFiles, LIBRARIES, SERVICE, type Library, type Rewrite } from '../helpers/conventions.ts';
-import { postJson, postProto } from '../helpers/otlp.ts';
+import { logsJson, postJson, postProto, str, traceJson } from '../helpers/otlp.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /** Each library's replay gets its own response IDs and thread (see helpers/conventions.ts). */
@@ -332,6 +332,24 @@ describe.each(BACKENDS)('GenAI conventions on %s', (backend) => {
     expect((await postProto(`${t.httpUrl}/v1/logs`, second)).status).toBe(200);
     expect(await t.query(`SELECT count(*)::int AS n FROM verdict.span_messages`)).toEqual(before);
     expect(await content('split')).toEqual(logsFirst);
+  });
+
+  it('a span\'s own messages win over its log records\'; system instructions it carries stay unless they repeat', async () => {
+    const [traceId, own, bare] = ['7'.repeat(32), '1'.repeat(16), '2'.repeat(16)];
+    const chat = (spanId: string, attrs: object[]) => ({ traceId, spanId, name: 'chat m', kind: 3, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000', attributes: [str('gen_ai.operation.name', 'chat'), ...attrs] });
+    const record = (spanId: string, eventName: string, body: object) => ({ traceId, spanId, timeUnixNano: '1767225600500000000', eventName, body: { kvlistValue: { values: Object.entries(body).map(([k, v]) => str(k, v as string)) } } });
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
+      chat(own, [str('gen_ai.input.messages', JSON.stringify([{ role: 'user', parts: [text('from the span')] }]))]),
+      chat(bare, [str('gen_ai.system_instructions', 'Be brief.')]),
+    ]))).status).toBe(200);
+    expect((await postJson(`${t.httpUrl}/v1/logs`, logsJson([
+      record(own, 'gen_ai.user.message', { content: 'from a log record' }),
+      record(bare, 'gen_ai.user.message', { content: 'only in a log record' }),
+    ]))).status).toBe(200);
+    expect(await t.query(`SELECT span_id, gen_ai_input_messages, gen_ai_system_instructions, input_text, gen_ai_content_source FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY span_id`)).toEqual([
+      { span_id: own, gen_ai_input_messages: [{ role: 'user', parts: [text('from the span')] }], gen_ai_system_instructions: null, input_text: 'from the span', gen_ai_content_source: 'span' },
+      { span_id: bare, gen_ai_input_messages: [{ role: 'user', parts: [text('only in a log record')] }], gen_ai_system_instructions: [text('Be brief.')], input_text: 'only in a log record', gen_ai_content_source: 'logs' },
+    ]);
   });
 
   it('rules read the user\'s messages whatever the emitter', async () => {

@@ -70,6 +70,23 @@ describe('the order of precedence', () => {
   });
 });
 
+describe('hostile input', () => {
+  const deep = (n: number, open: string, inner: string, close: string) => open.repeat(n) + inner + close.repeat(n);
+
+  it('costs a column, never the span: values nested far beyond any conversation', () => {
+    expect(lift([['ai.operationId', 'ai.generateText.doGenerate'], ['ai.prompt.messages', deep(200_000, '[', '{"role":"user","content":"x"}', ']')]]))
+      .toEqual({ operation: 'chat' });
+    // Traceloop's {args: [...]} unwrapping, nested until the stack gives out.
+    expect(lift([['traceloop.span.kind', 'workflow'], ['traceloop.entity.input', deep(100_000, '{"args":[', '"x"', '],"kwargs":{}}')], ['gen_ai.request.model', 'm']]))
+      .toEqual({ operation: 'invoke_workflow', requestModel: 'm' });
+  });
+
+  it('keeps the role of a message whose parts are not a list, and tries the next candidate when the best is unusable', () => {
+    expect(lift([['gen_ai.output.messages', '[{"role":"assistant","parts":"not a list"}]']]).output).toEqual([{ role: 'assistant', parts: [] }]);
+    expect(lift([['gen_ai.input.messages', 'not json'], ['input.value', 'Q?']]).input).toEqual([{ role: 'user', parts: [text('Q?')] }]);
+  });
+});
+
 describe('values on the GenAI lists', () => {
   it('maps provider spellings to gen_ai.provider.name', () => {
     const cases: Record<string, string | null> = {

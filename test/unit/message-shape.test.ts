@@ -91,6 +91,9 @@ describe('conversion to the one shape', () => {
 
   it('finds no messages in what holds none', () => {
     for (const v of [undefined, null, '', 42, { city: 'Paris' }, { args: [], kwargs: {} }, { input: ['a', 'b'] }, [{ no: 'role' }]]) expect(toMessages(v, 'input')).toBeNull();
+    // LangChain nests one list of messages per prompt; deeper nesting is not a conversation.
+    expect(toMessages([[{ role: 'user', content: 'x' }]], 'input')).toEqual([{ role: 'user', parts: [text('x')] }]);
+    expect(toMessages([[[{ role: 'user', content: 'x' }]]], 'input')).toBeNull();
   });
 
   it('spells finish reasons the conventions\' way and roles likewise', () => {

@@ -128,7 +128,7 @@ export class Lift {
       }
       if (bestAt === -1) return null;
       const o = this.offers[bestAt] as ContentOffer;
-      const r = o.read(o.value, o.written);
+      const r = readSafely(o);
       if (r !== null) return r;
       // Unusable (not JSON, no messages in it): the next best is tried.
       this.offers.splice(bestAt, 1);
@@ -142,6 +142,18 @@ export class Lift {
       this.scratch[convention] = s;
     }
     return s;
+  }
+}
+
+/**
+ * Conversions read whatever an emitter sent; one that trips over a shape
+ * nobody foresaw must cost that column, not the request.
+ */
+function readSafely(o: ContentOffer): Resolved | null {
+  try {
+    return o.read(o.value, o.written);
+  } catch {
+    return null;
   }
 }
 

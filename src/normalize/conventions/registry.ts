@@ -119,7 +119,11 @@ export function finishLift(lift: Lift): void {
   for (let i = 0; i < CONVENTIONS.length; i++) {
     const finish = CONVENTIONS[i]?.finish;
     if (finish === undefined || (lift.seen & (1 << i)) === 0) continue;
-    finish(context(lift, i));
+    try {
+      finish(context(lift, i));
+    } catch {
+      // A shape nobody foresaw costs this convention's derived columns, not the span (see lift.ts readSafely).
+    }
   }
 }
 

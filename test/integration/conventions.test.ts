@@ -265,6 +265,43 @@ describe.each(BACKENDS)('GenAI conventions on %s', (backend) => {
     ]);
   });
 
+  it('a run\'s input and answer are its root\'s, else its first model call\'s input and its last one\'s answer', async () => {
+    const msgs = (role: string, content: string) => str(role === 'user' ? 'gen_ai.input.messages' : 'gen_ai.output.messages', JSON.stringify([{ role, parts: [text(content)] }]));
+    const span = (traceId: string, spanId: string, start: number, attrs: object[], parentSpanId?: string) => ({
+      traceId, spanId, parentSpanId, name: 's', kind: 1, startTimeUnixNano: `${1767225600 + start}000000000`, endTimeUnixNano: `${1767225600 + start + 1}000000000`, attributes: attrs,
+    });
+    const run = (traceId: string, rootAttrs: object[]) => [
+      span(traceId, 'a'.repeat(16), 0, rootAttrs),
+      span(traceId, 'b'.repeat(16), 1, [str('gen_ai.operation.name', 'chat'), msgs('user', 'step one?'), msgs('assistant', 'first')], 'a'.repeat(16)),
+      span(traceId, 'c'.repeat(16), 2, [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.call.result', 'tool output')], 'a'.repeat(16)),
+      span(traceId, 'd'.repeat(16), 3, [str('gen_ai.operation.name', 'chat'), msgs('user', 'step two?'), msgs('assistant', 'second')], 'a'.repeat(16)),
+    ];
+    const [withRoot, bareRoot] = ['5'.repeat(32), '6'.repeat(32)];
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([
+      ...run(withRoot, [str('gen_ai.operation.name', 'invoke_agent'), msgs('user', 'Plan my trip'), msgs('assistant', 'Done.')]),
+      ...run(bareRoot, []),
+    ]))).status).toBe(200);
+    expect(await t.query(`SELECT trace_id, input_text, output_text FROM verdict.traces WHERE trace_id IN ('${withRoot}', '${bareRoot}') ORDER BY trace_id`)).toEqual([
+      { trace_id: withRoot, input_text: 'Plan my trip', output_text: 'Done.' },
+      { trace_id: bareRoot, input_text: 'step one?', output_text: 'second' },
+    ]);
+  });
+
+  it('caps input_text and output_text at 1000 characters, while rules read the whole message', async () => {
+    const traceId = '8'.repeat(32);
+    const long = `${'blah '.repeat(1000)}capital of France`;
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([{
+      traceId, spanId: '3'.repeat(16), name: 'chat m', kind: 3, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000',
+      attributes: [str('gen_ai.operation.name', 'chat'), str('llm.input_messages.0.message.role', 'user'), str('llm.input_messages.0.message.content', long), str('output.value', long)],
+    }]))).status).toBe(200);
+    expect(await t.query(`SELECT length(input_text) AS i, length(output_text) AS o, left(input_text, 10) AS start FROM verdict.spans WHERE trace_id = '${traceId}'`)).toEqual([{ i: 1000, o: 1000, start: 'blah blah ' }]);
+    expect(await t.query(`SELECT name FROM verdict.evaluations WHERE trace_id = '${traceId}'`)).toEqual([{ name: 'asks_capital' }]);
+  });
+
+  it('LangChain\'s first agent call keeps its system prompt, which its flattened messages drop', async () => {
+    expect((await spanBy('chatcmpl-lc-2')).gen_ai_input_messages).toEqual([SYSTEM, WEATHER_ASK]);
+  });
+
   it('a verdict by response ID joins OpenInference and AI SDK runs', async () => {
     for (const responseId of ['chatcmpl-oi-1', 'chatcmpl-lc-3', 'chatcmpl-legacy-3', 'chatcmpl-v6-1', 'chatcmpl-genai-4']) {
       const res = await postJson(`${t.httpUrl}/v1/feedback`, { response_id: responseId, name: 'thumbs', score_value: 0, score_label: 'thumbs_down' });

@@ -1,5 +1,7 @@
 /**
- * GenAI semantic-convention names Verdict reads, in one place.
+ * GenAI semantic-convention names Verdict reads for verdicts and content
+ * attributes. The names lifted into span columns, from every convention,
+ * are in conventions/.
  *
  * Source: open-telemetry/semantic-conventions-genai, model/gen-ai/*.yaml
  * (Development status; moved out of semantic-conventions v1.41.0 without

@@ -32,20 +32,6 @@ export function tokens(v: V): bigint | number | null {
   return null;
 }
 
-/** A value that may be JSON text (any JSON, not only objects) or structured: its JS value. */
-export function jsonValue(v: V): unknown {
-  if (!v) return undefined;
-  if (anyValueCase(v) === 'stringValue') {
-    const s = v.stringValue as string;
-    try {
-      return JSON.parse(s);
-    } catch {
-      return s;
-    }
-  }
-  return toJs(v);
-}
-
 /** The JS value of an attribute that may hold JSON objects or arrays as a string (a plain string stays a string). */
 export function structured(v: V, parsed?: unknown): unknown {
   if (parsed !== undefined) return parsed;

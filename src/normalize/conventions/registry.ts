@@ -106,14 +106,6 @@ export function liftAttribute(lift: Lift, key: string, value: AnyValue | null | 
   return false;
 }
 
-/** Whether some convention reads this name (for the hot path: most names are not). */
-export function isLifted(key: string): boolean {
-  const first = key.charCodeAt(0);
-  if (first >= 128) return false;
-  if (EXACT[first]?.has(key)) return true;
-  return PREFIXED[first]?.some((p) => key.startsWith(p.prefix)) ?? false;
-}
-
 /** Runs the finish steps of the conventions the span used, in order of precedence. */
 export function finishLift(lift: Lift): void {
   for (let i = 0; i < CONVENTIONS.length; i++) {

@@ -34,20 +34,30 @@ ALTER TABLE verdict.evaluations ADD CONSTRAINT evaluations_channel_check
 -- Message content that log records carry for their span (converted to the
 -- one shape at ingest), kept so that a span arriving after its records, or
 -- records arriving in several requests, still get the whole content. Rows
--- go with their log record.
+-- go with their log record (the trigger below). No foreign key: its check
+-- would lock each record's row as the content is written.
 CREATE TABLE verdict.span_messages (
-  log_id          text    NOT NULL REFERENCES verdict.logs (id) ON DELETE CASCADE,
-  kind            text    NOT NULL CHECK (kind IN ('input', 'output', 'system')),
   trace_id        text    NOT NULL,
   span_id         text    NOT NULL,
+  log_id          text    NOT NULL,   -- verdict.logs.id
+  kind            text    NOT NULL CHECK (kind IN ('input', 'output', 'system')),
   time_unix_nano  bigint  NOT NULL,
   seq             bigint  NOT NULL,   -- the order the receiver read records in: those of one call share a millisecond
   content         jsonb   NOT NULL,   -- messages (input, output) or parts (system)
   text            text,               -- input: the last user message; output: the answer
-  PRIMARY KEY (log_id, kind)
+  PRIMARY KEY (trace_id, span_id, log_id, kind)
 );
 
-CREATE INDEX span_messages_span ON verdict.span_messages (trace_id, span_id);
+CREATE FUNCTION verdict.span_messages_follow_logs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM verdict.span_messages m USING gone g
+  WHERE m.trace_id = g.trace_id AND m.span_id = g.span_id AND m.log_id = g.id;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER span_messages_follow_logs AFTER DELETE ON verdict.logs
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION verdict.span_messages_follow_logs();
 
 ------------------------------------------------------------------------------
 -- Part 2: views that show run and conversation facts. Kept apart so that it

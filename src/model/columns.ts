@@ -39,7 +39,7 @@ export const EVALUATION_COLUMNS = [
 ] as const;
 
 /** verdict.span_messages, in MessageRow's field order. */
-export const MESSAGE_COLUMNS = ['log_id', 'kind', 'trace_id', 'span_id', 'time_unix_nano', 'seq', 'content', 'text'] as const;
+export const MESSAGE_COLUMNS = ['trace_id', 'span_id', 'log_id', 'kind', 'time_unix_nano', 'seq', 'content', 'text'] as const;
 
 /** The staged user turns of the `repeat` rule (see store/write-plan.ts). */
 export const TURN_COLUMNS = ['conversation_id', 'message_hash', 'trace_id', 'span_id', 'time', 'message', 'rule', 'label', 'polarity'] as const;

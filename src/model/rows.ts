@@ -82,12 +82,12 @@ export interface TurnRow {
  * whichever of the two arrives first (store/span-content.ts).
  */
 export interface MessageRow {
+  trace_id: string;
+  span_id: string;
   /** The log record's id: the content belongs to (and is deleted with) that record. */
   log_id: string;
   /** input and output are message lists; system, a list of parts (system instructions). */
   kind: 'input' | 'output' | 'system';
-  trace_id: string;
-  span_id: string;
   time_unix_nano: bigint;
   /** The order in which the receiver read the record: records of one call often share a millisecond. */
   seq: number;

@@ -61,10 +61,10 @@ export interface SpansTable {
 
 /** sql/0005_genai_content.sql: message content carried by log records, per record. */
 export interface SpanMessagesTable {
-  log_id: string;
-  kind: string;
   trace_id: string;
   span_id: string;
+  log_id: string;
+  kind: string;
   time_unix_nano: BigintColumn;
   seq: BigintColumn;
   content: Json;

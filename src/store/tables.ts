@@ -84,15 +84,15 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
 /** Message content from log records, waiting for (or already copied onto) its span: see span-content.ts. */
 export const MESSAGES: RowCodec<MessageRow> = {
   name: 'verdict.span_messages',
-  key: ['log_id', 'kind'],
+  key: ['trace_id', 'span_id', 'log_id', 'kind'],
   staging: 'verdict_span_messages_in',
   columns: MESSAGE_COLUMNS,
   write(w, r) {
     w.row(MESSAGE_COLUMNS.length);
-    w.ascii(r.log_id);
-    w.ascii(r.kind);
     w.ascii(r.trace_id);
     w.ascii(r.span_id);
+    w.ascii(r.log_id);
+    w.ascii(r.kind);
     w.int8(r.time_unix_nano);
     w.int8(r.seq);
     w.jsonb(r.content);

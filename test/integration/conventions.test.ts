@@ -369,6 +369,21 @@ describe.each(BACKENDS)('GenAI conventions on %s', (backend) => {
     expect((await postProto(`${t.httpUrl}/v1/logs`, second)).status).toBe(200);
     expect(await t.query(`SELECT count(*)::int AS n FROM verdict.span_messages`)).toEqual(before);
     expect(await content('split')).toEqual(logsFirst);
+
+    // The content goes with its log records (as `verdict prune` deletes them), and only theirs.
+    const split = `SELECT trace_id FROM verdict.spans WHERE gen_ai_response_id LIKE '%split%'`;
+    const count = async (which: string) => (await t.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdict.span_messages WHERE trace_id ${which} (${split})`))[0]!.n;
+    const others = await count('NOT IN');
+    const kinds = () => t.query(`SELECT kind, count(*)::int AS n FROM verdict.span_messages WHERE trace_id IN (${split}) GROUP BY kind ORDER BY kind`);
+    const [input, output] = await kinds();
+    expect([input, output]).toEqual([{ kind: 'input', n: expect.any(Number) }, { kind: 'output', n: expect.any(Number) }]);
+    await t.query(`DELETE FROM verdict.logs WHERE trace_id IN (${split}) AND event_name = 'gen_ai.choice'`);
+    // The choices are the Chat Completions calls' outputs; the Responses API's outputs are in other records.
+    expect((await kinds()).map((k) => k.kind)).toEqual(['input', 'output']);
+    expect((await kinds())[0]).toEqual(input);
+    expect(((await kinds())[1] as { n: number }).n).toBeLessThan(output!.n);
+    await t.query(`DELETE FROM verdict.logs WHERE trace_id IN (${split})`);
+    expect([await count('IN'), await count('NOT IN')]).toEqual([0, others]);
   });
 
   it('a span\'s own messages win over its log records\'; system instructions it carries stay unless they repeat', async () => {

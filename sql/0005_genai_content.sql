@@ -17,8 +17,8 @@ ALTER TABLE verdict.spans
   ADD COLUMN gen_ai_output_messages     jsonb,
   ADD COLUMN gen_ai_tool_call_arguments jsonb,
   ADD COLUMN gen_ai_tool_call_result    jsonb,
-  -- The last user message (or a tool's arguments) and the answer (or a
-  -- tool's result) as plain text, at most 1000 characters.
+  -- The last user message and the answer as plain text, at most 1000
+  -- characters.
   ADD COLUMN input_text                 text,
   ADD COLUMN output_text                text,
   -- Where the input and output messages came from: the span itself, or its log records.

@@ -8,7 +8,7 @@ import { clean, cleanDeep } from '../common/text.ts';
 import { MAX_DEPTH } from './anyvalue.ts';
 import { shallowerThan } from './content.ts';
 import { COL, CONTENT, type Lift, type Resolved } from './conventions/lift.ts';
-import { answerText, capText, lastUserText, valueText } from './message-shape.ts';
+import { answerText, capText, lastUserText } from './message-shape.ts';
 
 /** Model calls: the operations whose content may come in log records instead of attributes. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
@@ -74,11 +74,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): GenAiSummary {
   contentField(w, args);
   contentField(w, result);
   const userText = input === null ? null : lastUserText(input.value);
-  if (userText !== null) w.text(shortText(userText, input?.clean));
-  else w.text(args === null ? null : shortText(args.text ?? valueText(args.value), false));
-  const answer = output === null ? null : answerText(output.value);
-  if (answer !== null) w.text(shortText(answer, output?.clean));
-  else w.text(result === null ? null : shortText(result.text ?? valueText(result.value), false));
+  w.text(shortText(userText, input?.clean));
+  w.text(shortText(output === null ? null : answerText(output.value), output?.clean));
   // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');

@@ -327,10 +327,3 @@ export function capText(s: string | null): string | null {
   const end = s.charCodeAt(TEXT_CAP - 1) >= 0xd800 && s.charCodeAt(TEXT_CAP - 1) <= 0xdbff ? TEXT_CAP - 1 : TEXT_CAP;
   return s.slice(0, end);
 }
-
-/** A tool call's arguments or result as display text: strings as they are, anything else as JSON. */
-export function valueText(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'string') return v === '' ? null : v;
-  return JSON.stringify(v);
-}

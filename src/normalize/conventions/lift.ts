@@ -46,8 +46,6 @@ export interface Resolved {
   json: string | null;
   /** Its JSON as already written into the span's attributes, when the column holds exactly that. */
   bytes?: Buffer;
-  /** The value as sent, when it was a string (tool arguments and results are shown as their text). */
-  text?: string;
   /** Its strings need no cleaning for text columns (content.ts cleaned them). */
   clean?: boolean;
 }

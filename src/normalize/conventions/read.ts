@@ -71,13 +71,13 @@ export function systemParts(v: V, written: WrittenContent | undefined): Resolved
   return parts === null ? null : { value: parts, json: null };
 }
 
-/** A tool call's arguments or result: the JSON a string holds, else the string itself (shown as the text it was sent as). */
+/** A tool call's arguments or result: the JSON a string holds, else the string itself. */
 export function toolValue(v: V, written?: WrittenContent): Resolved | null {
   if (!v) return null;
   if (anyValueCase(v) === 'stringValue') {
     const s = v.stringValue as string;
     if (s === '') return null;
-    return { value: written?.parsed ?? jsonish(s), json: null, bytes: written?.bytes, text: s };
+    return { value: written?.parsed ?? jsonish(s), json: null, bytes: written?.bytes };
   }
   const value = toJs(v);
   return value === null ? null : { value, json: null, bytes: written?.bytes };

@@ -57,19 +57,21 @@ export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): unk
 
 /**
  * A content attribute as written into the span's attributes JSON: the JSON a
- * string held (undefined for other values), and the bytes just written, so
- * that a column holding the same JSON is copied rather than encoded again.
+ * string held (undefined for other values), and the bytes just written
+ * (undefined when they did not end up in one buffer), so that a column
+ * holding the same JSON is copied rather than encoded again.
  */
 export interface WrittenContent {
   parsed: unknown;
-  bytes: Buffer;
+  bytes: Buffer | undefined;
 }
 
 export function writeContentKept(w: CopyWriter, v: AnyValue | null | undefined): WrittenContent {
-  const before = w.mark();
+  const before = w.bytes;
   const parsed = writeContent(w, v);
   const after = w.mark();
-  // The writer makes room for a whole value before writing it: its bytes are in one buffer, from the start of it if that was new.
-  const start = after.buf === before.buf ? before.pos : 0;
-  return { parsed, bytes: after.buf.subarray(start, after.pos) };
+  // A string is written at once, into room made for all of it; a structured value piece by piece, and may
+  // have crossed into a new buffer: then the buffer holds less than was written, and the bytes are not kept.
+  const length = w.bytes - before;
+  return { parsed, bytes: after.pos >= length ? after.buf.subarray(after.pos - length, after.pos) : undefined };
 }

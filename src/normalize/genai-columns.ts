@@ -13,17 +13,8 @@ import { answerText, capText, lastUserText } from './message-shape.ts';
 /** Model calls: the operations whose content may come in log records instead of attributes. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
 
-/** What the rest of the span's handling needs from its GenAI columns. */
-export interface GenAiSummary {
-  /** The last user message, whole (rules read it; input_text is its capped form). */
-  userText: string | null;
-  /** Whether the span itself carried input or output messages. */
-  hasContent: boolean;
-}
-
 /** Eight NULL fields in COPY binary (a length of -1 each). */
 const EIGHT_NULLS = Buffer.alloc(8 * 4, 0xff);
-const NO_CONTENT: GenAiSummary = Object.freeze({ userText: null, hasContent: false });
 
 /** A content column: the bytes already written for the attribute it repeats, else its JSON; NULL when absent or nested too deeply for jsonb. */
 function contentField(w: CopyWriter, r: Resolved | null): void {
@@ -42,9 +33,11 @@ const shortText = (s: string | null, isClean: boolean | undefined): string | nul
 
 /**
  * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
- * then user_id … gen_ai_content_source.
+ * then user_id … gen_ai_content_source. Sets lift.userText (the last user
+ * message, whole, for the rules; input_text is its capped form) and
+ * lift.hasContent (the span carried input or output messages itself).
  */
-export function writeGenAiFields(w: CopyWriter, lift: Lift): GenAiSummary {
+export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   w.text(lift.text(COL.operation));
   w.text(lift.text(COL.provider));
   w.text(lift.text(COL.requestModel));
@@ -58,10 +51,12 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): GenAiSummary {
 
   w.text(lift.text(COL.userId));
   w.text(lift.text(COL.toolCallId));
-  if (lift.offers.length === 0) {
+  if (lift.offers === 0) {
     // No content at all (most non-GenAI spans): the five jsonb columns, both texts and the content source are NULL.
     w.field(EIGHT_NULLS);
-    return NO_CONTENT;
+    lift.userText = null;
+    lift.hasContent = false;
+    return;
   }
   const system = lift.content(CONTENT.system);
   const input = lift.content(CONTENT.input);
@@ -80,5 +75,6 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): GenAiSummary {
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');
   else w.null();
-  return { userText, hasContent };
+  lift.userText = userText;
+  lift.hasContent = hasContent;
 }

@@ -202,20 +202,20 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   w.int8(span.droppedEventsCount >>> 0);
   w.int8(span.droppedLinksCount >>> 0);
   finishLift(lift);
-  const summary = writeGenAiFields(w, lift);
+  writeGenAiFields(w, lift);
 
   const operation = lift.text(COL.operation);
   const conversationId = lift.text(COL.conversationId);
   // Verdicts from the span's events and attributes are on its thread (known only now that every convention has spoken).
   for (let i = eventVerdicts; i < state.derived.evaluations.length; i++) (state.derived.evaluations[i] as EvaluationRow).conversation_id = conversationId;
   if (lift.annotations !== null) annotationRows(lift, { traceId, spanId, end, conversationId }, envelope.resource, state);
-  if (!summary.hasContent && operation !== null && INFERENCE_OPERATIONS.has(operation)) state.contentless.push({ trace_id: traceId, span_id: spanId });
+  if (!lift.hasContent && operation !== null && INFERENCE_OPERATIONS.has(operation)) state.contentless.push({ trace_id: traceId, span_id: spanId });
 
   const observers = state.opts.observers;
   if (observers && observers.length > 0) {
     const facts: SpanFacts = {
       traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: envelope.resource.serviceName, operation,
-      conversationId, responseId: lift.text(COL.responseId), userText: summary.userText,
+      conversationId, responseId: lift.text(COL.responseId), userText: lift.userText,
       startTimeUnixNano: nanosBigInt(start), endTimeUnixNano: nanosBigInt(end),
     };
     for (const observe of observers) observe(span, facts, state.derived);

@@ -34,6 +34,9 @@ const SCALARS = 12;
 
 /** The content columns, as indexes. */
 export const CONTENT = { input: 0, output: 1, system: 2, toolArguments: 3, toolResult: 4 } as const;
+
+/** A rank below every real one: a used-up content candidate. */
+const NONE = 0xffff;
 export type ContentColumn = keyof typeof CONTENT;
 
 /**
@@ -53,22 +56,23 @@ export interface Resolved {
 /** Reads a content candidate; null when the source holds nothing usable (the next candidate is tried then). */
 export type ReadContent = (value: AnyValue | null | undefined, written: WrittenContent | undefined) => Resolved | null;
 
-/** A content candidate: the reader and what it reads, kept without a closure (one object per candidate). */
-export interface ContentOffer {
-  column: number;
-  rank: number;
-  read: ReadContent;
-  value: AnyValue | null | undefined;
-  written: WrittenContent | undefined;
-}
-
 /** The lifting state of one span; one instance is reused for every span of a request. */
 export class Lift {
   /** Scalar values by column; only those whose bit is set in `filled` are this span's (no clearing per span). */
   readonly #values: Array<string | number | bigint | null> = new Array<string | number | bigint | null>(SCALARS).fill(null);
   readonly #ranks = new Uint16Array(SCALARS);
   #filled = 0;
-  readonly offers: ContentOffer[] = [];
+  /**
+   * Content candidates, in parallel arrays (no object per candidate on the
+   * hot path): column, rank, reader and what it reads; `offers` of them are
+   * this span's, and a used-up one gets rank NONE.
+   */
+  offers = 0;
+  readonly #offerColumn: number[] = [];
+  readonly #offerRank: number[] = [];
+  readonly #offerRead: ReadContent[] = [];
+  readonly #offerValue: Array<AnyValue | null | undefined> = [];
+  readonly #offerWritten: Array<WrittenContent | undefined> = [];
   /** Per convention (by its index in the order of precedence): values a rule keeps for the convention's finish step. */
   readonly scratch: Array<Record<string, unknown> | undefined> = [];
   /** Which conventions had at least one attribute on the span (bit per index). */
@@ -77,13 +81,16 @@ export class Lift {
   events: Fragment[] | null = null;
   /** Verdicts the span carries as attributes (OpenInference annotations), set by a finish step. */
   annotations: Annotation[] | null = null;
+  /** Set when the span's columns are written (genai-columns.ts): the last user message, whole, and whether the span carried messages. */
+  userText: string | null = null;
+  hasContent = false;
   /** The span's attributes, for finish steps that look at a value another convention owns. */
   attributes: readonly KeyValue[] = [];
   name = '';
 
   reset(name: string, attributes: readonly KeyValue[]): void {
     this.#filled = 0;
-    if (this.offers.length > 0) this.offers.length = 0;
+    this.offers = 0;
     if (this.scratch.length > 0) this.scratch.length = 0;
     this.seen = 0;
     this.events = null;
@@ -113,23 +120,26 @@ export class Lift {
   }
 
   offerContent(column: number, rank: number, read: ReadContent, value?: AnyValue | null, written?: WrittenContent): void {
-    this.offers.push({ column, rank, read, value, written });
+    const i = this.offers++;
+    this.#offerColumn[i] = column;
+    this.#offerRank[i] = rank;
+    this.#offerRead[i] = read;
+    this.#offerValue[i] = value;
+    this.#offerWritten[i] = written;
   }
 
   /** The best usable candidate of a content column, or null. */
   content(column: number): Resolved | null {
     for (;;) {
-      let bestAt = -1;
-      for (let i = 0; i < this.offers.length; i++) {
-        const o = this.offers[i] as ContentOffer;
-        if (o.column === column && (bestAt === -1 || o.rank < (this.offers[bestAt] as ContentOffer).rank)) bestAt = i;
+      let best = -1;
+      for (let i = 0; i < this.offers; i++) {
+        if (this.#offerColumn[i] === column && (this.#offerRank[i] as number) < NONE && (best === -1 || (this.#offerRank[i] as number) < (this.#offerRank[best] as number))) best = i;
       }
-      if (bestAt === -1) return null;
-      const o = this.offers[bestAt] as ContentOffer;
-      const r = readSafely(o);
+      if (best === -1) return null;
+      const r = readSafely(this.#offerRead[best] as ReadContent, this.#offerValue[best], this.#offerWritten[best]);
       if (r !== null) return r;
       // Unusable (not JSON, no messages in it): the next best is tried.
-      this.offers.splice(bestAt, 1);
+      this.#offerRank[best] = NONE;
     }
   }
 
@@ -147,9 +157,9 @@ export class Lift {
  * Conversions read whatever an emitter sent; one that trips over a shape
  * nobody foresaw must cost that column, not the request.
  */
-function readSafely(o: ContentOffer): Resolved | null {
+function readSafely(read: ReadContent, value: AnyValue | null | undefined, written: WrittenContent | undefined): Resolved | null {
   try {
-    return o.read(o.value, o.written);
+    return read(value, written);
   } catch {
     return null;
   }

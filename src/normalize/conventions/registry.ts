@@ -34,7 +34,8 @@ interface Prefixed {
   target: PrefixTarget;
 }
 
-const EXACT: Array<Map<string, Apply[]> | undefined> = new Array(128).fill(undefined);
+/** Exact names by first character; a name read by one convention maps to its rule, by several to a list. */
+const EXACT: Array<Map<string, Apply | Apply[]> | undefined> = new Array(128).fill(undefined);
 const PREFIXED: Array<Prefixed[] | undefined> = new Array(128).fill(undefined);
 
 function compile(target: Target, convention: number, rank: number): Apply {
@@ -72,9 +73,9 @@ CONVENTIONS.forEach((c, i) => {
   Object.entries(c.attributes).forEach(([key, target], j) => {
     const first = key.charCodeAt(0);
     const map = (EXACT[first] ??= new Map());
-    const list = map.get(key) ?? [];
-    list.push(compile(target, i, i * PER_CONVENTION + j));
-    map.set(key, list);
+    const rule = compile(target, i, i * PER_CONVENTION + j);
+    const before = map.get(key);
+    map.set(key, before === undefined ? rule : Array.isArray(before) ? [...before, rule] : [before, rule]);
   });
   for (const [prefix, target] of Object.entries(c.prefixes ?? {})) {
     (PREFIXED[prefix.charCodeAt(0)] ??= []).push({ prefix, convention: i, target });
@@ -91,7 +92,8 @@ export function liftAttribute(lift: Lift, key: string, value: AnyValue | null | 
   if (first >= 128) return false;
   const rules = EXACT[first]?.get(key);
   if (rules !== undefined) {
-    for (let i = 0; i < rules.length; i++) (rules[i] as Apply)(lift, value, key, written);
+    if (typeof rules === 'function') rules(lift, value, key, written);
+    else for (let i = 0; i < rules.length; i++) (rules[i] as Apply)(lift, value, key, written);
     return true;
   }
   const prefixed = PREFIXED[first];

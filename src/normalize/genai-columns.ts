@@ -24,7 +24,6 @@ function contentField(w: CopyWriter, r: Resolved | null): void {
     w.field(r.bytes);
     return w.close(open);
   }
-  if (r.json !== null) return w.jsonb(r.json);
   w.jsonb(shallowerThan(r.value, MAX_DEPTH) ? JSON.stringify(cleanDeep(r.value)) : null);
 }
 

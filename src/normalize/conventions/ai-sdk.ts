@@ -75,11 +75,11 @@ export const AI_SDK: Convention = {
     if (isObject(prompt)) {
       x.offerContent(CONTENT.system, () => {
         const parts = toSystemParts(prompt.system);
-        return parts === null ? null : { value: parts, json: null };
+        return parts === null ? null : { value: parts };
       });
       x.offerContent(CONTENT.input, () => {
         const m = toMessages(Array.isArray(prompt.messages) ? prompt.messages : prompt.prompt, 'input');
-        return m === null ? null : { value: m, json: null };
+        return m === null ? null : { value: m };
       });
     }
     if (s.text !== undefined || s.toolCalls !== undefined) {
@@ -91,7 +91,7 @@ export const AI_SDK: Convention = {
         const m: Message = { role: 'assistant', parts };
         const reason = finishReason(s.finishReason);
         if (reason) m.finish_reason = reason;
-        return { value: [m], json: null };
+        return { value: [m] };
       });
     }
   },

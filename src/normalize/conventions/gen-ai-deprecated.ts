@@ -48,9 +48,9 @@ export const GEN_AI_DEPRECATED: Convention = {
     if (events === null) return;
     for (const kind of ['input', 'output', 'system'] as const) {
       const parts: unknown[] = events.filter((e) => e.kind === kind).flatMap((e): unknown[] => e.value);
-      if (parts.length > 0) x.offerContent(CONTENT[kind], () => ({ value: parts, json: null }), 1);
+      if (parts.length > 0) x.offerContent(CONTENT[kind], () => ({ value: parts }), 1);
     }
   },
 };
 
-const resolved = (value: unknown[] | null) => (value === null ? null : { value, json: null });
+const resolved = (value: unknown[] | null) => (value === null ? null : { value });

@@ -57,8 +57,8 @@ export const LANGSMITH: Convention = {
       // A tool run's inputs and outputs are its arguments and result.
       const args = jsonish(attribute(x.lift.attributes, 'gen_ai.prompt'));
       const result = jsonish(attribute(x.lift.attributes, 'gen_ai.completion'));
-      if (args !== undefined) x.offerContent(CONTENT.toolArguments, () => ({ value: args, json: null }));
-      if (result !== undefined) x.offerContent(CONTENT.toolResult, () => ({ value: result, json: null }));
+      if (args !== undefined) x.offerContent(CONTENT.toolArguments, () => ({ value: args }));
+      if (result !== undefined) x.offerContent(CONTENT.toolResult, () => ({ value: result }));
     }
   },
 };

@@ -14,7 +14,7 @@ import type { WrittenContent } from '../content.ts';
 import type { Fragment } from '../message-events.ts';
 import type { Annotation } from './annotations.ts';
 
-/** The scalar columns, as indexes into Lift.values. */
+/** The scalar columns, as indexes of the lifted values. */
 export const COL = {
   operation: 0,
   provider: 1,
@@ -34,19 +34,14 @@ const SCALARS = 12;
 
 /** The content columns, as indexes. */
 export const CONTENT = { input: 0, output: 1, system: 2, toolArguments: 3, toolResult: 4 } as const;
-
-/** A rank below every real one: a used-up content candidate. */
-const NONE = 0xffff;
 export type ContentColumn = keyof typeof CONTENT;
 
-/**
- * Content in the one shape, ready to store: `value` is the JS value (for
- * text extraction); `json` is its JSON text when it is stored exactly as it
- * arrived (the current convention's attributes), else null (serialised on write).
- */
+/** A rank above every real one: a used-up content candidate. */
+const NONE = 0xffff;
+
+/** Content in the one shape, ready to store: its JS value (serialised on write, and read for the short texts). */
 export interface Resolved {
   value: unknown;
-  json: string | null;
   /** Its JSON as already written into the span's attributes, when the column holds exactly that. */
   bytes?: Buffer;
   /** Its strings need no cleaning for text columns (content.ts cleaned them). */

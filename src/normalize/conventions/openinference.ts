@@ -125,11 +125,11 @@ function finish(x: FinishContext): void {
   if (kind === 'TOOL') {
     // traceTool without tool attributes: the tool's name is only the span's.
     x.offer(COL.toolName, liftedText(lift.name), 1);
-    if (input !== undefined && input !== '') x.offerContent(CONTENT.toolArguments, () => ({ value: input, json: null }));
+    if (input !== undefined && input !== '') x.offerContent(CONTENT.toolArguments, () => ({ value: input }));
     if (output !== undefined && output !== '') {
       const { result, callId } = toolOutput(output);
       x.offer(COL.toolCallId, callId);
-      if (result !== undefined && result !== null) x.offerContent(CONTENT.toolResult, () => ({ value: result, json: null }));
+      if (result !== undefined && result !== null) x.offerContent(CONTENT.toolResult, () => ({ value: result }));
     }
     return;
   }
@@ -153,7 +153,7 @@ function finish(x: FinishContext): void {
   if (verdicts) lift.annotations = [...verdicts.values()];
 }
 
-const nullable = (value: unknown[] | null) => (value === null ? null : { value, json: null as string | null });
+const nullable = (value: unknown[] | null) => (value === null ? null : { value });
 
 /** Messages with nothing dropped: no message without parts, no tool call or result without its ID; else null. */
 function complete(messages: Message[] | null) {
@@ -162,7 +162,7 @@ function complete(messages: Message[] | null) {
     if (m.parts.length === 0) return null;
     for (const p of m.parts) if ((p.type === 'tool_call' || p.type === 'tool_call_response') && (p.id === null || p.id === undefined)) return null;
   }
-  return { value: messages, json: null as string | null };
+  return { value: messages };
 }
 
 export const OPENINFERENCE: Convention = {

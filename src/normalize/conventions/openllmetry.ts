@@ -38,7 +38,7 @@ function toolArguments(input: unknown): unknown {
   return input;
 }
 
-const present = (v: unknown) => (v === undefined || v === null || v === '' ? null : { value: v, json: null as string | null });
+const present = (v: unknown) => (v === undefined || v === null || v === '' ? null : { value: v });
 
 export const OPENLLMETRY: Convention = {
   name: 'OpenLLMetry (Traceloop)',

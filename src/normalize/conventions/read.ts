@@ -51,9 +51,9 @@ export function messages(direction: Direction) {
     if (!v) return null;
     const value = written?.parsed ?? (anyValueCase(v) === 'stringValue' ? parseContent(v.stringValue as string) : toJs(v));
     if (value === undefined) return null;
-    if (isOneShape(value)) return { value, json: null, bytes: written?.bytes, clean: written?.parsed !== undefined };
+    if (isOneShape(value)) return { value, bytes: written?.bytes, clean: written?.parsed !== undefined };
     const converted = toMessages(value, direction);
-    return converted === null ? null : { value: converted, json: null };
+    return converted === null ? null : { value: converted };
   };
 }
 
@@ -61,14 +61,14 @@ export function messages(direction: Direction) {
 export function anyMessages(direction: Direction) {
   return (v: V, written?: WrittenContent): Resolved | null => {
     const converted = toMessages(structured(v, written?.parsed), direction);
-    return converted === null ? null : { value: converted, json: null };
+    return converted === null ? null : { value: converted };
   };
 }
 
 /** System instructions: a list of parts (JSON or structured), or a plain string. */
 export function systemParts(v: V, written: WrittenContent | undefined): Resolved | null {
   const parts = toSystemParts(structured(v, written?.parsed));
-  return parts === null ? null : { value: parts, json: null };
+  return parts === null ? null : { value: parts };
 }
 
 /** A tool call's arguments or result: the JSON a string holds, else the string itself. */
@@ -77,8 +77,8 @@ export function toolValue(v: V, written?: WrittenContent): Resolved | null {
   if (anyValueCase(v) === 'stringValue') {
     const s = v.stringValue as string;
     if (s === '') return null;
-    return { value: written?.parsed ?? jsonish(s), json: null, bytes: written?.bytes };
+    return { value: written?.parsed ?? jsonish(s), bytes: written?.bytes };
   }
   const value = toJs(v);
-  return value === null ? null : { value, json: null, bytes: written?.bytes };
+  return value === null ? null : { value, bytes: written?.bytes };
 }

@@ -39,7 +39,7 @@ const M_RESP = 'gpt-4o-mini-2024-07-18';
 const EMB = 'text-embedding-3-small';
 const U = 'user-7';
 
-/** Every span of each capture, in start order: what its GenAI columns must hold (docs/conventions in /work/notes: what each library sends). */
+/** Every span of each capture, in start order: what its GenAI columns must hold (what each library sends: test/fixtures/conventions/README.md). */
 const ROWS: Record<Library, Row[]> = {
   'openinference-openai': [
     ['OpenAI Chat Completions', 'ok', 'chat', 'openai', M, M_RESP, 'chatcmpl-oi-1', 'thread-oi', U, null, null, null, 34, 12],

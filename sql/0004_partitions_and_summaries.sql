@@ -198,7 +198,7 @@ CREATE TABLE verdict.evaluations (
   explanation             text,
   error_type              text,
   time                    timestamptz      NOT NULL,
-  channel                 text             NOT NULL CHECK (channel IN ('log', 'span_event', 'api', 'rule')),
+  channel                 text             NOT NULL CONSTRAINT evaluations_channel_check CHECK (channel IN ('log', 'span_event', 'api', 'rule')),
   source                  text             CHECK (source IN ('user', 'indirect', 'llm_judge', 'rule', 'reviewer')),
   polarity                text             CHECK (polarity IN ('positive', 'negative', 'neutral')),
   service_name            text,

@@ -19,6 +19,9 @@ export const SPAN_COLUMNS = [
   'attributes', 'events', 'links', 'dropped_attributes_count', 'dropped_events_count', 'dropped_links_count',
   'gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model', 'gen_ai_response_id',
   'gen_ai_conversation_id', 'gen_ai_agent_name', 'gen_ai_tool_name', 'gen_ai_input_tokens', 'gen_ai_output_tokens',
+  // sql/0005_genai_content.sql
+  'user_id', 'gen_ai_tool_call_id', 'gen_ai_system_instructions', 'gen_ai_input_messages', 'gen_ai_output_messages',
+  'gen_ai_tool_call_arguments', 'gen_ai_tool_call_result', 'input_text', 'output_text', 'gen_ai_content_source',
 ] as const;
 
 /** verdict.log_rows (read through the view verdict.logs), in LogRow's field order. */
@@ -39,6 +42,9 @@ export const EVALUATION_COLUMNS = [
   'target_trace_id', 'target_span_id', 'target_span_name', 'target_service_name', 'target_service_version',
   'target_operation_name', 'target_request_model', 'target_response_model', 'target_agent_name', 'target_conversation_id',
 ] as const;
+
+/** verdict.span_messages, in MessageRow's field order. */
+export const MESSAGE_COLUMNS = ['trace_id', 'span_id', 'log_id', 'kind', 'time_unix_nano', 'seq', 'content', 'text'] as const;
 
 /** The staged user turns of the `repeat` rule (see store/write-plan.ts). */
 export const TURN_COLUMNS = ['conversation_id', 'message_hash', 'trace_id', 'span_id', 'time', 'message', 'rule', 'label', 'polarity'] as const;

@@ -42,6 +42,7 @@ export interface SpanFact {
   toolName: string | null;
   conversationId: string | null;
   responseId: string | null;
+  userId: string | null;
   /** Exact (a sender may send any int64). */
   inputTokens: bigint | null;
   outputTokens: bigint | null;
@@ -69,7 +70,8 @@ export interface LogRow {
   scope_schema_url: string | null;
 }
 
-export type Channel = 'log' | 'span_event' | 'api' | 'rule';
+/** How a verdict arrived; `span_attribute`: carried in a span's attributes (OpenInference annotations). */
+export type Channel = 'log' | 'span_event' | 'span_attribute' | 'api' | 'rule';
 export type Polarity = 'positive' | 'negative' | 'neutral';
 
 export interface EvaluationRow {
@@ -128,6 +130,33 @@ export interface TurnRow {
   polarity: Polarity;
 }
 
+/**
+ * Message content that a log record carries for its span (a GenAI message
+ * event), in the one shape: the write transaction copies it onto the span,
+ * whichever of the two arrives first (store/span-content.ts).
+ */
+export interface MessageRow {
+  trace_id: string;
+  span_id: string;
+  /** The log record's id: the content belongs to (and is deleted with) that record. */
+  log_id: string;
+  /** input and output are message lists; system, a list of parts (system instructions). */
+  kind: 'input' | 'output' | 'system';
+  time_unix_nano: bigint;
+  /** The order in which the receiver read the record: records of one call often share a millisecond. */
+  seq: number;
+  /** JSON text. */
+  content: string;
+  /** For input: the last user message's text; for output: the answer's text (capped); else null. */
+  text: string | null;
+}
+
+/** A span of this batch that is a model call without message content: its log records may hold it. */
+export interface SpanRef {
+  trace_id: string;
+  span_id: string;
+}
+
 /** Everything one request (or one API call) adds, written in one transaction. */
 export interface Batch {
   spans: EncodedRows;
@@ -138,12 +167,14 @@ export interface Batch {
   logs: LogRow[];
   evaluations: EvaluationRow[];
   turns: TurnRow[];
+  messages: MessageRow[];
+  contentless: SpanRef[];
 }
 
 const NO_SPANS: EncodedRows = Object.freeze({ rows: 0, chunks: [], bytes: 0 });
 
 export function emptyBatch(): Batch {
-  return { spans: NO_SPANS, facts: [], resources: [], logs: [], evaluations: [], turns: [] };
+  return { spans: NO_SPANS, facts: [], resources: [], logs: [], evaluations: [], turns: [], messages: [], contentless: [] };
 }
 
 export function batchRows(b: Batch): number {

@@ -21,7 +21,8 @@ export function parseContent(s: string): unknown {
   }
 }
 
-function shallowerThan(v: unknown, depth: number): boolean {
+/** Whether a JSON value nests less deeply than `depth` (jsonb's parser has a stack limit). */
+export function shallowerThan(v: unknown, depth: number): boolean {
   if (typeof v !== 'object' || v === null) return true;
   if (depth === 0) return false;
   if (Array.isArray(v)) {
@@ -34,14 +35,43 @@ function shallowerThan(v: unknown, depth: number): boolean {
 
 /**
  * Writes a content attribute's value as JSON: a string holding JSON is
- * written as the JSON it holds; any other string stays a string.
+ * written as the JSON it holds; any other string stays a string. Returns the
+ * parsed JSON of a string that held it (the conventions read it without
+ * parsing again), else undefined. Its strings are as clean as text columns
+ * need (no U+0000, no lone surrogates), as are the bytes written.
  */
-export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): void {
+export function writeContent(w: CopyWriter, v: AnyValue | null | undefined): unknown {
   if (!v || anyValueCase(v) !== 'stringValue') return writeAnyValue(w, v, 0);
   const s = v.stringValue as string;
   const parsed = parseContent(s);
   if (parsed === undefined) return w.jsonString(s);
   // The text is valid JSON; re-serialise only if it holds what jsonb refuses (\u escapes may be NUL or lone surrogates).
-  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) w.raw(JSON.stringify(cleanDeep(parsed)));
-  else w.raw(s);
+  if (s.includes('\\u') || !s.isWellFormed() || s.includes('\0')) {
+    const cleaned = cleanDeep(parsed);
+    w.raw(JSON.stringify(cleaned));
+    return cleaned;
+  }
+  w.raw(s);
+  return parsed;
+}
+
+/**
+ * A content attribute as written into the span's attributes JSON: the JSON a
+ * string held (undefined for other values), and the bytes just written
+ * (undefined when they did not end up in one buffer), so that a column
+ * holding the same JSON is copied rather than encoded again.
+ */
+export interface WrittenContent {
+  parsed: unknown;
+  bytes: Buffer | undefined;
+}
+
+export function writeContentKept(w: CopyWriter, v: AnyValue | null | undefined): WrittenContent {
+  const before = w.bytes;
+  const parsed = writeContent(w, v);
+  const after = w.mark();
+  // A string is written at once, into room made for all of it; a structured value piece by piece, and may
+  // have crossed into a new buffer: then the buffer holds less than was written, and the bytes are not kept.
+  const length = w.bytes - before;
+  return { parsed, bytes: after.pos >= length ? after.buf.subarray(after.pos - length, after.pos) : undefined };
 }

@@ -1,5 +1,7 @@
 /**
- * GenAI semantic-convention names Verdict reads, in one place.
+ * GenAI semantic-convention names Verdict reads for verdicts and content
+ * attributes. The names lifted into span columns, from every convention,
+ * are in conventions/.
  *
  * Source: open-telemetry/semantic-conventions-genai, model/gen-ai/*.yaml
  * (Development status; moved out of semantic-conventions v1.41.0 without
@@ -10,23 +12,7 @@
 export const EVALUATION_EVENT = 'gen_ai.evaluation.result';
 
 export const ATTR = {
-  operationName: 'gen_ai.operation.name',
-  providerName: 'gen_ai.provider.name',
-  /** Deprecated since v1.37.0 in favour of gen_ai.provider.name (some values changed, see PROVIDER_RENAMES). */
-  system: 'gen_ai.system',
-  requestModel: 'gen_ai.request.model',
-  responseModel: 'gen_ai.response.model',
   responseId: 'gen_ai.response.id',
-  conversationId: 'gen_ai.conversation.id',
-  agentName: 'gen_ai.agent.name',
-  toolName: 'gen_ai.tool.name',
-  inputTokens: 'gen_ai.usage.input_tokens',
-  outputTokens: 'gen_ai.usage.output_tokens',
-  /** Renamed to gen_ai.usage.input_tokens in v1.27.0. */
-  promptTokens: 'gen_ai.usage.prompt_tokens',
-  /** Renamed to gen_ai.usage.output_tokens in v1.27.0. */
-  completionTokens: 'gen_ai.usage.completion_tokens',
-  inputMessages: 'gen_ai.input.messages',
 
   evaluationName: 'gen_ai.evaluation.name',
   evaluationScoreValue: 'gen_ai.evaluation.score.value',
@@ -42,18 +28,6 @@ export const ATTR = {
   serviceName: 'service.name',
   serviceVersion: 'service.version',
 } as const;
-
-/**
- * gen_ai.system values that changed when it became gen_ai.provider.name
- * (semconv v1.37.0; semconv-genai model/gen-ai/deprecated/registry-deprecated.yaml).
- */
-export const PROVIDER_RENAMES: Readonly<Record<string, string>> = {
-  xai: 'x_ai',
-  'az.ai.inference': 'azure.ai.inference',
-  'az.ai.openai': 'azure.ai.openai',
-  vertex_ai: 'gcp.vertex_ai',
-  gemini: 'gcp.gemini',
-};
 
 /**
  * Content attributes that may arrive as a JSON string (SDKs without complex

@@ -4,15 +4,18 @@
  * is stored, turned into an evaluation, or counted as rejected with a reason.
  */
 import type { ExportLogsServiceRequest, KeyValue, LogRecord } from '../otlp/types.ts';
-import { clean } from '../common/text.ts';
+import { clean, cleanDeep } from '../common/text.ts';
 import { contentKey } from '../common/util.ts';
-import { anyValueJson, attributesJson, scalarOf, toBigInt, TooDeepError } from './anyvalue.ts';
+import { anyValueJson, attributesJson, MAX_DEPTH, scalarOf, toBigInt, toJs, TooDeepError } from './anyvalue.ts';
+import { shallowerThan } from './content.ts';
+import { eventFragments, isMessageEvent, type Fragment } from './message-events.ts';
+import { answerText, capText, lastUserText } from './message-shape.ts';
 import { optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
 import { optionalId } from './ids.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
-import { emptyBatch, type LogRow } from '../model/rows.ts';
+import { emptyBatch, type Batch, type LogRow, type MessageRow } from '../model/rows.ts';
 import type { Derived, Normalized } from './spans.ts';
 
 /** Sees every log record that is stored or turned into an evaluation (rules read user messages here). */
@@ -24,6 +27,8 @@ export interface LogFacts {
   eventName: string;
   serviceName: string | null;
   timeUnixNano: bigint;
+  /** The last user message the record carries (a GenAI message event), whole; else null. */
+  userText: string | null;
 }
 
 export interface LogNormalizeOptions {
@@ -32,6 +37,13 @@ export interface LogNormalizeOptions {
 }
 
 const MAX_NS = (1n << 63n) - 1n;
+
+/**
+ * Log records counted in the order this receiver read them: message events
+ * of one model call often share a millisecond, and may come in more than one
+ * export request, so their order is kept by this count (see MessageRow.seq).
+ */
+let arrivals = 0;
 
 export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeOptions, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Normalized {
   const batch = emptyBatch();
@@ -53,7 +65,7 @@ export function normalizeLogs(req: ExportLogsServiceRequest, opts: LogNormalizeO
       const scope = scopes[i] as ScopeInfo;
       for (const record of sl.logRecords) {
         try {
-          addRecord(record, resource, scope, batch, rejections, opts, nowNs);
+          addRecord(record, resource, scope, batch, rejections, opts, nowNs, arrivals++);
         } catch (err) {
           if (!(err instanceof RejectedItem || err instanceof TooDeepError)) throw err;
           rejections.reject('log record', err.message);
@@ -69,10 +81,11 @@ function addRecord(
   r: LogRecord,
   resource: ResourceInfo,
   scope: ScopeInfo,
-  batch: ReturnType<typeof emptyBatch>,
+  batch: Batch,
   rejections: Rejections,
   opts: LogNormalizeOptions,
   nowNs: bigint,
+  seq: number,
 ): void {
   const policy = opts.policy;
   // OTLP: absent or zero IDs mean "not associated with a trace"; a span ID without a trace ID cannot be joined either.
@@ -85,8 +98,11 @@ function addRecord(
   if (observed > MAX_NS) throw new RejectedItem(`observed_time_unix_nano ${observed} is past the year 2262`);
   const attributes = attributesJson(r.attributes);
   const eventName = r.eventName || legacyEventName(r.attributes);
+  // GenAI message events: their content, in the one shape, for their span (and the rules).
+  const fragments = eventName.startsWith('gen_ai.') && isMessageEvent(eventName) ? eventFragments(eventName, r.attributes, r.body ? toJs(r.body) : undefined) : [];
   if (opts.observers && opts.observers.length > 0) {
-    const facts: LogFacts = { traceId, spanId, eventName, serviceName: resource.serviceName, timeUnixNano: time || observed || nowNs };
+    const input = fragments.find((f) => f.kind === 'input');
+    const facts: LogFacts = { traceId, spanId, eventName, serviceName: resource.serviceName, timeUnixNano: time || observed || nowNs, userText: input ? lastUserText(input.value) : null };
     for (const observe of opts.observers) observe(r, facts, batch);
   }
 
@@ -125,6 +141,22 @@ function addRecord(
   // A collector sets the observed time when the record reaches it (logs data model); after hashing, so retries keep their id.
   if (observed === 0n) row.observed_time_unix_nano = nowNs;
   batch.logs.push(row);
+  // Content needs a span to go to; without one it stays in the record only.
+  if (traceId !== null && spanId !== null) {
+    for (const f of fragments) {
+      const m = messageRow(f, row.id, traceId, spanId, time || observed || nowNs, seq);
+      if (m !== null) batch.messages.push(m);
+    }
+  }
+}
+
+function messageRow(f: Fragment, logId: string, traceId: string, spanId: string, timeNs: bigint, seq: number): MessageRow | null {
+  if (!shallowerThan(f.value, MAX_DEPTH)) return null;
+  const text = f.kind === 'input' ? lastUserText(f.value) : f.kind === 'output' ? answerText(f.value) : null;
+  return {
+    log_id: logId, kind: f.kind, trace_id: traceId, span_id: spanId, time_unix_nano: timeNs, seq,
+    content: JSON.stringify(cleanDeep(f.value)), text: text === null ? null : clean(capText(text) as string),
+  };
 }
 
 function legacyEventName(kvs: readonly KeyValue[]): string {

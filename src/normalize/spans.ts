@@ -11,14 +11,20 @@
 import { CopyWriter } from '../common/copy-binary.ts';
 import { clean } from '../common/text.ts';
 import { SPAN_COLUMNS } from '../model/columns.ts';
-import type { Batch, EvaluationRow, ResourceRow, SpanFact, TargetFacts, TurnRow } from '../model/rows.ts';
-import { anyValueCase, type AnyValue, type ExportTraceServiceRequest, type Int64, type KeyValue, type Span, type SpanEvent, type SpanLink } from '../otlp/types.ts';
-import { attributesJson, int64Number, scalarOf, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
-import { writeContent } from './content.ts';
-import { envelopeFields, liftedText, optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo } from './context.ts';
-import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
-import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT, PROVIDER_RENAMES } from './genai.ts';
+import type { Batch, EvaluationRow, ResourceRow, SpanFact, SpanRef, TargetFacts, TurnRow } from '../model/rows.ts';
+import type { ExportTraceServiceRequest, Int64, KeyValue, Span, SpanEvent, SpanLink } from '../otlp/types.ts';
+import { attributesJson, toBigInt, TooDeepError, writeAnyValue, writeAttributes } from './anyvalue.ts';
+import { writeContentKept, type WrittenContent } from './content.ts';
+import { envelopeFields, optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo } from './context.ts';
+import { annotationVerdict } from './conventions/annotations.ts';
+import { langsmithFailure } from './conventions/langsmith.ts';
+import { COL, Lift } from './conventions/lift.ts';
+import { DEPRECATED_INDEX, finishLift, liftAttribute } from './conventions/registry.ts';
+import { evaluationId, evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
+import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT } from './genai.ts';
+import { INFERENCE_OPERATIONS, writeGenAiFields } from './genai-columns.ts';
 import { optionalId, requiredId } from './ids.ts';
+import { eventFragments, isMessageEvent } from './message-events.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
 
 /** What observers (deterministic rules) learn about each stored span. */
@@ -32,6 +38,8 @@ export interface SpanFacts {
   operation: string | null;
   conversationId: string | null;
   responseId: string | null;
+  /** The last user message of the span's input, whole, from whichever convention carried it. */
+  userText: string | null;
   startTimeUnixNano: bigint;
   endTimeUnixNano: bigint;
 }
@@ -59,12 +67,14 @@ const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consu
 const STATUS = ['unset', 'ok', 'error'];
 const TWO_32 = 4294967296;
 
-/** What one request's spans share while they are normalised: where derived rows and rejections go, and the policy. */
+/** What one request's spans share while they are normalised: where derived rows and rejections go, the policy, and the lifting state. */
 interface RequestState {
   derived: Derived;
   facts: SpanFact[];
   rejections: Rejections;
   opts: NormalizeOptions;
+  lift: Lift;
+  contentless: SpanRef[];
 }
 
 /** The resource and scope a span belongs to: its facts, and their COPY encoding (the same for every span under them). */
@@ -75,7 +85,7 @@ interface Envelope {
 
 export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeOptions): Normalized {
   const w = new CopyWriter();
-  const state: RequestState = { derived: { evaluations: [], turns: [] }, facts: [], rejections: new Rejections(), opts };
+  const state: RequestState = { derived: { evaluations: [], turns: [] }, facts: [], rejections: new Rejections(), opts, lift: new Lift(), contentless: [] };
   const { evaluations, turns } = state.derived;
   const facts = state.facts;
   const resources = new Map<string, ResourceRow>();
@@ -96,6 +106,7 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
         const evaluationsBefore = evaluations.length;
         const turnsBefore = turns.length;
         const factsBefore = facts.length;
+        const contentlessBefore = state.contentless.length;
         try {
           spanRow(w, span, envelope, state);
         } catch (err) {
@@ -105,35 +116,17 @@ export function normalizeTraces(req: ExportTraceServiceRequest, opts: NormalizeO
           evaluations.length = evaluationsBefore;
           turns.length = turnsBefore;
           facts.length = factsBefore;
+          state.contentless.length = contentlessBefore;
           state.rejections.reject('span', err.message);
         }
       }
     }
   }
-  return { batch: { spans: w.finish(), facts, resources: [...resources.values()], logs: [], evaluations, turns }, rejections: state.rejections };
+  return {
+    batch: { spans: w.finish(), facts, resources: [...resources.values()], logs: [], evaluations, turns, messages: [], contentless: state.contentless },
+    rejections: state.rejections,
+  };
 }
-
-/** GenAI columns lifted from span attributes while they are written as JSON. */
-interface GenAi {
-  operation: string | null;
-  provider: string | null;
-  system: string | null;
-  requestModel: string | null;
-  responseModel: string | null;
-  responseId: string | null;
-  conversationId: string | null;
-  agentName: string | null;
-  toolName: string | null;
-  inputTokens: bigint | number | null;
-  outputTokens: bigint | number | null;
-  promptTokens: bigint | number | null;
-  completionTokens: bigint | number | null;
-}
-
-const noGenAi = (): GenAi => ({
-  operation: null, provider: null, system: null, requestModel: null, responseModel: null, responseId: null, conversationId: null,
-  agentName: null, toolName: null, inputTokens: null, outputTokens: null, promptTokens: null, completionTokens: null,
-});
 
 /** A fixed64 nanosecond time as the two 32-bit halves it is encoded from. */
 interface Nanos {
@@ -180,7 +173,12 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   const end = nanos(span.endTimeUnixNano, 'end_time_unix_nano');
   const duration = durationOf(start, end);
   const status = span.status;
-  const statusCode = STATUS[status?.code ?? 0] ?? String(status?.code);
+  let statusCode = STATUS[status?.code ?? 0] ?? String(status?.code);
+  let statusMessage = optionalText(status?.message);
+  if (statusCode !== 'error' && span.events.length > 0 && hasException(span)) {
+    const failure = langsmithFailure(span);
+    if (failure !== null) [statusCode, statusMessage] = ['error', statusMessage ?? clean(failure)];
+  }
   const name = clean(span.name);
 
   w.row(SPAN_COLUMNS.length);
@@ -197,67 +195,80 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   w.int8Parts(end.hi, end.lo);
   w.int8(duration);
   w.ascii(statusCode);
-  w.text(optionalText(status?.message));
+  w.text(statusMessage);
   w.int8(span.flags >>> 0);
   w.field(envelope.fields);
 
-  const g = noGenAi();
+  const lift = state.lift;
+  lift.reset(name, span.attributes);
   const open = w.jsonbOpen();
-  spanAttributes(w, span.attributes, g);
+  spanAttributes(w, span.attributes, lift);
   w.close(open);
   const resource = envelope.resource;
-  const provider = g.provider ?? (g.system === null ? null : (PROVIDER_RENAMES[g.system] ?? g.system));
-  const target: TargetFacts = {
-    trace_id: traceId, span_id: spanId, span_name: name, service_name: resource.serviceName, service_version: resource.serviceVersion,
-    operation_name: g.operation, request_model: g.requestModel, response_model: g.responseModel, agent_name: g.agentName, conversation_id: g.conversationId,
-  };
-  eventsField(w, span, { facts: target, end }, resource, state);
+  const eventVerdicts = state.derived.evaluations.length;
+  eventsField(w, span, { traceId, spanId, end }, resource, state);
   linksField(w, span.links);
   w.int8(span.droppedAttributesCount >>> 0);
   w.int8(span.droppedEventsCount >>> 0);
   w.int8(span.droppedLinksCount >>> 0);
-  genAiFields(w, g, provider);
+  finishLift(lift);
+  writeGenAiFields(w, lift);
 
+  const operation = lift.text(COL.operation);
+  const conversationId = lift.text(COL.conversationId);
+  const target: TargetFacts = {
+    trace_id: traceId, span_id: spanId, span_name: name, service_name: resource.serviceName, service_version: resource.serviceVersion,
+    operation_name: operation, request_model: lift.text(COL.requestModel), response_model: lift.text(COL.responseModel),
+    agent_name: lift.text(COL.agentName), conversation_id: conversationId,
+  };
+  // Verdicts from the span's events judge it, on its thread (known only now that every convention has spoken).
+  for (let i = eventVerdicts; i < state.derived.evaluations.length; i++) {
+    const row = state.derived.evaluations[i] as EvaluationRow;
+    row.conversation_id = conversationId;
+    row.target = target;
+  }
+  if (lift.annotations !== null) annotationRows(lift, { traceId, spanId, end, conversationId, facts: target }, resource, state);
+  if (!lift.hasContent && operation !== null && INFERENCE_OPERATIONS.has(operation)) state.contentless.push({ trace_id: traceId, span_id: spanId });
   const startNs = nanosBigInt(start);
   const endNs = nanosBigInt(end);
-  state.facts.push(spanFact(target, g, parentSpanId === null, startNs, endNs, Number(duration), statusCode === 'error'));
+  state.facts.push(spanFact(target, lift, parentSpanId === null, startNs, endNs, Number(duration), statusCode === 'error'));
 
   const observers = state.opts.observers;
   if (observers && observers.length > 0) {
     const facts: SpanFacts = {
-      traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: resource.serviceName, operation: g.operation,
-      conversationId: g.conversationId, responseId: g.responseId, startTimeUnixNano: startNs, endTimeUnixNano: endNs,
+      traceId, spanId, name, statusCode, durationNs: Number(duration), serviceName: resource.serviceName, operation,
+      conversationId, responseId: lift.text(COL.responseId), userText: lift.userText,
+      startTimeUnixNano: startNs, endTimeUnixNano: endNs,
     };
     for (const observe of observers) observe(span, facts, state.derived);
   }
 }
 
-/** The gen_ai_* columns: the current attribute names first, then the deprecated ones they replaced. */
-function genAiFields(w: CopyWriter, g: GenAi, provider: string | null): void {
-  w.text(g.operation);
-  w.text(provider);
-  w.text(g.requestModel);
-  w.text(g.responseModel);
-  w.text(g.responseId);
-  w.text(g.conversationId);
-  w.text(g.agentName);
-  w.text(g.toolName);
-  w.int8(g.inputTokens ?? g.promptTokens);
-  w.int8(g.outputTokens ?? g.completionTokens);
-}
-
-function spanFact(t: TargetFacts, g: GenAi, root: boolean, startNs: bigint, endNs: bigint, durationNs: number, error: boolean): SpanFact {
-  const input = g.inputTokens ?? g.promptTokens;
-  const output = g.outputTokens ?? g.completionTokens;
+/** What the summaries and rollups need of a stored span. */
+function spanFact(t: TargetFacts, lift: Lift, root: boolean, startNs: bigint, endNs: bigint, durationNs: number, error: boolean): SpanFact {
+  const input = lift.value(COL.inputTokens);
+  const output = lift.value(COL.outputTokens);
   return {
     traceId: t.trace_id, spanId: t.span_id, root, name: t.span_name, startNs, endNs, durationNs, error,
-    serviceName: t.service_name, serviceVersion: t.service_version, operation: g.operation, requestModel: g.requestModel,
-    responseModel: g.responseModel, agentName: g.agentName, toolName: g.toolName, conversationId: g.conversationId, responseId: g.responseId,
+    serviceName: t.service_name, serviceVersion: t.service_version, operation: t.operation_name, requestModel: t.request_model,
+    responseModel: t.response_model, agentName: t.agent_name, toolName: lift.text(COL.toolName), conversationId: t.conversation_id,
+    responseId: lift.text(COL.responseId), userId: lift.text(COL.userId),
     inputTokens: input === null ? null : BigInt(input), outputTokens: output === null ? null : BigInt(output),
   };
 }
 
-function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], g: GenAi): void {
+function hasException(span: Span): boolean {
+  for (const e of span.events) if (e.name === 'exception') return true;
+  return false;
+}
+
+/**
+ * Writes the attributes as a JSON object, and feeds each to the conventions
+ * (conventions/registry.ts). Content attributes sent as JSON strings are
+ * written as the JSON they hold, parsed once for both, and their bytes are
+ * kept for the content columns.
+ */
+function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): void {
   w.byte(123); // {
   for (let i = 0; i < kvs.length; i++) {
     const kv = kvs[i] as KeyValue;
@@ -265,51 +276,53 @@ function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], g: GenAi): void
     if (i > 0) w.byte(44);
     w.jsonString(key);
     w.byte(58);
-    // Only gen_ai.* keys need a second look; testing one character first keeps the rest cheap.
-    if (key.charCodeAt(6) === 46 /* . */ && key.startsWith('gen_ai.')) {
-      if (CONTENT_ATTRIBUTES.has(key)) writeContent(w, kv.value);
-      else writeAnyValue(w, kv.value, 0);
-      liftGenAi(key, kv.value, g);
-    } else {
-      writeAnyValue(w, kv.value, 0);
-    }
+    // Content attributes are all gen_ai.*: one character test spares the set lookup for the rest.
+    let written: WrittenContent | undefined;
+    if (key.charCodeAt(6) === 46 /* . */ && CONTENT_ATTRIBUTES.has(key)) written = writeContentKept(w, kv.value);
+    else writeAnyValue(w, kv.value, 0);
+    liftAttribute(lift, key, kv.value, written);
   }
   w.byte(125);
 }
 
-function liftGenAi(key: string, v: AnyValue | null | undefined, g: GenAi): void {
-  switch (key) {
-    case ATTR.operationName: g.operation = liftedText(scalarOf(v)); break;
-    case ATTR.providerName: g.provider = liftedText(scalarOf(v)); break;
-    case ATTR.system: g.system = liftedText(scalarOf(v)); break;
-    case ATTR.requestModel: g.requestModel = liftedText(scalarOf(v)); break;
-    case ATTR.responseModel: g.responseModel = liftedText(scalarOf(v)); break;
-    case ATTR.responseId: g.responseId = liftedText(scalarOf(v)); break;
-    case ATTR.conversationId: g.conversationId = liftedText(scalarOf(v)); break;
-    case ATTR.agentName: g.agentName = liftedText(scalarOf(v)); break;
-    case ATTR.toolName: g.toolName = liftedText(scalarOf(v)); break;
-    case ATTR.inputTokens: g.inputTokens = tokenCount(v); break;
-    case ATTR.outputTokens: g.outputTokens = tokenCount(v); break;
-    case ATTR.promptTokens: g.promptTokens = tokenCount(v); break;
-    case ATTR.completionTokens: g.completionTokens = tokenCount(v); break;
-    default:
+/** OpenInference annotations and evaluations on a span → verdicts on the span, its trace or its session. */
+function annotationRows(
+  lift: Lift, target: { traceId: string; spanId: string; end: Nanos; conversationId: string | null; facts: TargetFacts }, resource: ResourceInfo, state: RequestState,
+): void {
+  const timeNs = nanosBigInt(target.end);
+  for (const a of lift.annotations ?? []) {
+    const v = annotationVerdict(a);
+    if (typeof v === 'string') {
+      state.rejections.warn(`span attribute not stored as an evaluation: ${v}`);
+      continue;
+    }
+    const f = { name: clean(v.name), scoreValue: v.score, scoreLabel: v.label === null ? null : clean(v.label), explanation: v.explanation === null ? null : clean(v.explanation), responseId: null, errorType: null, source: v.source, badSource: null };
+    // A session verdict judges the thread; a trace verdict the run; otherwise the span.
+    const traceId = a.scope === 'session' ? null : target.traceId;
+    const spanId = a.scope === 'span' ? target.spanId : null;
+    if (a.scope === 'session' && target.conversationId === null) {
+      state.rejections.warn(`span attribute not stored as an evaluation: a session ${a.kind} on a span without a session`);
+      continue;
+    }
+    const row = evaluationRow(f, { traceId, spanId, timeNs, channel: 'span_attribute', serviceName: resource.serviceName, attributesJson: JSON.stringify(cleanValues(v.attributes)), policy: state.opts.policy });
+    row.conversation_id = target.conversationId;
+    // A verdict on this span is resolved here; one on the run or the thread is resolved when written.
+    if (a.scope === 'span') row.target = target.facts;
+    // The id of a session verdict has no trace or span in it: name the thread instead.
+    if (a.scope === 'session') row.id = evaluationId(f, `session:${target.conversationId}`, null, timeNs);
+    state.derived.evaluations.push(row);
   }
 }
 
-/** Token counts are ints; some SDKs send integral doubles or numeric strings. */
-function tokenCount(v: AnyValue | null | undefined): bigint | number | null {
-  if (!v) return null;
-  if (anyValueCase(v) === 'intValue') return int64Number(v.intValue!) ?? toBigInt(v.intValue!);
-  const s = scalarOf(v);
-  if (typeof s === 'number' && Number.isSafeInteger(s)) return s;
-  if (typeof s === 'string' && /^\d{1,15}$/.test(s)) return Number(s);
-  return null;
+function cleanValues(o: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  for (const k of Object.keys(o)) if (typeof o[k] === 'string') o[k] = clean(o[k] as string);
+  return o;
 }
 
 /** What a span event needs to know of its span to become a verdict. */
 interface EventTarget {
-  /** The span, judged by the verdicts among its events. */
-  facts: TargetFacts;
+  traceId: string;
+  spanId: string;
   /** The span's end: the time of an evaluation event that has none. */
   end: Nanos;
 }
@@ -328,6 +341,7 @@ function eventsField(w: CopyWriter, span: Span, target: EventTarget, resource: R
     writeAttributes(w, e.attributes);
     w.raw(`,"dropped_attributes_count":${e.droppedAttributesCount >>> 0}}`);
     if (e.name === EVALUATION_EVENT) evaluationEvent(e, time, target, resource, state);
+    else if (e.name.startsWith('gen_ai.') && isMessageEvent(e.name)) messageEvent(e, state.lift);
   }
   w.byte(93);
   w.close(open);
@@ -338,16 +352,14 @@ function evaluationEvent(e: SpanEvent, time: bigint, target: EventTarget, resour
   try {
     const f = readEvaluation(e.attributes);
     const row = evaluationRow(f, {
-      traceId: target.facts.trace_id,
-      spanId: target.facts.span_id,
+      traceId: target.traceId,
+      spanId: target.spanId,
       timeNs: time === 0n ? nanosBigInt(target.end) : time,
       channel: 'span_event',
       serviceName: resource.serviceName,
       attributesJson: attributesJson(e.attributes),
       policy: state.opts.policy,
     });
-    row.conversation_id = target.facts.conversation_id;
-    row.target = target.facts;
     state.derived.evaluations.push(row);
     if (f.badSource !== null) state.rejections.warn(`unknown ${ATTR.feedbackSource} ${JSON.stringify(f.badSource)} stored as NULL`);
   } catch (err) {
@@ -355,6 +367,14 @@ function evaluationEvent(e: SpanEvent, time: bigint, target: EventTarget, resour
     // The span is fine and keeps the event in `events`; only the verdict is not extracted.
     state.rejections.warn(`span event not stored as an evaluation: ${err.message}`);
   }
+}
+
+/** Message content in a span event (older conventions): read by the deprecated GenAI convention's finish step. */
+function messageEvent(e: SpanEvent, lift: Lift): void {
+  const fragments = eventFragments(e.name, e.attributes, undefined);
+  if (fragments.length === 0) return;
+  (lift.events ??= []).push(...fragments);
+  lift.seen |= 1 << DEPRECATED_INDEX;
 }
 
 function linksField(w: CopyWriter, links: readonly SpanLink[]): void {

@@ -14,7 +14,7 @@ import type { Polarity } from '../model/rows.ts';
 import type { Derived, SpanFacts, SpanObserver } from '../normalize/spans.ts';
 import type { KeyValue, LogRecord, Span } from '../otlp/types.ts';
 import type { RegexRule, Rule, RuleSet, ThresholdRule } from './config.ts';
-import { attribute, normaliseMessage, USER_MESSAGE_EVENT, userMessageFromBody, userMessages } from './messages.ts';
+import { attribute, normaliseMessage } from './messages.ts';
 
 /** The service name rule verdicts carry: Verdict itself evaluated them. */
 export const RULES_SERVICE = 'verdict';
@@ -41,8 +41,8 @@ export class RuleEngine {
     const { rules } = this.#rules();
     if (rules.length === 0) return;
     const target: Target = { traceId: facts.traceId, spanId: facts.spanId, conversationId: facts.conversationId, timeNs: facts.endTimeUnixNano };
-    let lastUser: string | undefined | null = null; // null: not looked up yet
-    const lastUserMessage = () => (lastUser === null ? (lastUser = userMessages(span.attributes).at(-1)) : lastUser);
+    // The newest user message of the span's input, from whichever convention carried it (normalize/conventions/).
+    const lastUserMessage = () => facts.userText;
     for (const rule of rules) {
       switch (rule.kind) {
         case 'regex':
@@ -86,9 +86,10 @@ export class RuleEngine {
     for (const rule of rules) {
       if (rule.kind !== 'regex') continue;
       if (rule.attribute !== null) this.#matchAttribute(rule, record.attributes, target, out, contentKey(rule.name, identity));
-      else if (facts.eventName === USER_MESSAGE_EVENT) {
-        const text = userMessageFromBody(record.body);
-        if (text) this.#matchText(rule, text, target, out, contentKey(rule.name, facts.traceId ?? identity, normaliseMessage(text)), 'a user message');
+      else if (facts.userText) {
+        // A user message in a GenAI message event (gen_ai.user.message, or the input of an inference's details).
+        const text = facts.userText;
+        this.#matchText(rule, text, target, out, contentKey(rule.name, facts.traceId ?? identity, normaliseMessage(text)), 'a user message');
       }
     }
   };

@@ -151,6 +151,9 @@ export async function prune(store: Store, opts: PruneOptions, log: Logger): Prom
     const owned = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM ${sql.table(`verdict.${p.name}`)} l JOIN verdict.trace_summary t ON t.trace_id = l.trace_id WHERE t.span_count > 0`.execute(db);
     if ((owned.rows[0]?.n ?? 0) > 0) continue;
+    // The message content these records carried for their spans goes with them (dropping a table fires no trigger).
+    await sql`DELETE FROM verdict.span_messages m USING ${sql.table(`verdict.${p.name}`)} l
+      WHERE m.trace_id = l.trace_id AND m.span_id = l.span_id AND m.log_id = l.id`.execute(db);
     totals.logs += await dropPartition(db, p);
     totals.partitions++;
     report(`dropped ${p.name}`);

@@ -52,6 +52,9 @@ const SPAN_CORE = {
   gen_ai_operation_name: textNull, gen_ai_provider_name: textNull, gen_ai_request_model: textNull, gen_ai_response_model: textNull,
   gen_ai_response_id: textNull, gen_ai_conversation_id: textNull, gen_ai_agent_name: textNull, gen_ai_tool_name: textNull,
   gen_ai_input_tokens: int8Null, gen_ai_output_tokens: int8Null, resource_id: textNull,
+  user_id: textNull, gen_ai_tool_call_id: textNull, gen_ai_system_instructions: jsonNull, gen_ai_input_messages: jsonNull,
+  gen_ai_output_messages: jsonNull, gen_ai_tool_call_arguments: jsonNull, gen_ai_tool_call_result: jsonNull,
+  input_text: textNull, output_text: textNull, gen_ai_content_source: textNull,
 } as const;
 
 const LOG_CORE = {
@@ -97,6 +100,9 @@ export const SCHEMA = {
     'verdict.evaluation_keys': { id: text, time },
     'verdict.pending_verdicts': { id: text, time, trace_id: textNull, span_id: textNull, response_id: textNull },
     'verdict.user_turns': { conversation_id: text, message_hash: text, trace_id: text, span_id: text, time, message: text },
+    'verdict.span_messages': {
+      trace_id: text, span_id: text, log_id: text, kind: text, time_unix_nano: int8, seq: int8, content: json, text: textNull,
+    },
     'verdict.trace_summary': {
       trace_id: text, span_count: col('bigint', false, true), error_count: col('bigint', false, true),
       start_time_unix_nano: int8Null, end_time_unix_nano: int8Null, start_time: timeNull, end_time: timeNull,
@@ -106,7 +112,7 @@ export const SCHEMA = {
       leaf_input_tokens: numNull, leaf_output_tokens: numNull, aggregate_input_tokens: numNull, aggregate_output_tokens: numNull,
       ...RUN_COUNTS,
       prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
-      prev_flags: col('integer', true), prev_conversation_id: textNull,
+      prev_flags: col('integer', true), prev_conversation_id: textNull, user_id: textNull,
     },
     'verdict.conversation_summary': {
       conversation_id: text, start_time: timeNull, end_time: timeNull, trace_count: col('bigint', false, true),
@@ -141,6 +147,7 @@ export const SCHEMA = {
       trace_id: text, root_span_id: text, root_name: text, service_name: textNull, start_time: time, end_time: time,
       duration_ms: float, span_count: int8, error_count: int8, input_tokens: numNull, output_tokens: numNull,
       conversation_id: textNull, service_version: textNull, agent_name: textNull, model: textNull, has_root: bool, ...VERDICT_COUNTS,
+      user_id: textNull, input_text: textNull, output_text: textNull,
     },
     'verdict.trace_evaluations': {
       id: text, trace_id: textNull, span_id: textNull, response_id: textNull, conversation_id: textNull, name: text,
@@ -152,7 +159,7 @@ export const SCHEMA = {
     'verdict.conversations': {
       conversation_id: text, trace_count: int8, trace_ids: col('ARRAY'), start_time: timeNull, end_time: timeNull,
       duration_ms: floatNull, span_count: int8, error_count: int8, input_tokens: numNull, output_tokens: numNull,
-      ...VERDICT_COUNTS, last_activity: timeNull,
+      ...VERDICT_COUNTS, last_activity: timeNull, user_id: textNull,
     },
     'verdict.partitions': { parent: text, partition: text, day: col('date') },
   },

@@ -41,6 +41,8 @@ export interface TraceDelta {
   agentName: string | null;
   /** The greatest gen_ai.conversation.id among its spans. */
   conversationId: string | null;
+  /** The greatest user_id among its spans. */
+  userId: string | null;
   /** The response (else request) model of the model call that ended last (ties by model name). */
   model: string | null;
   modelEndNs: bigint | null;
@@ -71,7 +73,7 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
         d: {
           traceId: f.traceId, spans: 0, errors: 0, startNs: f.startNs, endNs: f.endNs, rootSpanId: f.spanId, rootName: f.name,
           rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName,
-          conversationId: null, model: null, modelEndNs: null, leafInputTokens: null, leafOutputTokens: null,
+          conversationId: null, userId: null, model: null, modelEndNs: null, leafInputTokens: null, leafOutputTokens: null,
           aggregateInputTokens: null, aggregateOutputTokens: null,
         },
       };
@@ -87,6 +89,7 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
       Object.assign(d, { rootSpanId: f.spanId, rootName: f.name, rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName });
     }
     if (f.conversationId !== null && (d.conversationId === null || f.conversationId > d.conversationId)) d.conversationId = f.conversationId;
+    if (f.userId !== null && (d.userId === null || f.userId > d.userId)) d.userId = f.userId;
     if (model !== null && (d.modelEndNs === null || f.endNs > d.modelEndNs || (f.endNs === d.modelEndNs && model > (d.model as string)))) {
       d.model = model;
       d.modelEndNs = f.endNs;

@@ -106,18 +106,19 @@ const LATER_MODEL = `(EXCLUDED.model IS NOT NULL AND (t.model IS NULL OR (EXCLUD
 const TRACE_SQL = `
 WITH d AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bool[], $9::bigint[],
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[])
+    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[], $20::text[])
     AS d(trace_id, spans, errors, start_ns, end_ns, root_span_id, root_name, root_is_root, root_start_ns, service_name, service_version,
-         agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out)
+         agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id)
 ),
 up AS (
   INSERT INTO verdict.trace_summary AS t (
     trace_id, span_count, error_count, start_time_unix_nano, end_time_unix_nano, start_time, end_time,
     root_span_id, root_name, root_is_root, root_start_time, root_start_time_unix_nano, service_name, service_version, agent_name,
-    conversation_id, model, model_end_time_unix_nano, leaf_input_tokens, leaf_output_tokens, aggregate_input_tokens, aggregate_output_tokens)
+    conversation_id, model, model_end_time_unix_nano, leaf_input_tokens, leaf_output_tokens, aggregate_input_tokens, aggregate_output_tokens,
+    user_id)
   SELECT trace_id, spans, errors, start_ns, end_ns, ${NS_TO_TIME('start_ns')}, ${NS_TO_TIME('end_ns')},
     root_span_id, root_name, root_is_root, ${NS_TO_TIME('root_start_ns')}, root_start_ns, service_name, service_version, agent_name,
-    conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out
+    conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id
   FROM d ORDER BY trace_id
   ON CONFLICT (trace_id) DO UPDATE SET
     ${REMEMBER},
@@ -129,6 +130,7 @@ up AS (
     end_time = GREATEST(t.end_time, EXCLUDED.end_time),
     ${['root_span_id', 'root_name', 'root_is_root', 'root_start_time', 'root_start_time_unix_nano', 'service_name', 'service_version', 'agent_name'].map(rootField).join(',\n    ')},
     conversation_id = GREATEST(t.conversation_id COLLATE "C", EXCLUDED.conversation_id COLLATE "C"),
+    user_id = GREATEST(t.user_id COLLATE "C", EXCLUDED.user_id COLLATE "C"),
     model = CASE WHEN ${LATER_MODEL} THEN EXCLUDED.model ELSE t.model END,
     model_end_time_unix_nano = CASE WHEN ${LATER_MODEL} THEN EXCLUDED.model_end_time_unix_nano ELSE t.model_end_time_unix_nano END,
     leaf_input_tokens = verdict.nsum(t.leaf_input_tokens, EXCLUDED.leaf_input_tokens),
@@ -156,7 +158,7 @@ export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise
     col((d) => d.rootSpanId), col((d) => d.rootName), col((d) => d.rootIsRoot), col((d) => big(d.rootStartNs)),
     col((d) => d.serviceName), col((d) => d.serviceVersion), col((d) => d.agentName), col((d) => d.conversationId), col((d) => d.model),
     col((d) => big(d.modelEndNs)), col((d) => big(d.leafInputTokens)), col((d) => big(d.leafOutputTokens)),
-    col((d) => big(d.aggregateInputTokens)), col((d) => big(d.aggregateOutputTokens)),
+    col((d) => big(d.aggregateInputTokens)), col((d) => big(d.aggregateOutputTokens)), col((d) => d.userId),
   ]);
   return deltas.map((d) => d.traceId);
 }

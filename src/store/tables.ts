@@ -5,8 +5,8 @@
  * model/columns.ts.
  */
 import { CopyWriter, type EncodedRows } from '../common/copy-binary.ts';
-import { EVALUATION_COLUMNS, LOG_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
-import type { EvaluationRow, LogRow, ResourceRow, TurnRow } from '../model/rows.ts';
+import { EVALUATION_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMNS, RESOURCE_COLUMNS, SPAN_COLUMNS, TURN_COLUMNS } from '../model/columns.ts';
+import type { EvaluationRow, LogRow, MessageRow, ResourceRow, TurnRow } from '../model/rows.ts';
 
 export interface Table {
   name: string;
@@ -106,6 +106,25 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(t?.response_model ?? null);
     w.text(t?.agent_name ?? null);
     w.text(t?.conversation_id ?? null);
+  },
+};
+
+/** Message content from log records, waiting for (or already copied onto) its span: see span-content.ts. */
+export const MESSAGES: RowCodec<MessageRow> = {
+  name: 'verdict.span_messages',
+  key: ['trace_id', 'span_id', 'log_id', 'kind'],
+  staging: 'verdict_span_messages_in',
+  columns: MESSAGE_COLUMNS,
+  write(w, r) {
+    w.row(MESSAGE_COLUMNS.length);
+    w.ascii(r.trace_id);
+    w.ascii(r.span_id);
+    w.ascii(r.log_id);
+    w.ascii(r.kind);
+    w.int8(r.time_unix_nano);
+    w.int8(r.seq);
+    w.jsonb(r.content);
+    w.text(r.text);
   },
 };
 

@@ -12,17 +12,20 @@
  * Either way the summaries and rollups are merged from exactly the spans and
  * verdicts the transaction inserted (summary-sql.ts, verdict-sql.ts), so a
  * re-sent batch adds nothing. Verdicts always take the safe path: the same
- * verdict routinely arrives twice (log record and span event), and they are few.
+ * verdict routinely arrives twice (log record and span event), and they are
+ * few. So does message content from log records, which span-content.ts then
+ * copies onto spans.
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
-import { copySql, encodeRows, EVALUATIONS, LOGS, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
+import { fillSpanContent } from './span-content.ts';
+import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
 import { insertStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
 
 const STAGING_DDL = [
-  ...[SPANS, LOGS, EVALUATIONS].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
+  ...[SPANS, LOGS, EVALUATIONS, MESSAGES].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
   `CREATE TEMP TABLE IF NOT EXISTS ${RESOURCES.staging} (LIKE ${RESOURCES.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`,
   `CREATE TEMP TABLE IF NOT EXISTS ${TURNS.staging} (conversation_id text, message_hash text, trace_id text, span_id text, time timestamptz,
      message text, rule text, label text, polarity text) ON COMMIT DELETE ROWS;`,
@@ -84,7 +87,10 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
   const turns = batches.flatMap((b) => b.turns);
-  const traceIds = unique([...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id)]);
+  const messages = batches.flatMap((b) => b.messages);
+  const traceIds = unique([
+    ...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id), ...messages.map((m) => m.trace_id),
+  ]);
   const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
   if (opts.serialize) await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`)]]);
 
@@ -92,6 +98,9 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   const stored = await writeSpans(s, batches, facts, safe);
   await mergeRuns(s, stored);
   await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
+  // Message content from log records: few rows, and re-sent with their records, so always the safe path.
+  await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
+  await fillSpanContent(s, batches);
 
   if (verdicts.length > 0 || turns.length > 0) {
     if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));

@@ -55,7 +55,9 @@ export function plan(rand: () => number): Plan {
                str('gen_ai.response.id', `resp-${t}-${c}`), int('gen_ai.usage.input_tokens', 100 + c), int('gen_ai.usage.output_tokens', 10 + t),
                ...(conversation && c === 0 ? [str('gen_ai.conversation.id', conversation)] : []),
                // Now and then a run names two conversations: the greater wins, and the run moves there whichever came first.
-               ...(t % 4 === 1 && c === 2 ? [str('gen_ai.conversation.id', `conv-z${t}`)] : [])]
+               ...(t % 4 === 1 && c === 2 ? [str('gen_ai.conversation.id', `conv-z${t}`)] : []),
+               // The user, on some calls; now and then two in one run (the greatest counts).
+               ...(c === 0 && t % 3 !== 2 ? [str('user.id', `user-${t % 4}`)] : []), ...(c === 2 && t % 5 === 1 ? [str('user.id', `user-z${t}`)] : [])]
             : [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'lookup')],
           ...(rand() < 0.15 ? { status: { code: 2 } } : {}),
           // Now and then a judge's verdict rides on the span it judges.
@@ -159,6 +161,7 @@ const RUNS = `
       COALESCE(sum(s.gen_ai_input_tokens) FILTER (WHERE ${LEAF}), sum(s.gen_ai_input_tokens) FILTER (WHERE NOT ${LEAF}))::int AS input_tokens,
       COALESCE(sum(s.gen_ai_output_tokens) FILTER (WHERE ${LEAF}), sum(s.gen_ai_output_tokens) FILTER (WHERE NOT ${LEAF}))::int AS output_tokens,
       max(s.gen_ai_conversation_id COLLATE "C") AS conversation_id,
+      max(s.user_id COLLATE "C") AS user_id,
       (array_agg(COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) ORDER BY s.end_time_unix_nano DESC, COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) COLLATE "C" DESC)
         FILTER (WHERE COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) IS NOT NULL))[1] AS model
     FROM verdict.spans s GROUP BY s.trace_id
@@ -229,7 +232,7 @@ export const REFERENCE = {
 
 export const KEPT = {
   traces: `SELECT trace_id, root_span_id, root_name, service_name, service_version, agent_name, has_root, start_time, end_time, duration_ms,
-      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, model, verdicts::int, positive_verdicts::int,
+      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, user_id, model, verdicts::int, positive_verdicts::int,
       negative_verdicts::int, neutral_verdicts::int, user_verdicts::int, indirect_verdicts::int, llm_judge_verdicts::int, rule_verdicts::int,
       reviewer_verdicts::int
     FROM verdict.traces ORDER BY trace_id`,

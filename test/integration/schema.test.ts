@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/store/migrate.ts';
 import { SCHEMA, type ColumnSpec } from '../../src/store/schema.ts';
-import { EVALUATIONS, LOGS, RESOURCES, SPANS } from '../../src/store/tables.ts';
+import { EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS } from '../../src/store/tables.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 interface Column {
@@ -59,7 +59,7 @@ describe.each(BACKENDS)('schema on %s', (backend) => {
     }
   });
 
-  it.each([SPANS, LOGS, EVALUATIONS, RESOURCES])('writes every column of $name in COPY', (table) => {
+  it.each([SPANS, LOGS, EVALUATIONS, RESOURCES, MESSAGES])('writes every column of $name in COPY', (table) => {
     const name = table.name.split('.')[1];
     const stored = columns.filter((c) => c.table_name === name && c.column_default === null).map((c) => c.column_name);
     expect([...table.columns].sort()).toEqual(stored.sort());

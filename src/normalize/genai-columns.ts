@@ -1,0 +1,79 @@
+/**
+ * The GenAI columns of a span row, from what the conventions lifted
+ * (conventions/): the scalar columns, message content in the one shape
+ * (message-shape.ts), and the short input_text / output_text.
+ */
+import type { CopyWriter } from '../common/copy-binary.ts';
+import { clean, cleanDeep } from '../common/text.ts';
+import { MAX_DEPTH } from './anyvalue.ts';
+import { shallowerThan } from './content.ts';
+import { COL, CONTENT, type Lift, type Resolved } from './conventions/lift.ts';
+import { answerText, capText, lastUserText } from './message-shape.ts';
+
+/** Model calls: the operations whose content may come in log records instead of attributes. */
+export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
+
+/** Eight NULL fields in COPY binary (a length of -1 each). */
+const EIGHT_NULLS = Buffer.alloc(8 * 4, 0xff);
+
+/** A content column: the bytes already written for the attribute it repeats, else its JSON; NULL when absent or nested too deeply for jsonb. */
+function contentField(w: CopyWriter, r: Resolved | null): void {
+  if (r === null) return w.null();
+  if (r.bytes !== undefined) {
+    const open = w.jsonbOpen();
+    w.field(r.bytes);
+    return w.close(open);
+  }
+  w.jsonb(shallowerThan(r.value, MAX_DEPTH) ? JSON.stringify(cleanDeep(r.value)) : null);
+}
+
+/** A short text column: capped, and cleaned unless its source already was. */
+const shortText = (s: string | null, isClean: boolean | undefined): string | null => (s === null ? null : isClean ? capText(s) : clean(capText(s) as string));
+
+/**
+ * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
+ * then user_id … gen_ai_content_source. Sets lift.userText (the last user
+ * message, whole, for the rules; input_text is its capped form) and
+ * lift.hasContent (the span carried input or output messages itself).
+ */
+export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
+  w.text(lift.text(COL.operation));
+  w.text(lift.text(COL.provider));
+  w.text(lift.text(COL.requestModel));
+  w.text(lift.text(COL.responseModel));
+  w.text(lift.text(COL.responseId));
+  w.text(lift.text(COL.conversationId));
+  w.text(lift.text(COL.agentName));
+  w.text(lift.text(COL.toolName));
+  w.int8(lift.value(COL.inputTokens) as number | bigint | null);
+  w.int8(lift.value(COL.outputTokens) as number | bigint | null);
+
+  w.text(lift.text(COL.userId));
+  w.text(lift.text(COL.toolCallId));
+  if (lift.offers === 0) {
+    // No content at all (most non-GenAI spans): the five jsonb columns, both texts and the content source are NULL.
+    w.field(EIGHT_NULLS);
+    lift.userText = null;
+    lift.hasContent = false;
+    return;
+  }
+  const system = lift.content(CONTENT.system);
+  const input = lift.content(CONTENT.input);
+  const output = lift.content(CONTENT.output);
+  const args = lift.content(CONTENT.toolArguments);
+  const result = lift.content(CONTENT.toolResult);
+  contentField(w, system);
+  contentField(w, input);
+  contentField(w, output);
+  contentField(w, args);
+  contentField(w, result);
+  const userText = input === null ? null : lastUserText(input.value);
+  w.text(shortText(userText, input?.clean));
+  w.text(shortText(output === null ? null : answerText(output.value), output?.clean));
+  // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
+  const hasContent = input !== null || output !== null;
+  if (hasContent) w.ascii('span');
+  else w.null();
+  lift.userText = userText;
+  lift.hasContent = hasContent;
+}

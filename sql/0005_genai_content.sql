@@ -22,7 +22,11 @@ ALTER TABLE verdict.span_rows
   ADD COLUMN input_text                 text,
   ADD COLUMN output_text                text,
   -- Where the input and output messages came from: the span itself, or its log records.
-  ADD COLUMN gen_ai_content_source      text CHECK (gen_ai_content_source IN ('span', 'logs'));
+  ADD COLUMN gen_ai_content_source      text CHECK (gen_ai_content_source IN ('span', 'logs')),
+  -- Content stored once: a content column that is, byte for byte, the attribute it came from is
+  -- left NULL here, and verdict.spans reads it from the attribute. Bits: 1 gen_ai.input.messages,
+  -- 2 gen_ai.output.messages, 4 gen_ai.tool.call.arguments, 8 gen_ai.tool.call.result.
+  ADD COLUMN content_in_attributes      integer;
 
 CREATE INDEX span_rows_user_id ON verdict.span_rows (user_id) WHERE user_id IS NOT NULL;
 
@@ -81,8 +85,12 @@ SELECT
   s.gen_ai_operation_name, s.gen_ai_provider_name, s.gen_ai_request_model, s.gen_ai_response_model, s.gen_ai_response_id,
   s.gen_ai_conversation_id, s.gen_ai_agent_name, s.gen_ai_tool_name, s.gen_ai_input_tokens, s.gen_ai_output_tokens,
   s.resource_id, r.service_version,
-  s.user_id, s.gen_ai_tool_call_id, s.gen_ai_system_instructions, s.gen_ai_input_messages, s.gen_ai_output_messages,
-  s.gen_ai_tool_call_arguments, s.gen_ai_tool_call_result, s.input_text, s.output_text, s.gen_ai_content_source
+  s.user_id, s.gen_ai_tool_call_id, s.gen_ai_system_instructions,
+  COALESCE(s.gen_ai_input_messages, CASE WHEN s.content_in_attributes & 1 <> 0 THEN s.attributes -> 'gen_ai.input.messages' END) AS gen_ai_input_messages,
+  COALESCE(s.gen_ai_output_messages, CASE WHEN s.content_in_attributes & 2 <> 0 THEN s.attributes -> 'gen_ai.output.messages' END) AS gen_ai_output_messages,
+  COALESCE(s.gen_ai_tool_call_arguments, CASE WHEN s.content_in_attributes & 4 <> 0 THEN s.attributes -> 'gen_ai.tool.call.arguments' END) AS gen_ai_tool_call_arguments,
+  COALESCE(s.gen_ai_tool_call_result, CASE WHEN s.content_in_attributes & 8 <> 0 THEN s.attributes -> 'gen_ai.tool.call.result' END) AS gen_ai_tool_call_result,
+  s.input_text, s.output_text, s.gen_ai_content_source
 FROM verdict.span_rows s
 LEFT JOIN verdict.resources r ON r.resource_id = s.resource_id;
 

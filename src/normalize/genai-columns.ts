@@ -13,18 +13,35 @@ import { answerText, capText, lastUserText } from './message-shape.ts';
 /** Model calls: the operations whose content may come in log records instead of attributes. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
 
-/** Eight NULL fields in COPY binary (a length of -1 each). */
-const EIGHT_NULLS = Buffer.alloc(8 * 4, 0xff);
+/** Nine NULL fields in COPY binary (a length of -1 each). */
+const NINE_NULLS = Buffer.alloc(9 * 4, 0xff);
 
-/** A content column: the bytes already written for the attribute it repeats, else its JSON; NULL when absent or nested too deeply for jsonb. */
-function contentField(w: CopyWriter, r: Resolved | null): void {
-  if (r === null) return w.null();
+/**
+ * Content columns whose value is, byte for byte, the span attribute it came
+ * from (gen_ai.input.messages and the like, sent in the one shape) are not
+ * stored twice: the column stays NULL and a bit of content_in_attributes
+ * says the verdict.spans view reads it from the attribute. Message content is
+ * most of a GenAI span's size. The bits, per attribute:
+ */
+export const CONTENT_IN_ATTRIBUTES = {
+  'gen_ai.input.messages': 1,
+  'gen_ai.output.messages': 2,
+  'gen_ai.tool.call.arguments': 4,
+  'gen_ai.tool.call.result': 8,
+} as const;
+
+/** A content column: NULL when it is the attribute it came from (see above), its JSON otherwise, NULL when absent or nested too deeply for jsonb. */
+function contentField(w: CopyWriter, r: Resolved | null): boolean {
+  if (r === null) {
+    w.null();
+    return false;
+  }
   if (r.bytes !== undefined) {
-    const open = w.jsonbOpen();
-    w.field(r.bytes);
-    return w.close(open);
+    w.null();
+    return true;
   }
   w.jsonb(shallowerThan(r.value, MAX_DEPTH) ? JSON.stringify(cleanDeep(r.value)) : null);
+  return false;
 }
 
 /** A short text column: capped, and cleaned unless its source already was. */
@@ -32,7 +49,7 @@ const shortText = (s: string | null, isClean: boolean | undefined): string | nul
 
 /**
  * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
- * then user_id … gen_ai_content_source. Sets lift.userText (the last user
+ * then user_id … content_in_attributes. Sets lift.userText (the last user
  * message, whole, for the rules; input_text is its capped form) and
  * lift.hasContent (the span carried input or output messages itself).
  */
@@ -51,8 +68,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   w.text(lift.text(COL.userId));
   w.text(lift.text(COL.toolCallId));
   if (lift.offers === 0) {
-    // No content at all (most non-GenAI spans): the five jsonb columns, both texts and the content source are NULL.
-    w.field(EIGHT_NULLS);
+    // No content at all (most non-GenAI spans): the five jsonb columns, both texts, the content source and content_in_attributes are NULL.
+    w.field(NINE_NULLS);
     lift.userText = null;
     lift.hasContent = false;
     return;
@@ -63,10 +80,12 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   const args = lift.content(CONTENT.toolArguments);
   const result = lift.content(CONTENT.toolResult);
   contentField(w, system);
-  contentField(w, input);
-  contentField(w, output);
-  contentField(w, args);
-  contentField(w, result);
+  // Only the current GenAI attributes keep their bytes (conventions/read.ts): each column has its one attribute.
+  let inAttributes = 0;
+  if (contentField(w, input)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.input.messages'];
+  if (contentField(w, output)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.output.messages'];
+  if (contentField(w, args)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.arguments'];
+  if (contentField(w, result)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.result'];
   const userText = input === null ? null : lastUserText(input.value);
   w.text(shortText(userText, input?.clean));
   w.text(shortText(output === null ? null : answerText(output.value), output?.clean));
@@ -74,6 +93,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');
   else w.null();
+  if (inAttributes === 0) w.null();
+  else w.int4(inAttributes);
   lift.userText = userText;
   lift.hasContent = hasContent;
 }

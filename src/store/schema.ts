@@ -94,7 +94,7 @@ export const SCHEMA = {
       resource_id: text, service_name: textNull, service_version: textNull, attributes: json, schema_url: textNull,
       first_seen: col('timestamp with time zone', false, true),
     },
-    'verdict.span_rows': SPAN_CORE,
+    'verdict.span_rows': { ...SPAN_CORE, content_in_attributes: col('integer', true) },
     'verdict.log_rows': LOG_CORE,
     'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET },
     'verdict.evaluation_keys': { id: text, time },

@@ -71,7 +71,7 @@ export interface LogRow {
 }
 
 /** How a verdict arrived; `span_attribute`: carried in a span's attributes (OpenInference annotations). */
-export type Channel = 'log' | 'span_event' | 'span_attribute' | 'api' | 'rule';
+export type Channel = 'log' | 'span_event' | 'span_attribute' | 'api' | 'rule' | 'judge' | 'review';
 export type Polarity = 'positive' | 'negative' | 'neutral';
 
 export interface EvaluationRow {
@@ -94,6 +94,8 @@ export interface EvaluationRow {
   attributes: string;
   /** What it judges, when the normaliser already knows (a span event judges its span); else resolved in the store. */
   target: TargetFacts | null;
+  /** A reviewer's written correction: what the answer should have been. */
+  correction?: string | null;
 }
 
 /** The judged span's facts, stored on the verdict so that reads and rollups need no join. */

@@ -96,7 +96,7 @@ export const SCHEMA = {
     },
     'verdict.span_rows': { ...SPAN_CORE, content_in_attributes: col('integer', true) },
     'verdict.log_rows': LOG_CORE,
-    'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET },
+    'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET, correction: textNull },
     'verdict.evaluation_keys': { id: text, time },
     'verdict.pending_verdicts': { id: text, time, trace_id: textNull, span_id: textNull, response_id: textNull },
     'verdict.user_turns': { conversation_id: text, message_hash: text, trace_id: text, span_id: text, time, message: text },
@@ -154,7 +154,7 @@ export const SCHEMA = {
       score_value: floatNull, score_label: textNull, explanation: textNull, error_type: textNull, time, channel: text,
       source: textNull, polarity: textNull, evaluator_service_name: textNull, attributes: json, span_name: textNull,
       service_name: textNull, gen_ai_operation_name: textNull, gen_ai_request_model: textNull, gen_ai_response_model: textNull,
-      gen_ai_agent_name: textNull, target: text, service_version: textNull,
+      gen_ai_agent_name: textNull, target: text, service_version: textNull, correction: textNull,
     },
     'verdict.conversations': {
       conversation_id: text, trace_count: int8, trace_ids: col('ARRAY'), start_time: timeNull, end_time: timeNull,

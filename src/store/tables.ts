@@ -106,6 +106,7 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(t?.response_model ?? null);
     w.text(t?.agent_name ?? null);
     w.text(t?.conversation_id ?? null);
+    w.text(r.correction ?? null);
   },
 };
 

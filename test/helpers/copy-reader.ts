@@ -30,7 +30,7 @@ export const COLUMN_TYPES: Readonly<Record<string, ColumnType>> = {
   severity_number: 'int4', severity_text: 'text', event_name: 'text', body: 'jsonb',
   // verdict.evaluations
   response_id: 'text', conversation_id: 'text', score_value: 'float8', score_label: 'text', explanation: 'text', error_type: 'text',
-  channel: 'text', source: 'text', polarity: 'text',
+  channel: 'text', source: 'text', polarity: 'text', correction: 'text',
   // staged user turns
   message_hash: 'text', message: 'text', rule: 'text', label: 'text',
 };

@@ -410,17 +410,16 @@ CREATE TABLE verdict.span_rollup (
   operation        text,        -- gen_ai.operation.name
   model            text,        -- response model, else request model
   agent            text,        -- gen_ai.agent.name
-  tool             text,        -- gen_ai.tool.name
   spans            bigint      NOT NULL,
   roots            bigint      NOT NULL,   -- spans without a parent: runs started
   errors           bigint      NOT NULL,
   input_tokens     numeric     NOT NULL,
   output_tokens    numeric     NOT NULL,
   duration_ns      double precision NOT NULL,   -- for averages; a float, so no sender's duration overflows it
-  UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent, tool)
+  UNIQUE NULLS NOT DISTINCT (minute, service_name, service_version, operation, model, agent)
 );
 
--- The same by the hour they started.
+-- The same by the hour they started, and by tool (gen_ai.tool.name) too.
 CREATE TABLE verdict.span_rollup_hourly (
   hour             timestamptz NOT NULL,
   service_name     text,
@@ -438,21 +437,20 @@ CREATE TABLE verdict.span_rollup_hourly (
   UNIQUE NULLS NOT DISTINCT (hour, service_name, service_version, operation, model, agent, tool)
 );
 
--- Span durations by the minute they started: a histogram per service,
--- operation and tool, as parallel arrays (the buckets present, ascending,
--- and the spans in each; see verdict.latency_bucket_upper_ms).
+-- Span durations by the minute they started: a histogram per service and
+-- operation, as parallel arrays (the buckets present, ascending, and the
+-- spans in each; see verdict.latency_bucket_upper_ms).
 CREATE TABLE verdict.latency_rollup (
   minute        timestamptz NOT NULL,
   service_name  text,
   operation     text,
-  tool          text,
   spans         bigint      NOT NULL,   -- the sum of counts
   buckets       smallint[]  NOT NULL,
   counts        integer[]   NOT NULL,
-  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation, tool)
+  UNIQUE NULLS NOT DISTINCT (minute, service_name, operation)
 );
 
--- The same by the hour they started.
+-- The same by the hour they started, and by tool too.
 CREATE TABLE verdict.latency_rollup_hourly (
   hour          timestamptz NOT NULL,
   service_name  text,
@@ -773,20 +771,23 @@ ON CONFLICT (conversation_id) DO UPDATE SET
   thread_llm_judge_verdicts = EXCLUDED.thread_llm_judge_verdicts, thread_rule_verdicts = EXCLUDED.thread_rule_verdicts,
   thread_reviewer_verdicts = EXCLUDED.thread_reviewer_verdicts, thread_verdicts_by_source = EXCLUDED.thread_verdicts_by_source;
 
-INSERT INTO verdict.span_rollup
+INSERT INTO verdict.span_rollup_hourly
 SELECT
-  date_trunc('minute', start_time), service_name, service_version, gen_ai_operation_name,
+  date_trunc('hour', start_time), service_name, service_version, gen_ai_operation_name,
   COALESCE(gen_ai_response_model, gen_ai_request_model), gen_ai_agent_name, gen_ai_tool_name,
   count(*), count(*) FILTER (WHERE parent_span_id IS NULL), count(*) FILTER (WHERE status_code = 'error'),
   COALESCE(sum(gen_ai_input_tokens), 0), COALESCE(sum(gen_ai_output_tokens), 0), sum(duration_ns)
 FROM verdict.spans
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
-INSERT INTO verdict.span_rollup_hourly
-SELECT date_trunc('hour', minute), service_name, service_version, operation, model, agent, tool,
-  sum(spans), sum(roots), sum(errors), sum(input_tokens), sum(output_tokens), sum(duration_ns)
-FROM verdict.span_rollup
-GROUP BY 1, 2, 3, 4, 5, 6, 7;
+INSERT INTO verdict.span_rollup
+SELECT
+  date_trunc('minute', start_time), service_name, service_version, gen_ai_operation_name,
+  COALESCE(gen_ai_response_model, gen_ai_request_model), gen_ai_agent_name,
+  count(*), count(*) FILTER (WHERE parent_span_id IS NULL), count(*) FILTER (WHERE status_code = 'error'),
+  COALESCE(sum(gen_ai_input_tokens), 0), COALESCE(sum(gen_ai_output_tokens), 0), sum(duration_ns)
+FROM verdict.spans
+GROUP BY 1, 2, 3, 4, 5, 6;
 
 CREATE TEMP TABLE latency_0003 ON COMMIT DROP AS
 SELECT
@@ -797,9 +798,12 @@ FROM verdict.spans
 GROUP BY 1, 2, 3, 4, 5;
 
 INSERT INTO verdict.latency_rollup
-SELECT minute, service_name, operation, tool, sum(n), array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
-FROM latency_0003
-GROUP BY 1, 2, 3, 4;
+SELECT minute, service_name, operation, sum(n), array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)
+FROM (
+  SELECT minute, service_name, operation, bucket, sum(n)::int AS n
+  FROM latency_0003 GROUP BY 1, 2, 3, 4
+) m
+GROUP BY 1, 2, 3;
 
 INSERT INTO verdict.latency_rollup_hourly
 SELECT hour, service_name, operation, tool, sum(n), array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket)

@@ -34,13 +34,13 @@ const float = col('double precision');
 const floatNull = col('double precision', true);
 const numNull = col('numeric', true);
 
-/** Columns of the span rollups but their time (minute or hour). */
+/** Columns of the span rollups but their time (minute or hour) and tool (hourly only). */
 const SPAN_ROLLUP = {
   service_name: textNull, service_version: textNull, operation: textNull, model: textNull, agent: textNull,
-  tool: textNull, spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
+  spans: int8, roots: int8, errors: int8, input_tokens: col('numeric'), output_tokens: col('numeric'), duration_ns: float,
 };
-/** Columns of the latency rollups but their time. */
-const LATENCY_ROLLUP = { service_name: textNull, operation: textNull, tool: textNull, spans: int8, buckets: col('ARRAY'), counts: col('ARRAY') };
+/** Columns of the latency rollups but their time and tool. */
+const LATENCY_ROLLUP = { service_name: textNull, operation: textNull, spans: int8, buckets: col('ARRAY'), counts: col('ARRAY') };
 
 /** Columns shared by the span table and its view. */
 const SPAN_CORE = {
@@ -124,9 +124,9 @@ export const SCHEMA = {
       },
     },
     'verdict.span_rollup': { minute: time, ...SPAN_ROLLUP },
-    'verdict.span_rollup_hourly': { hour: time, ...SPAN_ROLLUP },
+    'verdict.span_rollup_hourly': { hour: time, ...SPAN_ROLLUP, tool: textNull },
     'verdict.latency_rollup': { minute: time, ...LATENCY_ROLLUP },
-    'verdict.latency_rollup_hourly': { hour: time, ...LATENCY_ROLLUP },
+    'verdict.latency_rollup_hourly': { hour: time, ...LATENCY_ROLLUP, tool: textNull },
     'verdict.run_rollup': {
       minute: time, service_name: textNull, service_version: textNull, runs: int8, runs_with_error: int8, runs_with_verdict: int8,
       runs_with_user_verdict: int8, runs_with_indirect_verdict: int8, runs_with_llm_judge_verdict: int8,

@@ -106,11 +106,22 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
   return [...byTrace.values()].map((e) => e.d).sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0));
 }
 
-/** Rollup grains, in seconds: the minute tables and the hourly ones. */
-export const MINUTE_S = 60;
-export const HOUR_S = 3600;
+const MINUTE_S = 60;
+const HOUR_S = 3600;
 
-/** One row of verdict.span_rollup's (or span_rollup_hourly's) increments. */
+/**
+ * Rollup grains, and whether the tool is one of their dimensions: the
+ * hourly rollups keep it (tools over days and weeks); the minute ones do
+ * not, which keeps their rows fewer where most rows are.
+ */
+export interface Grain {
+  seconds: number;
+  byTool: boolean;
+}
+export const MINUTES: Grain = { seconds: MINUTE_S, byTool: false };
+export const HOURS: Grain = { seconds: HOUR_S, byTool: true };
+
+/** One row of verdict.span_rollup's (or span_rollup_hourly's) increments; `tool` is null in the minute rows. */
 export interface SpanRollup {
   /** Start of the minute (or hour), in Unix seconds. */
   at: number;
@@ -148,16 +159,17 @@ const GRAIN_NS = (grainS: number): bigint => BigInt(grainS) * 1_000_000_000n;
 /** Rows sorted by key, so that concurrent writers lock rollup rows in the same order. */
 const sortedByKey = <T>(rows: Map<string, T>): T[] => [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 
-export function spanRollups(facts: readonly SpanFact[], grainS: number): SpanRollup[] {
-  const grain = GRAIN_NS(grainS);
+export function spanRollups(facts: readonly SpanFact[], g: Grain): SpanRollup[] {
+  const grain = GRAIN_NS(g.seconds);
   const rows = new Map<string, SpanRollup>();
   for (const f of facts) {
-    const at = Number(f.startNs / grain) * grainS;
+    const at = Number(f.startNs / grain) * g.seconds;
     const model = f.responseModel ?? f.requestModel;
-    const key = keyOf([at, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, f.toolName]);
+    const tool = g.byTool ? f.toolName : null;
+    const key = keyOf([at, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, tool]);
     let r = rows.get(key);
     if (!r) {
-      r = { at, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool: f.toolName, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
+      r = { at, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
       rows.set(key, r);
     }
     r.spans++;
@@ -170,15 +182,16 @@ export function spanRollups(facts: readonly SpanFact[], grainS: number): SpanRol
   return sortedByKey(rows);
 }
 
-export function latencyRollups(facts: readonly SpanFact[], grainS: number): LatencyRollup[] {
-  const grain = GRAIN_NS(grainS);
+export function latencyRollups(facts: readonly SpanFact[], g: Grain): LatencyRollup[] {
+  const grain = GRAIN_NS(g.seconds);
   const rows = new Map<string, { row: LatencyRollup; byBucket: Map<number, number> }>();
   for (const f of facts) {
-    const at = Number(f.startNs / grain) * grainS;
-    const key = keyOf([at, f.serviceName, f.operation, f.toolName]);
+    const at = Number(f.startNs / grain) * g.seconds;
+    const tool = g.byTool ? f.toolName : null;
+    const key = keyOf([at, f.serviceName, f.operation, tool]);
     let r = rows.get(key);
     if (!r) {
-      r = { row: { at, serviceName: f.serviceName, operation: f.operation, tool: f.toolName, spans: 0, buckets: [], counts: [] }, byBucket: new Map() };
+      r = { row: { at, serviceName: f.serviceName, operation: f.operation, tool, spans: 0, buckets: [], counts: [] }, byBucket: new Map() };
       rows.set(key, r);
     }
     r.row.spans++;

@@ -12,7 +12,7 @@
  */
 import type { SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
-import { HOUR_S, latencyRollups, MINUTE_S, spanRollups, traceDeltas } from './summaries.ts';
+import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas } from './summaries.ts';
 
 /** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
 export const DELTA_DDL = `
@@ -216,27 +216,25 @@ export const verdictRollupRows = (v: string, sign: string, dims: 'target' | 'unk
     ${sign} * count(*), ${sign} * COALESCE(sum(score_value), 0), ${sign} * count(score_value)
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`;
 
-/** The upsert of span rollup increments into the minute or the hourly table. */
-const spanRollupSql = (table: string, at: string) => `
-INSERT INTO ${table} AS r (${at}, service_name, service_version, operation, model, agent, tool, spans, roots, errors, input_tokens, output_tokens, duration_ns)
-SELECT to_timestamp(t), sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du
+/** The upsert of span rollup increments into the minute table, or (by tool too) the hourly one. */
+const spanRollupSql = (table: string, at: string, byTool: boolean) => `
+INSERT INTO ${table} AS r (${at}, service_name, service_version, operation, model, agent${byTool ? ', tool' : ''}, spans, roots, errors, input_tokens, output_tokens, duration_ns)
+SELECT to_timestamp(t), sn, sv, op, mo, ag${byTool ? ', tl' : ''}, n, ro, er, it, ot, du
 FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[], $12::numeric[], $13::float8[])
   AS d(t, sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du)
-ON CONFLICT (${at}, service_name, service_version, operation, model, agent, tool) DO UPDATE SET
+ON CONFLICT (${at}, service_name, service_version, operation, model, agent${byTool ? ', tool' : ''}) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans, roots = r.roots + EXCLUDED.roots, errors = r.errors + EXCLUDED.errors,
   input_tokens = r.input_tokens + EXCLUDED.input_tokens, output_tokens = r.output_tokens + EXCLUDED.output_tokens,
   duration_ns = r.duration_ns + EXCLUDED.duration_ns`;
-const SPAN_ROLLUP_SQL = spanRollupSql('verdict.span_rollup', 'minute');
-const SPAN_ROLLUP_HOURLY_SQL = spanRollupSql('verdict.span_rollup_hourly', 'hour');
 
 /**
  * The upsert of latency histograms. Each row's histogram arrives flattened
  * (the row's index, bucket and count per entry: arrays of arrays must be
  * rectangular); a row that exists gets the two histograms added bucket by bucket.
  */
-const latencyRollupSql = (table: string, at: string) => `
-INSERT INTO ${table} AS r (${at}, service_name, operation, tool, spans, buckets, counts)
-SELECT to_timestamp(g.t), g.sn, g.op, g.tl, g.n, h.buckets, h.counts
+const latencyRollupSql = (table: string, at: string, byTool: boolean) => `
+INSERT INTO ${table} AS r (${at}, service_name, operation${byTool ? ', tool' : ''}, spans, buckets, counts)
+SELECT to_timestamp(g.t), g.sn, g.op${byTool ? ', g.tl' : ''}, g.n, h.buckets, h.counts
 FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS g(t, sn, op, tl, n, i)
 JOIN (
   SELECT i, array_agg(b ORDER BY b) AS buckets, array_agg(c ORDER BY b) AS counts
@@ -244,7 +242,7 @@ JOIN (
   GROUP BY i
 ) h ON h.i = g.i
 ORDER BY g.i
-ON CONFLICT (${at}, service_name, operation, tool) DO UPDATE SET
+ON CONFLICT (${at}, service_name, operation${byTool ? ', tool' : ''}) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans,
   (buckets, counts) = (
     SELECT array_agg(b ORDER BY b), array_agg(c ORDER BY b)
@@ -254,8 +252,12 @@ ON CONFLICT (${at}, service_name, operation, tool) DO UPDATE SET
       GROUP BY b
     ) m
   )`;
-const LATENCY_ROLLUP_SQL = latencyRollupSql('verdict.latency_rollup', 'minute');
-const LATENCY_ROLLUP_HOURLY_SQL = latencyRollupSql('verdict.latency_rollup_hourly', 'hour');
+
+/** Each rollup grain with its two tables' upserts. */
+const ROLLUPS = [
+  { grain: MINUTES, spans: spanRollupSql('verdict.span_rollup', 'minute', false), latency: latencyRollupSql('verdict.latency_rollup', 'minute', false) },
+  { grain: HOURS, spans: spanRollupSql('verdict.span_rollup_hourly', 'hour', true), latency: latencyRollupSql('verdict.latency_rollup_hourly', 'hour', true) },
+];
 
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
@@ -303,7 +305,7 @@ ON CONFLICT (conversation_id) DO UPDATE SET
  */
 export async function flushRollups(s: Session, facts: readonly SpanFact[], queued: boolean): Promise<void> {
   if (facts.length > 0) {
-    for (const [grain, spanSql, latencySql] of [[MINUTE_S, SPAN_ROLLUP_SQL, LATENCY_ROLLUP_SQL], [HOUR_S, SPAN_ROLLUP_HOURLY_SQL, LATENCY_ROLLUP_HOURLY_SQL]] as const) {
+    for (const { grain, spans: spanSql, latency: latencySql } of ROLLUPS) {
       const spans = spanRollups(facts, grain);
       await s.rows(spanSql, [
         spans.map((r) => r.at), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),

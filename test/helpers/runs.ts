@@ -167,31 +167,42 @@ const RUNS = `
     FROM verdict.spans s GROUP BY s.trace_id
   ) g LEFT JOIN (${RUN_VERDICTS}) v USING (trace_id)`;
 
-/** Spans by the minute or hour they started, from the spans. */
-const spanRollup = (grain: 'minute' | 'hour') => `
+/** Spans by the minute or hour they started (the hourly rows by tool too), from the spans. */
+const spanRollup = (grain: 'minute' | 'hour') => {
+  const tool = grain === 'hour' ? ', s.gen_ai_tool_name AS tool' : '';
+  const dims = grain === 'hour' ? '1, 2, 3, 4, 5, 6, 7' : '1, 2, 3, 4, 5, 6';
+  return `
     SELECT date_trunc('${grain}', s.start_time) AS at, s.service_name, s.service_version, s.gen_ai_operation_name AS operation,
-      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent, s.gen_ai_tool_name AS tool,
+      COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) AS model, s.gen_ai_agent_name AS agent${tool},
       count(*)::int AS spans, (count(*) FILTER (WHERE s.parent_span_id IS NULL))::int AS roots, (count(*) FILTER (WHERE s.status_code = 'error'))::int AS errors,
       COALESCE(sum(s.gen_ai_input_tokens), 0)::int AS input_tokens, COALESCE(sum(s.gen_ai_output_tokens), 0)::int AS output_tokens,
       sum(s.duration_ns)::bigint AS duration_ns
-    FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`;
+    FROM verdict.spans s GROUP BY ${dims} ORDER BY ${dims}`;
+};
 
-/** Latency histograms by the minute or hour, from the spans: bucket b ≥ 1 holds [2^((b-1)/4), 2^(b/4)) ms. */
-const latencyRollup = (grain: 'minute' | 'hour') => `
-    SELECT at, service_name, operation, tool, sum(n)::int AS spans, array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS counts
+/** Latency histograms by the minute or hour (the hourly ones by tool too), from the spans: bucket b ≥ 1 holds [2^((b-1)/4), 2^(b/4)) ms. */
+const latencyRollup = (grain: 'minute' | 'hour') => {
+  const tool = grain === 'hour' ? ', s.gen_ai_tool_name AS tool' : '';
+  const dims = grain === 'hour' ? '1, 2, 3, 4' : '1, 2, 3';
+  return `
+    SELECT at, service_name, operation${grain === 'hour' ? ', tool' : ''}, sum(n)::int AS spans, array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS counts
     FROM (
-      SELECT date_trunc('${grain}', s.start_time) AS at, s.service_name, s.gen_ai_operation_name AS operation, s.gen_ai_tool_name AS tool,
+      SELECT date_trunc('${grain}', s.start_time) AS at, s.service_name, s.gen_ai_operation_name AS operation${tool},
         (CASE WHEN s.duration_ns < 1000000 THEN 0 ELSE floor(log(2, s.duration_ns / 1e6) * 4)::int + 1 END)::int AS bucket, count(*)::int AS n
-      FROM verdict.spans s GROUP BY 1, 2, 3, 4, 5
+      FROM verdict.spans s GROUP BY ${dims}, ${grain === 'hour' ? 5 : 4}
     ) b
-    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`;
+    GROUP BY ${dims} ORDER BY ${dims}`;
+};
 
-const keptSpanRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, service_version, operation, model, agent, tool, spans::int,
+const keptSpanRollup = (table: string, at: string) => {
+  const tool = at === 'hour' ? ', tool' : '';
+  return `SELECT ${at} AS at, service_name, service_version, operation, model, agent${tool}, spans::int,
       roots::int, errors::int, input_tokens::int, output_tokens::int, duration_ns::bigint
-    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`;
+    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3, 4, 5, 6${at === 'hour' ? ', 7' : ''}`;
+};
 
-const keptLatencyRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, operation, tool, spans::int, buckets::int[], counts
-    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3, 4`;
+const keptLatencyRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, operation${at === 'hour' ? ', tool' : ''}, spans::int, buckets::int[], counts
+    FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3${at === 'hour' ? ', 4' : ''}`;
 
 export const REFERENCE = {
   traces: `SELECT * FROM (${RUNS}) r ORDER BY trace_id`,

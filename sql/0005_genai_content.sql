@@ -17,10 +17,6 @@ ALTER TABLE verdict.span_rows
   ADD COLUMN gen_ai_output_messages     jsonb,
   ADD COLUMN gen_ai_tool_call_arguments jsonb,
   ADD COLUMN gen_ai_tool_call_result    jsonb,
-  -- The last user message and the answer as plain text, at most 1000
-  -- characters.
-  ADD COLUMN input_text                 text,
-  ADD COLUMN output_text                text,
   -- Where the input and output messages came from: the span itself, or its log records.
   ADD COLUMN gen_ai_content_source      text CHECK (gen_ai_content_source IN ('span', 'logs')),
   -- Content stored once: a content column that is, byte for byte, the attribute it came from is
@@ -48,7 +44,6 @@ CREATE TABLE verdict.span_messages (
   time_unix_nano  bigint  NOT NULL,
   seq             bigint  NOT NULL,   -- the order the receiver read records in: those of one call share a millisecond
   content         jsonb   NOT NULL,   -- messages (input, output) or parts (system)
-  text            text,               -- input: the last user message; output: the answer
   PRIMARY KEY (trace_id, span_id, log_id, kind)
 );
 
@@ -74,6 +69,62 @@ CREATE TRIGGER span_messages_follow_logs AFTER DELETE ON verdict.log_rows
 
 ALTER TABLE verdict.trace_summary ADD COLUMN user_id text;
 
+-- A span's input and output messages, wherever they are stored (see content_in_attributes).
+CREATE FUNCTION verdict.input_messages(s verdict.span_rows) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE(s.gen_ai_input_messages, CASE WHEN s.content_in_attributes & 1 <> 0 THEN s.attributes -> 'gen_ai.input.messages' END);
+
+CREATE FUNCTION verdict.output_messages(s verdict.span_rows) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE(s.gen_ai_output_messages, CASE WHEN s.content_in_attributes & 2 <> 0 THEN s.attributes -> 'gen_ai.output.messages' END);
+
+-- The text of a message in the one shape: its text parts, one per line ('' when it has none).
+CREATE FUNCTION verdict.message_text(m jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE((
+  SELECT string_agg(p ->> 'content', E'\n' ORDER BY i)
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(m -> 'parts') = 'array' THEN m -> 'parts' ELSE '[]'::jsonb END) WITH ORDINALITY AS x(p, i)
+  WHERE p ->> 'type' = 'text' AND jsonb_typeof(p -> 'content') = 'string' AND p ->> 'content' <> ''
+), '');
+
+-- The last user message that has text (tool results sent as user messages have none), or NULL.
+CREATE FUNCTION verdict.last_user_text(messages jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+  SELECT t FROM (
+    SELECT verdict.message_text(m) AS t, i
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(messages) = 'array' THEN messages ELSE '[]'::jsonb END) WITH ORDINALITY AS x(m, i)
+    WHERE m ->> 'role' = 'user'
+  ) u
+  WHERE t <> ''
+  ORDER BY i DESC
+  LIMIT 1
+);
+
+-- The answer: the text of the last message that has text, or NULL.
+CREATE FUNCTION verdict.answer_text(messages jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+  SELECT t FROM (
+    SELECT verdict.message_text(m) AS t, i
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(messages) = 'array' THEN messages ELSE '[]'::jsonb END) WITH ORDINALITY AS x(m, i)
+  ) a
+  WHERE t <> ''
+  ORDER BY i DESC
+  LIMIT 1
+);
+
+-- A span's input_text and output_text: the last user message and the answer
+-- as plain text, at most 1000 characters, for display, rules and search;
+-- derived from the messages, so the text is not stored twice.
+CREATE FUNCTION verdict.input_text(s verdict.span_rows) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN left(verdict.last_user_text(verdict.input_messages(s)), 1000);
+
+CREATE FUNCTION verdict.output_text(s verdict.span_rows) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN left(verdict.answer_text(verdict.output_messages(s)), 1000);
+
 CREATE OR REPLACE VIEW verdict.spans AS
 SELECT
   s.trace_id, s.span_id, s.parent_span_id, s.trace_state, s.name, s.kind, s.start_time, s.end_time,
@@ -86,11 +137,11 @@ SELECT
   s.gen_ai_conversation_id, s.gen_ai_agent_name, s.gen_ai_tool_name, s.gen_ai_input_tokens, s.gen_ai_output_tokens,
   s.resource_id, r.service_version,
   s.user_id, s.gen_ai_tool_call_id, s.gen_ai_system_instructions,
-  COALESCE(s.gen_ai_input_messages, CASE WHEN s.content_in_attributes & 1 <> 0 THEN s.attributes -> 'gen_ai.input.messages' END) AS gen_ai_input_messages,
-  COALESCE(s.gen_ai_output_messages, CASE WHEN s.content_in_attributes & 2 <> 0 THEN s.attributes -> 'gen_ai.output.messages' END) AS gen_ai_output_messages,
+  verdict.input_messages(s) AS gen_ai_input_messages,
+  verdict.output_messages(s) AS gen_ai_output_messages,
   COALESCE(s.gen_ai_tool_call_arguments, CASE WHEN s.content_in_attributes & 4 <> 0 THEN s.attributes -> 'gen_ai.tool.call.arguments' END) AS gen_ai_tool_call_arguments,
   COALESCE(s.gen_ai_tool_call_result, CASE WHEN s.content_in_attributes & 8 <> 0 THEN s.attributes -> 'gen_ai.tool.call.result' END) AS gen_ai_tool_call_result,
-  s.input_text, s.output_text, s.gen_ai_content_source
+  verdict.input_text(s) AS input_text, verdict.output_text(s) AS output_text, s.gen_ai_content_source
 FROM verdict.span_rows s
 LEFT JOIN verdict.resources r ON r.resource_id = s.resource_id;
 
@@ -124,19 +175,19 @@ SELECT
   t.verdicts_by_source,
   t.user_id,
   COALESCE(
-    (SELECT s.input_text FROM verdict.span_rows s
+    (SELECT verdict.input_text(s) FROM verdict.span_rows s
      WHERE s.trace_id = t.trace_id AND s.span_id = t.root_span_id AND s.start_time = t.root_start_time),
-    (SELECT s.input_text FROM verdict.span_rows s
+    (SELECT x.text FROM verdict.span_rows s CROSS JOIN LATERAL (SELECT verdict.input_text(s) AS text) x
      WHERE s.trace_id = t.trace_id AND s.start_time BETWEEN t.start_time AND t.end_time
-       AND s.input_text IS NOT NULL AND s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content')
+       AND s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content') AND x.text IS NOT NULL
      ORDER BY s.start_time_unix_nano, s.span_id COLLATE "C" LIMIT 1)
   ) AS input_text,
   COALESCE(
-    (SELECT s.output_text FROM verdict.span_rows s
+    (SELECT verdict.output_text(s) FROM verdict.span_rows s
      WHERE s.trace_id = t.trace_id AND s.span_id = t.root_span_id AND s.start_time = t.root_start_time),
-    (SELECT s.output_text FROM verdict.span_rows s
+    (SELECT x.text FROM verdict.span_rows s CROSS JOIN LATERAL (SELECT verdict.output_text(s) AS text) x
      WHERE s.trace_id = t.trace_id AND s.start_time BETWEEN t.start_time AND t.end_time
-       AND s.output_text IS NOT NULL AND s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content')
+       AND s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content') AND x.text IS NOT NULL
      ORDER BY s.end_time_unix_nano DESC, s.span_id COLLATE "C" DESC LIMIT 1)
   ) AS output_text
 FROM verdict.trace_summary t

@@ -21,7 +21,7 @@ export const SPAN_COLUMNS = [
   'gen_ai_conversation_id', 'gen_ai_agent_name', 'gen_ai_tool_name', 'gen_ai_input_tokens', 'gen_ai_output_tokens',
   // sql/0005_genai_content.sql
   'user_id', 'gen_ai_tool_call_id', 'gen_ai_system_instructions', 'gen_ai_input_messages', 'gen_ai_output_messages',
-  'gen_ai_tool_call_arguments', 'gen_ai_tool_call_result', 'input_text', 'output_text', 'gen_ai_content_source', 'content_in_attributes',
+  'gen_ai_tool_call_arguments', 'gen_ai_tool_call_result', 'gen_ai_content_source', 'content_in_attributes',
 ] as const;
 
 /** verdict.log_rows (read through the view verdict.logs), in LogRow's field order. */
@@ -45,7 +45,7 @@ export const EVALUATION_COLUMNS = [
 ] as const;
 
 /** verdict.span_messages, in MessageRow's field order. */
-export const MESSAGE_COLUMNS = ['trace_id', 'span_id', 'log_id', 'kind', 'time_unix_nano', 'seq', 'content', 'text'] as const;
+export const MESSAGE_COLUMNS = ['trace_id', 'span_id', 'log_id', 'kind', 'time_unix_nano', 'seq', 'content'] as const;
 
 /** The staged user turns of the `repeat` rule (see store/write-plan.ts). */
 export const TURN_COLUMNS = ['conversation_id', 'message_hash', 'trace_id', 'span_id', 'time', 'message', 'rule', 'label', 'polarity'] as const;

@@ -149,8 +149,6 @@ export interface MessageRow {
   seq: number;
   /** JSON text. */
   content: string;
-  /** For input: the last user message's text; for output: the answer's text (capped); else null. */
-  text: string | null;
 }
 
 /** A span of this batch that is a model call without message content: its log records may hold it. */

@@ -1,20 +1,20 @@
 /**
  * The GenAI columns of a span row, from what the conventions lifted
  * (conventions/): the scalar columns, message content in the one shape
- * (message-shape.ts), and the short input_text / output_text.
+ * (message-shape.ts).
  */
 import type { CopyWriter } from '../common/copy-binary.ts';
-import { clean, cleanDeep } from '../common/text.ts';
+import { cleanDeep } from '../common/text.ts';
 import { MAX_DEPTH } from './anyvalue.ts';
 import { shallowerThan } from './content.ts';
 import { COL, CONTENT, type Lift, type Resolved } from './conventions/lift.ts';
-import { answerText, capText, lastUserText } from './message-shape.ts';
+import { lastUserText } from './message-shape.ts';
 
 /** Model calls: the operations whose content may come in log records instead of attributes. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
 
-/** Nine NULL fields in COPY binary (a length of -1 each). */
-const NINE_NULLS = Buffer.alloc(9 * 4, 0xff);
+/** Seven NULL fields in COPY binary (a length of -1 each). */
+const SEVEN_NULLS = Buffer.alloc(7 * 4, 0xff);
 
 /**
  * Content columns whose value is, byte for byte, the span attribute it came
@@ -44,14 +44,11 @@ function contentField(w: CopyWriter, r: Resolved | null): boolean {
   return false;
 }
 
-/** A short text column: capped, and cleaned unless its source already was. */
-const shortText = (s: string | null, isClean: boolean | undefined): string | null => (s === null ? null : isClean ? capText(s) : clean(capText(s) as string));
-
 /**
  * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
  * then user_id … content_in_attributes. Sets lift.userText (the last user
- * message, whole, for the rules; input_text is its capped form) and
- * lift.hasContent (the span carried input or output messages itself).
+ * message, whole, for the rules) and lift.hasContent (the span carried input
+ * or output messages itself).
  */
 export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   w.text(lift.text(COL.operation));
@@ -68,8 +65,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   w.text(lift.text(COL.userId));
   w.text(lift.text(COL.toolCallId));
   if (lift.offers === 0) {
-    // No content at all (most non-GenAI spans): the five jsonb columns, both texts, the content source and content_in_attributes are NULL.
-    w.field(NINE_NULLS);
+    // No content at all (most non-GenAI spans): the five jsonb columns, the content source and content_in_attributes are NULL.
+    w.field(SEVEN_NULLS);
     lift.userText = null;
     lift.hasContent = false;
     return;
@@ -86,9 +83,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   if (contentField(w, output)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.output.messages'];
   if (contentField(w, args)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.arguments'];
   if (contentField(w, result)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.result'];
+  // input_text and output_text are not stored: the view derives them from the messages (verdict.input_text).
   const userText = input === null ? null : lastUserText(input.value);
-  w.text(shortText(userText, input?.clean));
-  w.text(shortText(output === null ? null : answerText(output.value), output?.clean));
   // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');

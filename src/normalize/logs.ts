@@ -9,7 +9,7 @@ import { contentKey } from '../common/util.ts';
 import { anyValueJson, attributesJson, MAX_DEPTH, scalarOf, toBigInt, toJs, TooDeepError } from './anyvalue.ts';
 import { shallowerThan } from './content.ts';
 import { eventFragments, isMessageEvent, type Fragment } from './message-events.ts';
-import { answerText, capText, lastUserText } from './message-shape.ts';
+import { lastUserText } from './message-shape.ts';
 import { optionalText, resourceInfo, resourceRow, scopeInfo, type ResourceInfo, type ScopeInfo } from './context.ts';
 import { evaluationRow, readEvaluation, type EvaluationPolicy } from './evaluations.ts';
 import { ATTR, EVALUATION_EVENT } from './genai.ts';
@@ -152,11 +152,7 @@ function addRecord(
 
 function messageRow(f: Fragment, logId: string, traceId: string, spanId: string, timeNs: bigint, seq: number): MessageRow | null {
   if (!shallowerThan(f.value, MAX_DEPTH)) return null;
-  const text = f.kind === 'input' ? lastUserText(f.value) : f.kind === 'output' ? answerText(f.value) : null;
-  return {
-    log_id: logId, kind: f.kind, trace_id: traceId, span_id: spanId, time_unix_nano: timeNs, seq,
-    content: JSON.stringify(cleanDeep(f.value)), text: text === null ? null : clean(capText(text) as string),
-  };
+  return { log_id: logId, kind: f.kind, trace_id: traceId, span_id: spanId, time_unix_nano: timeNs, seq, content: JSON.stringify(cleanDeep(f.value)) };
 }
 
 function legacyEventName(kvs: readonly KeyValue[]): string {

@@ -35,9 +35,6 @@ export interface Message {
 
 export type Direction = 'input' | 'output';
 
-/** input_text / output_text are cut to this many characters (UTF-16 code units, never splitting a pair). */
-export const TEXT_CAP = 1000;
-
 /** The one shape already: an array of messages that each have a string role and an array of parts. */
 export function isOneShape(v: unknown): v is Message[] {
   if (!Array.isArray(v) || v.length === 0) return false;
@@ -311,19 +308,3 @@ export function lastUserText(messages: unknown): string | null {
   return null;
 }
 
-/** The answer: the text of the last message with text (assistant output, normally), or null. */
-export function answerText(messages: unknown): string | null {
-  if (!Array.isArray(messages)) return null;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const t = textOf(messages[i]);
-    if (t !== '') return t;
-  }
-  return null;
-}
-
-/** At most TEXT_CAP UTF-16 code units, without splitting a surrogate pair. */
-export function capText(s: string | null): string | null {
-  if (s === null || s.length <= TEXT_CAP) return s;
-  const end = s.charCodeAt(TEXT_CAP - 1) >= 0xd800 && s.charCodeAt(TEXT_CAP - 1) <= 0xdbff ? TEXT_CAP - 1 : TEXT_CAP;
-  return s.slice(0, end);
-}

@@ -54,7 +54,7 @@ const SPAN_CORE = {
   gen_ai_input_tokens: int8Null, gen_ai_output_tokens: int8Null, resource_id: textNull,
   user_id: textNull, gen_ai_tool_call_id: textNull, gen_ai_system_instructions: jsonNull, gen_ai_input_messages: jsonNull,
   gen_ai_output_messages: jsonNull, gen_ai_tool_call_arguments: jsonNull, gen_ai_tool_call_result: jsonNull,
-  input_text: textNull, output_text: textNull, gen_ai_content_source: textNull,
+  gen_ai_content_source: textNull,
 } as const;
 
 const LOG_CORE = {
@@ -101,7 +101,7 @@ export const SCHEMA = {
     'verdict.pending_verdicts': { id: text, time, trace_id: textNull, span_id: textNull, response_id: textNull },
     'verdict.user_turns': { conversation_id: text, message_hash: text, trace_id: text, span_id: text, time, message: text },
     'verdict.span_messages': {
-      trace_id: text, span_id: text, log_id: text, kind: text, time_unix_nano: int8, seq: int8, content: json, text: textNull,
+      trace_id: text, span_id: text, log_id: text, kind: text, time_unix_nano: int8, seq: int8, content: json,
     },
     'verdict.trace_summary': {
       trace_id: text, span_count: col('bigint', false, true), error_count: col('bigint', false, true),
@@ -141,6 +141,7 @@ export const SCHEMA = {
   views: {
     'verdict.spans': {
       ...SPAN_CORE, resource_attributes: json, resource_schema_url: textNull, service_version: textNull,
+      input_text: textNull, output_text: textNull,
     },
     'verdict.logs': { ...LOG_CORE, resource_attributes: json, resource_schema_url: textNull },
     'verdict.traces': {

@@ -31,13 +31,6 @@ WITH keys AS (
 fragments AS (
   SELECT m.* FROM keys k JOIN verdict.span_messages m ON m.trace_id = k.trace_id AND m.span_id = k.span_id
 ),
-texts AS (
-  SELECT trace_id, span_id,
-    (array_agg(text ORDER BY time_unix_nano DESC, seq DESC) FILTER (WHERE kind = 'input' AND text IS NOT NULL))[1] AS input_text,
-    (array_agg(text ORDER BY time_unix_nano DESC, seq DESC) FILTER (WHERE kind = 'output' AND text IS NOT NULL))[1] AS output_text
-  FROM fragments
-  GROUP BY trace_id, span_id
-),
 content AS (
   SELECT f.trace_id, f.span_id,
     jsonb_agg(x.item ORDER BY f.time_unix_nano, f.seq, x.n) FILTER (WHERE f.kind = 'input') AS input,
@@ -51,15 +44,12 @@ UPDATE verdict.span_rows s
 SET gen_ai_input_messages = c.input,
     gen_ai_output_messages = c.output,
     gen_ai_system_instructions = COALESCE(c.system, s.gen_ai_system_instructions),
-    input_text = t.input_text,
-    output_text = t.output_text,
     gen_ai_content_source = 'logs'
 FROM content c
-JOIN texts t ON t.trace_id = c.trace_id AND t.span_id = c.span_id
 WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id
   AND (s.gen_ai_content_source IS NULL OR s.gen_ai_content_source = 'logs')
-  AND (s.gen_ai_input_messages, s.gen_ai_output_messages, s.gen_ai_system_instructions, s.input_text, s.output_text)
-      IS DISTINCT FROM (c.input, c.output, COALESCE(c.system, s.gen_ai_system_instructions), t.input_text, t.output_text)`;
+  AND (s.gen_ai_input_messages, s.gen_ai_output_messages, s.gen_ai_system_instructions)
+      IS DISTINCT FROM (c.input, c.output, COALESCE(c.system, s.gen_ai_system_instructions))`;
 
 /** The spans this write concerns (see above), each once. */
 function spansConcerned(batches: readonly Batch[]): SpanRef[] {

@@ -125,7 +125,6 @@ export const MESSAGES: RowCodec<MessageRow> = {
     w.int8(r.time_unix_nano);
     w.int8(r.seq);
     w.jsonb(r.content);
-    w.text(r.text);
   },
 };
 

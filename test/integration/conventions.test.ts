@@ -215,7 +215,7 @@ describe.each(BACKENDS)('GenAI conventions on %s', (backend) => {
     const rows = await t.query<Record<string, unknown>>(`
       SELECT name, status_code, gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model, gen_ai_response_model, gen_ai_response_id,
              gen_ai_conversation_id, user_id, gen_ai_agent_name, gen_ai_tool_name, gen_ai_tool_call_id, gen_ai_input_tokens::int, gen_ai_output_tokens::int
-      FROM verdict.spans WHERE trace_id IN ${inBase(library)} ORDER BY start_time_unix_nano, name`);
+      FROM verdict.spans WHERE trace_id IN ${inBase(library)} ORDER BY start_time_unix_nano, name, gen_ai_input_tokens NULLS FIRST`);
     expect(rows.map((r) => Object.values(r))).toEqual(ROWS[library]);
   });
 

@@ -181,34 +181,34 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
   });
 
   it('stores content once: a content column that is its attribute, as sent, is read from the attribute', async () => {
-    const traceId = hexId(16, 7);
+    const traceId = hexId(16, 17);
     const input = [{ role: 'user', parts: [{ type: 'text', content: 'Where is my order?' }] }];
     const output = [{ role: 'assistant', parts: [{ type: 'text', content: 'On its way.' }], finish_reason: 'stop' }];
     const req = traces([
       // In the one shape: as a JSON string and structured.
-      { traceId, spanId: hexId(8, 71), name: 'one shape', attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': JSON.stringify(input), 'gen_ai.output.messages': output } },
-      { traceId, spanId: hexId(8, 72), name: 'tool', attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.call.arguments': '{"order": 7}', 'gen_ai.tool.call.result': 'shipped' } },
+      { traceId, spanId: hexId(8, 171), name: 'one shape', attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': JSON.stringify(input), 'gen_ai.output.messages': output } },
+      { traceId, spanId: hexId(8, 172), name: 'tool', attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.call.arguments': '{"order": 7}', 'gen_ai.tool.call.result': 'shipped' } },
       // Another shape (role and content only): converted, so the column holds the conversion.
-      { traceId, spanId: hexId(8, 73), name: 'converted', attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': [{ role: 'user', content: 'Where is my order?' }] } },
+      { traceId, spanId: hexId(8, 173), name: 'converted', attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': [{ role: 'user', content: 'Where is my order?' }] } },
     ]);
     expect((await postJson(`${t.httpUrl}/v1/traces`, req.json())).status).toBe(200);
     const view = await t.query<Record<string, unknown>>(`
       SELECT name, gen_ai_input_messages, gen_ai_output_messages, gen_ai_tool_call_arguments, gen_ai_tool_call_result, input_text, output_text
-      FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY span_id`);
+      FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY name`);
     expect(view).toEqual([
+      { name: 'converted', gen_ai_input_messages: input, gen_ai_output_messages: null, gen_ai_tool_call_arguments: null, gen_ai_tool_call_result: null, input_text: 'Where is my order?', output_text: null },
       { name: 'one shape', gen_ai_input_messages: input, gen_ai_output_messages: output, gen_ai_tool_call_arguments: null, gen_ai_tool_call_result: null, input_text: 'Where is my order?', output_text: 'On its way.' },
       { name: 'tool', gen_ai_input_messages: null, gen_ai_output_messages: null, gen_ai_tool_call_arguments: { order: 7 }, gen_ai_tool_call_result: 'shipped', input_text: null, output_text: null },
-      { name: 'converted', gen_ai_input_messages: input, gen_ai_output_messages: null, gen_ai_tool_call_arguments: null, gen_ai_tool_call_result: null, input_text: 'Where is my order?', output_text: null },
     ]);
     // What is stored: each content once.
     const stored = await t.query<Record<string, unknown>>(`
       SELECT name, content_in_attributes, gen_ai_input_messages IS NOT NULL AS input, gen_ai_output_messages IS NOT NULL AS output,
         gen_ai_tool_call_arguments IS NOT NULL AS args, gen_ai_tool_call_result IS NOT NULL AS result
-      FROM verdict.span_rows WHERE trace_id = '${traceId}' ORDER BY span_id`);
+      FROM verdict.span_rows WHERE trace_id = '${traceId}' ORDER BY name`);
     expect(stored).toEqual([
+      { name: 'converted', content_in_attributes: null, input: true, output: false, args: false, result: false },
       { name: 'one shape', content_in_attributes: 3, input: false, output: false, args: false, result: false },
       { name: 'tool', content_in_attributes: 12, input: false, output: false, args: false, result: false },
-      { name: 'converted', content_in_attributes: null, input: true, output: false, args: false, result: false },
     ]);
   });
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Flattened } from '../../src/normalize/conventions/flattened.ts';
 import { eventFragments } from '../../src/normalize/message-events.ts';
-import { answerText, capText, finishReason, lastUserText, TEXT_CAP, toMessages, toSystemParts } from '../../src/normalize/message-shape.ts';
+import { finishReason, lastUserText, toMessages, toSystemParts } from '../../src/normalize/message-shape.ts';
 import type { KeyValue } from '../../src/otlp/types.ts';
 
 const text = (content: string) => ({ type: 'text', content });
@@ -108,8 +108,8 @@ describe('conversion to the one shape', () => {
   });
 });
 
-describe('the short texts', () => {
-  it('input_text is the last user message with text; output_text the last message with text', () => {
+describe('the last user message (what the rules read)', () => {
+  it('is the last user message with text, its text parts one per line', () => {
     const history = [
       { role: 'user', parts: [text('first')] },
       { role: 'assistant', parts: [text('answer')] },
@@ -118,15 +118,7 @@ describe('the short texts', () => {
       { role: 'user', parts: [result('c', 'x')] },
     ];
     expect(lastUserText(history)).toBe('second\nline two');
-    expect(answerText([{ role: 'assistant', parts: [text('final')] }, { role: 'assistant', parts: [call('c', 'f', {})] }])).toBe('final');
     expect(lastUserText([{ role: 'assistant', parts: [text('x')] }])).toBeNull();
-  });
-
-  it(`are cut at ${TEXT_CAP} characters without splitting a surrogate pair`, () => {
-    expect(capText('a'.repeat(TEXT_CAP + 5))).toHaveLength(TEXT_CAP);
-    const emoji = `${'a'.repeat(TEXT_CAP - 1)}🎉`;
-    expect(capText(emoji)).toBe('a'.repeat(TEXT_CAP - 1));
-    expect(capText('short')).toBe('short');
   });
 });
 

@@ -62,7 +62,7 @@ const NO_GEN_AI = {
   gen_ai_operation_name: null, gen_ai_provider_name: null, gen_ai_request_model: null, gen_ai_response_model: null, gen_ai_response_id: null,
   gen_ai_conversation_id: null, gen_ai_agent_name: null, gen_ai_tool_name: null, gen_ai_input_tokens: null, gen_ai_output_tokens: null,
   user_id: null, gen_ai_tool_call_id: null, gen_ai_system_instructions: null, gen_ai_input_messages: null, gen_ai_output_messages: null,
-  gen_ai_tool_call_arguments: null, gen_ai_tool_call_result: null, input_text: null, output_text: null, gen_ai_content_source: null,
+  gen_ai_tool_call_arguments: null, gen_ai_tool_call_result: null, gen_ai_content_source: null,
   content_in_attributes: null,
 };
 

@@ -27,7 +27,11 @@ describe.each(BACKENDS)('short texts on %s', (backend) => {
   });
 
   it('output_text is the last message with text', async () => {
-    const out = [{ role: 'assistant', parts: [text('final')] }, { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: {} }] }];
+    const out = [
+      { role: 'assistant', parts: [text('draft')] },
+      { role: 'assistant', parts: [text('final')] },
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: {} }] },
+    ];
     expect(await one('SELECT verdict.answer_text($1) AS v', out)).toBe('final');
     expect(await one('SELECT verdict.answer_text($1) AS v', [])).toBeNull();
   });

@@ -124,7 +124,6 @@ CREATE TABLE verdict.span_rows (
   end_time                 timestamptz NOT NULL,
   start_time_unix_nano     bigint      NOT NULL,
   end_time_unix_nano       bigint      NOT NULL,
-  duration_ns              bigint      NOT NULL,
   status_code              text        NOT NULL,
   status_message           text,
   flags                    bigint      NOT NULL,
@@ -135,11 +134,13 @@ CREATE TABLE verdict.span_rows (
   scope_attributes         jsonb       NOT NULL,
   scope_schema_url         text,
   attributes               jsonb       NOT NULL,
-  events                   jsonb       NOT NULL,
-  links                    jsonb       NOT NULL,
-  dropped_attributes_count bigint      NOT NULL,
-  dropped_events_count     bigint      NOT NULL,
-  dropped_links_count      bigint      NOT NULL,
+  -- What most spans have none of is NULL here (no bytes): no events, no links,
+  -- nothing dropped. verdict.spans shows [] and 0, and the duration, end − start.
+  events                   jsonb,
+  links                    jsonb,
+  dropped_attributes_count bigint,
+  dropped_events_count     bigint,
+  dropped_links_count      bigint,
   gen_ai_operation_name    text,
   gen_ai_provider_name     text,
   gen_ai_request_model     text,
@@ -503,10 +504,13 @@ CREATE TABLE verdict.verdict_rollup (
 CREATE VIEW verdict.spans AS
 SELECT
   s.trace_id, s.span_id, s.parent_span_id, s.trace_state, s.name, s.kind, s.start_time, s.end_time,
-  s.start_time_unix_nano, s.end_time_unix_nano, s.duration_ns, s.status_code, s.status_message, s.flags,
+  s.start_time_unix_nano, s.end_time_unix_nano, s.end_time_unix_nano - s.start_time_unix_nano AS duration_ns,
+  s.status_code, s.status_message, s.flags,
   s.service_name, s.scope_name, s.scope_version, s.scope_attributes,
   COALESCE(r.attributes, '{}'::jsonb) AS resource_attributes,
-  s.attributes, s.events, s.links, s.dropped_attributes_count, s.dropped_events_count, s.dropped_links_count,
+  s.attributes, COALESCE(s.events, '[]'::jsonb) AS events, COALESCE(s.links, '[]'::jsonb) AS links,
+  COALESCE(s.dropped_attributes_count, 0) AS dropped_attributes_count, COALESCE(s.dropped_events_count, 0) AS dropped_events_count,
+  COALESCE(s.dropped_links_count, 0) AS dropped_links_count,
   r.schema_url AS resource_schema_url, s.scope_schema_url,
   s.gen_ai_operation_name, s.gen_ai_provider_name, s.gen_ai_request_model, s.gen_ai_response_model, s.gen_ai_response_id,
   s.gen_ai_conversation_id, s.gen_ai_agent_name, s.gen_ai_tool_name, s.gen_ai_input_tokens, s.gen_ai_output_tokens,
@@ -655,10 +659,11 @@ ORDER BY id;
 INSERT INTO verdict.span_rows
 SELECT
   trace_id, span_id, parent_span_id, trace_state, name, kind, start_time, end_time, start_time_unix_nano, end_time_unix_nano,
-  duration_ns, status_code, status_message, flags,
+  status_code, status_message, flags,
   'm' || md5(resource_attributes::text || E'\x1f' || COALESCE(resource_schema_url, '')),
-  service_name, scope_name, scope_version, scope_attributes, scope_schema_url, attributes, events, links,
-  dropped_attributes_count, dropped_events_count, dropped_links_count,
+  service_name, scope_name, scope_version, scope_attributes, scope_schema_url, attributes,
+  NULLIF(events, '[]'::jsonb), NULLIF(links, '[]'::jsonb),
+  NULLIF(dropped_attributes_count, 0), NULLIF(dropped_events_count, 0), NULLIF(dropped_links_count, 0),
   gen_ai_operation_name, gen_ai_provider_name, gen_ai_request_model, gen_ai_response_model, gen_ai_response_id,
   gen_ai_conversation_id, gen_ai_agent_name, gen_ai_tool_name, gen_ai_input_tokens, gen_ai_output_tokens
 FROM verdict.spans_0003;

@@ -120,10 +120,13 @@ $$;
 CREATE OR REPLACE VIEW verdict.spans AS
 SELECT
   s.trace_id, s.span_id, s.parent_span_id, s.trace_state, s.name, s.kind, s.start_time, s.end_time,
-  s.start_time_unix_nano, s.end_time_unix_nano, s.duration_ns, s.status_code, s.status_message, s.flags,
+  s.start_time_unix_nano, s.end_time_unix_nano, s.end_time_unix_nano - s.start_time_unix_nano AS duration_ns,
+  s.status_code, s.status_message, s.flags,
   s.service_name, s.scope_name, s.scope_version, s.scope_attributes,
   COALESCE(r.attributes, '{}'::jsonb) AS resource_attributes,
-  s.attributes, s.events, s.links, s.dropped_attributes_count, s.dropped_events_count, s.dropped_links_count,
+  s.attributes, COALESCE(s.events, '[]'::jsonb) AS events, COALESCE(s.links, '[]'::jsonb) AS links,
+  COALESCE(s.dropped_attributes_count, 0) AS dropped_attributes_count, COALESCE(s.dropped_events_count, 0) AS dropped_events_count,
+  COALESCE(s.dropped_links_count, 0) AS dropped_links_count,
   r.schema_url AS resource_schema_url, s.scope_schema_url,
   s.gen_ai_operation_name, s.gen_ai_provider_name, s.gen_ai_request_model, s.gen_ai_response_model, s.gen_ai_response_id,
   s.gen_ai_conversation_id, s.gen_ai_agent_name, s.gen_ai_tool_name, s.gen_ai_input_tokens, s.gen_ai_output_tokens,

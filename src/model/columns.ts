@@ -13,7 +13,7 @@
  */
 export const SPAN_COLUMNS = [
   'trace_id', 'span_id', 'parent_span_id', 'trace_state', 'name', 'kind', 'start_time', 'end_time',
-  'start_time_unix_nano', 'end_time_unix_nano', 'duration_ns', 'status_code', 'status_message', 'flags',
+  'start_time_unix_nano', 'end_time_unix_nano', 'status_code', 'status_message', 'flags',
   // per resource and scope (envelopeFields)
   'service_name', 'scope_name', 'scope_version', 'scope_attributes', 'resource_id', 'scope_schema_url',
   'attributes', 'events', 'links', 'dropped_attributes_count', 'dropped_events_count', 'dropped_links_count',

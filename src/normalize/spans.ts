@@ -193,7 +193,6 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   w.timestampMicros(micros(end));
   w.int8Parts(start.hi, start.lo);
   w.int8Parts(end.hi, end.lo);
-  w.int8(duration);
   w.ascii(statusCode);
   w.text(statusMessage);
   w.int8(span.flags >>> 0);
@@ -208,9 +207,10 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   const eventVerdicts = state.derived.evaluations.length;
   eventsField(w, span, { traceId, spanId, end }, resource, state);
   linksField(w, span.links);
-  w.int8(span.droppedAttributesCount >>> 0);
-  w.int8(span.droppedEventsCount >>> 0);
-  w.int8(span.droppedLinksCount >>> 0);
+  // Nothing dropped, no events, no links: NULL, no bytes (the view shows 0 and []).
+  w.int8(span.droppedAttributesCount === 0 ? null : span.droppedAttributesCount >>> 0);
+  w.int8(span.droppedEventsCount === 0 ? null : span.droppedEventsCount >>> 0);
+  w.int8(span.droppedLinksCount === 0 ? null : span.droppedLinksCount >>> 0);
   finishLift(lift);
   writeGenAiFields(w, lift);
 
@@ -328,7 +328,7 @@ interface EventTarget {
 }
 
 function eventsField(w: CopyWriter, span: Span, target: EventTarget, resource: ResourceInfo, state: RequestState): void {
-  if (span.events.length === 0) return w.jsonb('[]');
+  if (span.events.length === 0) return w.null();
   const open = w.jsonbOpen();
   w.byte(91);
   for (let i = 0; i < span.events.length; i++) {
@@ -378,7 +378,7 @@ function messageEvent(e: SpanEvent, lift: Lift): void {
 }
 
 function linksField(w: CopyWriter, links: readonly SpanLink[]): void {
-  if (links.length === 0) return w.jsonb('[]');
+  if (links.length === 0) return w.null();
   const open = w.jsonbOpen();
   w.byte(91);
   for (let i = 0; i < links.length; i++) {

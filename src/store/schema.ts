@@ -45,10 +45,9 @@ const LATENCY_ROLLUP = { service_name: textNull, operation: textNull, spans: int
 /** Columns shared by the span table and its view. */
 const SPAN_CORE = {
   trace_id: text, span_id: text, parent_span_id: textNull, trace_state: textNull, name: text, kind: text,
-  start_time: time, end_time: time, start_time_unix_nano: int8, end_time_unix_nano: int8, duration_ns: int8,
+  start_time: time, end_time: time, start_time_unix_nano: int8, end_time_unix_nano: int8,
   status_code: text, status_message: textNull, flags: int8, service_name: textNull, scope_name: textNull, scope_version: textNull,
-  scope_attributes: json, attributes: json, events: json, links: json,
-  dropped_attributes_count: int8, dropped_events_count: int8, dropped_links_count: int8, scope_schema_url: textNull,
+  scope_attributes: json, attributes: json, scope_schema_url: textNull,
   gen_ai_operation_name: textNull, gen_ai_provider_name: textNull, gen_ai_request_model: textNull, gen_ai_response_model: textNull,
   gen_ai_response_id: textNull, gen_ai_conversation_id: textNull, gen_ai_agent_name: textNull, gen_ai_tool_name: textNull,
   gen_ai_input_tokens: int8Null, gen_ai_output_tokens: int8Null, resource_id: textNull,
@@ -94,7 +93,11 @@ export const SCHEMA = {
       resource_id: text, service_name: textNull, service_version: textNull, attributes: json, schema_url: textNull,
       first_seen: col('timestamp with time zone', false, true),
     },
-    'verdict.span_rows': { ...SPAN_CORE, content_in_attributes: col('integer', true) },
+    'verdict.span_rows': {
+      ...SPAN_CORE, content_in_attributes: col('integer', true),
+      // NULL for none (the view shows [] and 0).
+      events: jsonNull, links: jsonNull, dropped_attributes_count: int8Null, dropped_events_count: int8Null, dropped_links_count: int8Null,
+    },
     'verdict.log_rows': LOG_CORE,
     'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET, correction: textNull },
     'verdict.evaluation_keys': { id: text, time },
@@ -141,7 +144,8 @@ export const SCHEMA = {
   views: {
     'verdict.spans': {
       ...SPAN_CORE, resource_attributes: json, resource_schema_url: textNull, service_version: textNull,
-      input_text: textNull, output_text: textNull,
+      input_text: textNull, output_text: textNull, duration_ns: int8, events: json, links: json,
+      dropped_attributes_count: int8, dropped_events_count: int8, dropped_links_count: int8,
     },
     'verdict.logs': { ...LOG_CORE, resource_attributes: json, resource_schema_url: textNull },
     'verdict.traces': {

@@ -45,9 +45,20 @@ function withResource(row: Row, n: Normalized): Row {
   return r ? { ...rest, resource_attributes: JSON.parse(r.attributes), resource_schema_url: r.schema_url } : { ...rest, resource_attributes: `no resource ${String(id)} in the batch` };
 }
 
+/** What verdict.spans shows for what the row leaves NULL: no events, no links, nothing dropped; and the duration. */
+function asViewed(row: Row): Row {
+  return {
+    ...row,
+    duration_ns: (row.end_time_unix_nano as bigint) - (row.start_time_unix_nano as bigint),
+    events: row.events ?? [], links: row.links ?? [],
+    dropped_attributes_count: row.dropped_attributes_count ?? 0n, dropped_events_count: row.dropped_events_count ?? 0n,
+    dropped_links_count: row.dropped_links_count ?? 0n,
+  };
+}
+
 function spans(req: ExportTraceServiceRequest): SpanOutput {
   const n = normalizeTraces(req, { policy: POLICY });
-  return { rows: readCopy(copyStream([n.batch.spans]), SPAN_COLUMNS).map((r) => withResource(r, n)), n };
+  return { rows: readCopy(copyStream([n.batch.spans]), SPAN_COLUMNS).map((r) => asViewed(withResource(r, n))), n };
 }
 
 function logRows(req: ExportLogsServiceRequest) {
@@ -109,7 +120,7 @@ describe('normalizeTraces', () => {
     const fromProto = proto.batch.spans;
     const fromJson = normalizeTraces(req.decodedJson(), { policy: NO_POLICY }).batch.spans;
     expect(Buffer.concat(fromJson.chunks).equals(Buffer.concat(fromProto.chunks))).toBe(true);
-    expect(readCopy(copyStream([fromProto]), SPAN_COLUMNS).map((r) => withResource(r, proto))).toEqual([{
+    expect(readCopy(copyStream([fromProto]), SPAN_COLUMNS).map((r) => asViewed(withResource(r, proto)))).toEqual([{
       trace_id: traceId, span_id: spanId, parent_span_id: '0102030405060708', trace_state: 'vendor=abc', name: 'chat gpt-4o', kind: 'client',
       // timestamptz keeps microseconds; the *_unix_nano columns keep the exact nanoseconds (beyond 2^53).
       start_time: 1767225600123456n, end_time: 1767225601987654n, start_time_unix_nano: 1767225600123456789n, end_time_unix_nano: 1767225601987654321n,

@@ -22,7 +22,11 @@ ALTER TABLE verdict.span_rows
   -- Content stored once: a content column that is, byte for byte, the attribute it came from is
   -- left NULL here, and verdict.spans reads it from the attribute. Bits: 1 gen_ai.input.messages,
   -- 2 gen_ai.output.messages, 4 gen_ai.tool.call.arguments, 8 gen_ai.tool.call.result.
-  ADD COLUMN content_in_attributes      integer;
+  ADD COLUMN content_in_attributes      integer,
+  -- The other way round: current GenAI attributes whose column holds exactly
+  -- their value are left out of `attributes` (src/normalize/stored-once.ts),
+  -- and verdict.spans puts them back from the columns (bits below).
+  ADD COLUMN attributes_in_columns      integer;
 
 CREATE INDEX span_rows_user_id ON verdict.span_rows (user_id) WHERE user_id IS NOT NULL;
 
@@ -68,6 +72,25 @@ CREATE TRIGGER span_messages_follow_logs AFTER DELETE ON verdict.log_rows
 ------------------------------------------------------------------------------
 
 ALTER TABLE verdict.trace_summary ADD COLUMN user_id text;
+
+-- The attributes a span row keeps in its columns only (attributes_in_columns),
+-- as they were sent: verdict.spans shows attributes || this.
+CREATE FUNCTION verdict.lifted_attributes(s verdict.span_rows) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+    'gen_ai.operation.name', CASE WHEN s.attributes_in_columns & 1 <> 0 THEN s.gen_ai_operation_name END,
+    'gen_ai.provider.name', CASE WHEN s.attributes_in_columns & 2 <> 0 THEN s.gen_ai_provider_name END,
+    'gen_ai.request.model', CASE WHEN s.attributes_in_columns & 4 <> 0 THEN s.gen_ai_request_model END,
+    'gen_ai.response.model', CASE WHEN s.attributes_in_columns & 8 <> 0 THEN s.gen_ai_response_model END,
+    'gen_ai.response.id', CASE WHEN s.attributes_in_columns & 16 <> 0 THEN s.gen_ai_response_id END,
+    'gen_ai.conversation.id', CASE WHEN s.attributes_in_columns & 32 <> 0 THEN s.gen_ai_conversation_id END,
+    'gen_ai.agent.name', CASE WHEN s.attributes_in_columns & 64 <> 0 THEN s.gen_ai_agent_name END,
+    'gen_ai.tool.name', CASE WHEN s.attributes_in_columns & 128 <> 0 THEN s.gen_ai_tool_name END,
+    'gen_ai.tool.call.id', CASE WHEN s.attributes_in_columns & 256 <> 0 THEN s.gen_ai_tool_call_id END,
+    'gen_ai.usage.input_tokens', CASE WHEN s.attributes_in_columns & 512 <> 0 THEN s.gen_ai_input_tokens END,
+    'gen_ai.usage.output_tokens', CASE WHEN s.attributes_in_columns & 1024 <> 0 THEN s.gen_ai_output_tokens END,
+    'user.id', CASE WHEN s.attributes_in_columns & 2048 <> 0 THEN s.user_id END))
+$$;
 
 -- A span's input and output messages, wherever they are stored (see content_in_attributes).
 CREATE FUNCTION verdict.input_messages(s verdict.span_rows) RETURNS jsonb
@@ -124,7 +147,8 @@ SELECT
   s.status_code, s.status_message, s.flags,
   s.service_name, s.scope_name, s.scope_version, s.scope_attributes,
   COALESCE(r.attributes, '{}'::jsonb) AS resource_attributes,
-  s.attributes, COALESCE(s.events, '[]'::jsonb) AS events, COALESCE(s.links, '[]'::jsonb) AS links,
+  CASE WHEN s.attributes_in_columns IS NULL THEN s.attributes ELSE s.attributes || verdict.lifted_attributes(s) END AS attributes,
+  COALESCE(s.events, '[]'::jsonb) AS events, COALESCE(s.links, '[]'::jsonb) AS links,
   COALESCE(s.dropped_attributes_count, 0) AS dropped_attributes_count, COALESCE(s.dropped_events_count, 0) AS dropped_events_count,
   COALESCE(s.dropped_links_count, 0) AS dropped_links_count,
   r.schema_url AS resource_schema_url, s.scope_schema_url,

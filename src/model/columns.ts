@@ -22,6 +22,7 @@ export const SPAN_COLUMNS = [
   // sql/0005_genai_content.sql
   'user_id', 'gen_ai_tool_call_id', 'gen_ai_system_instructions', 'gen_ai_input_messages', 'gen_ai_output_messages',
   'gen_ai_tool_call_arguments', 'gen_ai_tool_call_result', 'gen_ai_content_source', 'content_in_attributes',
+  'attributes_in_columns',
 ] as const;
 
 /** verdict.log_rows (read through the view verdict.logs), in LogRow's field order. */

@@ -24,6 +24,7 @@ import { evaluationId, evaluationRow, readEvaluation, type EvaluationPolicy } fr
 import { ATTR, CONTENT_ATTRIBUTES, EVALUATION_EVENT } from './genai.ts';
 import { INFERENCE_OPERATIONS, writeGenAiFields } from './genai-columns.ts';
 import { optionalId, requiredId } from './ids.ts';
+import { mayBeStoredOnce, STORED_ONCE } from './stored-once.ts';
 import { eventFragments, isMessageEvent } from './message-events.ts';
 import { RejectedItem, Rejections } from './rejections.ts';
 
@@ -201,7 +202,7 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   const lift = state.lift;
   lift.reset(name, span.attributes);
   const open = w.jsonbOpen();
-  spanAttributes(w, span.attributes, lift);
+  const storedOnce = spanAttributes(w, span.attributes, lift);
   w.close(open);
   const resource = envelope.resource;
   const eventVerdicts = state.derived.evaluations.length;
@@ -213,6 +214,8 @@ function spanRow(w: CopyWriter, span: Span, envelope: Envelope, state: RequestSt
   w.int8(span.droppedLinksCount === 0 ? null : span.droppedLinksCount >>> 0);
   finishLift(lift);
   writeGenAiFields(w, lift);
+  if (storedOnce === 0) w.null();
+  else w.int4(storedOnce);
 
   const operation = lift.text(COL.operation);
   const conversationId = lift.text(COL.conversationId);
@@ -268,12 +271,28 @@ function hasException(span: Span): boolean {
  * written as the JSON they hold, parsed once for both, and their bytes are
  * kept for the content columns.
  */
-function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): void {
+function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): number {
   w.byte(123); // {
+  let wrote = false;
+  // Keys stored once (in their column only), and keys seen: a repeated key is written, and then its last value stands, as in jsonb.
+  let once = 0;
+  let seen = 0;
   for (let i = 0; i < kvs.length; i++) {
     const kv = kvs[i] as KeyValue;
     const key = kv.key;
-    if (i > 0) w.byte(44);
+    const s = mayBeStoredOnce(key) ? STORED_ONCE.get(key) : undefined;
+    if (s !== undefined) {
+      const first = (seen & s.bit) === 0;
+      seen |= s.bit;
+      if (first && s.holds(kv.value)) {
+        once |= s.bit;
+        liftAttribute(lift, key, kv.value, undefined);
+        continue;
+      }
+      once &= ~s.bit;
+    }
+    if (wrote) w.byte(44);
+    wrote = true;
     w.jsonString(key);
     w.byte(58);
     // Content attributes are all gen_ai.*: one character test spares the set lookup for the rest.
@@ -283,6 +302,7 @@ function spanAttributes(w: CopyWriter, kvs: readonly KeyValue[], lift: Lift): vo
     liftAttribute(lift, key, kv.value, written);
   }
   w.byte(125);
+  return once;
 }
 
 /** OpenInference annotations and evaluations on a span → verdicts on the span, its trace or its session. */

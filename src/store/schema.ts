@@ -94,7 +94,7 @@ export const SCHEMA = {
       first_seen: col('timestamp with time zone', false, true),
     },
     'verdict.span_rows': {
-      ...SPAN_CORE, content_in_attributes: col('integer', true),
+      ...SPAN_CORE, content_in_attributes: col('integer', true), attributes_in_columns: col('integer', true),
       // NULL for none (the view shows [] and 0).
       events: jsonNull, links: jsonNull, dropped_attributes_count: int8Null, dropped_events_count: int8Null, dropped_links_count: int8Null,
     },

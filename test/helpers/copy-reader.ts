@@ -24,7 +24,7 @@ export const COLUMN_TYPES: Readonly<Record<string, ColumnType>> = {
   gen_ai_conversation_id: 'text', gen_ai_agent_name: 'text', gen_ai_tool_name: 'text', gen_ai_input_tokens: 'int8', gen_ai_output_tokens: 'int8',
   user_id: 'text', gen_ai_tool_call_id: 'text', gen_ai_system_instructions: 'jsonb', gen_ai_input_messages: 'jsonb', gen_ai_output_messages: 'jsonb',
   gen_ai_tool_call_arguments: 'jsonb', gen_ai_tool_call_result: 'jsonb', input_text: 'text', output_text: 'text', gen_ai_content_source: 'text',
-  content_in_attributes: 'int4',
+  content_in_attributes: 'int4', attributes_in_columns: 'int4',
   // verdict.logs (columns not listed above)
   id: 'text', time: 'timestamptz', observed_time: 'timestamptz', time_unix_nano: 'int8', observed_time_unix_nano: 'int8',
   severity_number: 'int4', severity_text: 'text', event_name: 'text', body: 'jsonb',

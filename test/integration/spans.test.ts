@@ -212,6 +212,42 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
     ]);
   });
 
+  it('stores lifted attributes once: in their column only, and the view shows the attributes as sent', async () => {
+    const traceId = hexId(16, 18);
+    const long = 'm'.repeat(1100);
+    const every = [
+      str('gen_ai.operation.name', 'chat'), str('gen_ai.provider.name', 'openai'), str('gen_ai.request.model', 'gpt-4o'),
+      str('gen_ai.response.model', 'gpt-4o-2024-08-06'), str('gen_ai.response.id', 'chatcmpl-9'), str('gen_ai.conversation.id', 'conv-9'),
+      str('gen_ai.agent.name', 'support'), str('gen_ai.tool.name', 'lookup'), str('gen_ai.tool.call.id', 'call_9'),
+      int('gen_ai.usage.input_tokens', 100), int('gen_ai.usage.output_tokens', 20), str('user.id', 'u-9'), str('app.other', 'kept'),
+    ];
+    const spans = [
+      { traceId, spanId: hexId(8, 181), name: 'every key', kind: 3, startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: every },
+      // Values a column does not hold as they are stay in the attributes: a mapped provider, tokens as text, text too long
+      // to lift, a key sent twice (the last one stands, as in jsonb).
+      {
+        traceId, spanId: hexId(8, 182), name: 'kept', kind: 3, startTimeUnixNano: T0, endTimeUnixNano: T1,
+        attributes: [str('gen_ai.provider.name', 'openai.chat'), str('gen_ai.usage.input_tokens', '12'), str('gen_ai.request.model', long),
+          str('gen_ai.agent.name', 'first'), str('gen_ai.agent.name', 'second')],
+      },
+    ];
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
+    const asSent = (kvs: Array<{ key: string; value: Record<string, unknown> }>) =>
+      Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? Number(kv.value.intValue)]));
+    const view = await t.query<{ name: string; attributes: unknown }>(`SELECT name, attributes FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY name`);
+    expect(view).toEqual([
+      { name: 'every key', attributes: asSent(every) },
+      { name: 'kept', attributes: { 'gen_ai.provider.name': 'openai.chat', 'gen_ai.usage.input_tokens': '12', 'gen_ai.request.model': long, 'gen_ai.agent.name': 'second' } },
+    ]);
+    const stored = await t.query<{ name: string; attributes: unknown; attributes_in_columns: number | null }>(
+      `SELECT name, attributes, attributes_in_columns FROM verdict.span_rows WHERE trace_id = '${traceId}' ORDER BY name`);
+    expect(stored).toEqual([
+      // Every bit of src/normalize/stored-once.ts, each put back by the view's verdict.lifted_attributes.
+      { name: 'every key', attributes: { 'app.other': 'kept' }, attributes_in_columns: 4095 },
+      { name: 'kept', attributes: { 'gen_ai.provider.name': 'openai.chat', 'gen_ai.usage.input_tokens': '12', 'gen_ai.request.model': long, 'gen_ai.agent.name': 'second' }, attributes_in_columns: null },
+    ]);
+  });
+
   it('stores the official example trace.json as given', async () => {
     const body = readFileSync(new URL('../fixtures/otlp/trace.json', import.meta.url), 'utf8');
     const res = await postJson(`${t.httpUrl}/v1/traces`, body);

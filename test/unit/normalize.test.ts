@@ -13,6 +13,7 @@ import { LOG_COLUMNS, SPAN_COLUMNS } from '../../src/model/columns.ts';
 import type { EvaluationRow } from '../../src/model/rows.ts';
 import { NO_POLICY } from '../../src/normalize/evaluations.ts';
 import { normalizeLogs } from '../../src/normalize/logs.ts';
+import { STORED_ONCE } from '../../src/normalize/stored-once.ts';
 import { normalizeTraces, type Normalized } from '../../src/normalize/spans.ts';
 import { decodeLogsJson, decodeTraceJson } from '../../src/otlp/json.ts';
 import type { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../src/otlp/types.ts';
@@ -45,10 +46,31 @@ function withResource(row: Row, n: Normalized): Row {
   return r ? { ...rest, resource_attributes: JSON.parse(r.attributes), resource_schema_url: r.schema_url } : { ...rest, resource_attributes: `no resource ${String(id)} in the batch` };
 }
 
-/** What verdict.spans shows for what the row leaves NULL: no events, no links, nothing dropped; and the duration. */
+/** The column that holds each attribute stored once (sql/0005_genai_content.sql, verdict.lifted_attributes). */
+const ONCE_COLUMN: Record<string, string> = {
+  'gen_ai.operation.name': 'gen_ai_operation_name', 'gen_ai.provider.name': 'gen_ai_provider_name', 'gen_ai.request.model': 'gen_ai_request_model',
+  'gen_ai.response.model': 'gen_ai_response_model', 'gen_ai.response.id': 'gen_ai_response_id', 'gen_ai.conversation.id': 'gen_ai_conversation_id',
+  'gen_ai.agent.name': 'gen_ai_agent_name', 'gen_ai.tool.name': 'gen_ai_tool_name', 'gen_ai.tool.call.id': 'gen_ai_tool_call_id',
+  'gen_ai.usage.input_tokens': 'gen_ai_input_tokens', 'gen_ai.usage.output_tokens': 'gen_ai_output_tokens', 'user.id': 'user_id',
+};
+
+/**
+ * What verdict.spans shows for what the row leaves NULL: no events, no links,
+ * nothing dropped; the duration; and the attributes stored in their columns
+ * only, put back.
+ */
 function asViewed(row: Row): Row {
+  const { attributes_in_columns: once, ...rest } = row;
+  const attributes = { ...(row.attributes as Record<string, unknown>) };
+  for (const [key, { bit }] of STORED_ONCE) {
+    if (((once as number | null) ?? 0) & bit) {
+      const v = row[ONCE_COLUMN[key] as string];
+      attributes[key] = typeof v === 'bigint' ? Number(v) : v;
+    }
+  }
   return {
-    ...row,
+    ...rest,
+    attributes,
     duration_ns: (row.end_time_unix_nano as bigint) - (row.start_time_unix_nano as bigint),
     events: row.events ?? [], links: row.links ?? [],
     dropped_attributes_count: row.dropped_attributes_count ?? 0n, dropped_events_count: row.dropped_events_count ?? 0n,

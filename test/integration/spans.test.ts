@@ -223,6 +223,8 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
     ];
     const spans = [
       { traceId, spanId: hexId(8, 181), name: 'every key', kind: 3, startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: every },
+      // One key alone: each bit puts back its own attribute.
+      ...every.slice(0, 12).map((kv, i) => ({ traceId, spanId: hexId(8, 190 + i), name: `only ${kv.key}`, kind: 3, startTimeUnixNano: T0, endTimeUnixNano: T1, attributes: [kv] })),
       // Values a column does not hold as they are stay in the attributes: a mapped provider, tokens as text, text too long
       // to lift, a key sent twice (the last one stands, as in jsonb).
       {
@@ -234,13 +236,17 @@ describe.each(BACKENDS)('spans on %s', (backend) => {
     expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson(spans))).status).toBe(200);
     const asSent = (kvs: Array<{ key: string; value: Record<string, unknown> }>) =>
       Object.fromEntries(kvs.map((kv) => [kv.key, kv.value.stringValue ?? Number(kv.value.intValue)]));
-    const view = await t.query<{ name: string; attributes: unknown }>(`SELECT name, attributes FROM verdict.spans WHERE trace_id = '${traceId}' ORDER BY name`);
+    const view = await t.query<{ name: string; attributes: unknown }>(`SELECT name, attributes FROM verdict.spans WHERE trace_id = '${traceId}' AND name NOT LIKE 'only %' ORDER BY name`);
+    const alone = await t.query<{ name: string; attributes: unknown; attributes_in_columns: number }>(
+      `SELECT s.name, s.attributes, r.attributes_in_columns FROM verdict.spans s JOIN verdict.span_rows r USING (trace_id, span_id, start_time)
+       WHERE s.trace_id = '${traceId}' AND s.name LIKE 'only %' ORDER BY r.attributes_in_columns`);
+    expect(alone).toEqual(every.slice(0, 12).map((kv, i) => ({ name: `only ${kv.key}`, attributes: asSent([kv]), attributes_in_columns: 2 ** i })));
     expect(view).toEqual([
       { name: 'every key', attributes: asSent(every) },
       { name: 'kept', attributes: { 'gen_ai.provider.name': 'openai.chat', 'gen_ai.usage.input_tokens': '12', 'gen_ai.request.model': long, 'gen_ai.agent.name': 'second' } },
     ]);
     const stored = await t.query<{ name: string; attributes: unknown; attributes_in_columns: number | null }>(
-      `SELECT name, attributes, attributes_in_columns FROM verdict.span_rows WHERE trace_id = '${traceId}' ORDER BY name`);
+      `SELECT name, attributes, attributes_in_columns FROM verdict.span_rows WHERE trace_id = '${traceId}' AND name NOT LIKE 'only %' ORDER BY name`);
     expect(stored).toEqual([
       // Every bit of src/normalize/stored-once.ts, each put back by the view's verdict.lifted_attributes.
       { name: 'every key', attributes: { 'app.other': 'kept' }, attributes_in_columns: 4095 },

@@ -262,6 +262,8 @@ async function exportCommand(cfg: Config, options: ExportOptions, log: Logger, h
         progress(`exported ${runs} runs (${Math.round(runs / ((lastReport - started) / 1000))}/s); resume with --after ${cursor}\n`);
       }
     }
+    // Everything written is flushed before the process exits (a pipe may still hold a queue).
+    if (hooks.out) await new Promise<void>((resolve) => hooks.out!.write('', () => resolve()));
   } finally {
     await store.close();
   }

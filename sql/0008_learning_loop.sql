@@ -69,6 +69,36 @@ RETURN CASE WHEN expected IS NULL OR expected >= 1 THEN NULL ELSE (observed - ex
 -- Judge calibration
 ------------------------------------------------------------------------------
 
+-- Cohen's kappa on polarity as an aggregate over (judge, human) pairs, for
+-- panels and alerts over any grouping: the state is the 3×3 table of
+-- polarities (row: the judge's, column: the human's; positive, negative,
+-- neutral), pairs missing either polarity left out.
+CREATE FUNCTION verdict.polarity_table_add(state bigint[], judge text, human text) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE
+  WHEN array_position(ARRAY['positive', 'negative', 'neutral'], judge) IS NULL
+    OR array_position(ARRAY['positive', 'negative', 'neutral'], human) IS NULL THEN state
+  ELSE (
+    SELECT array_agg(CASE WHEN u.k = 3 * (array_position(ARRAY['positive', 'negative', 'neutral'], judge) - 1)
+                                   + array_position(ARRAY['positive', 'negative', 'neutral'], human)
+                          THEN u.n + 1 ELSE u.n END ORDER BY u.k)
+    FROM unnest(state) WITH ORDINALITY AS u(n, k))
+END;
+
+CREATE FUNCTION verdict.polarity_table_kappa(s bigint[]) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (
+  SELECT verdict.kappa(
+    (s[1] + s[5] + s[9])::double precision / n,
+    ((s[1] + s[2] + s[3]) * (s[1] + s[4] + s[7]) + (s[4] + s[5] + s[6]) * (s[2] + s[5] + s[8]) + (s[7] + s[8] + s[9]) * (s[3] + s[6] + s[9]))::double precision / (n * n))
+  FROM (SELECT NULLIF(s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7] + s[8] + s[9], 0) AS n) t
+);
+
+CREATE AGGREGATE verdict.polarity_kappa(text, text) (
+  SFUNC = verdict.polarity_table_add, STYPE = bigint[], FINALFUNC = verdict.polarity_table_kappa,
+  INITCOND = '{0,0,0,0,0,0,0,0,0}'
+);
+
 -- What a verdict is about: a span ('span'; a completion verdict is resolved
 -- to its span, so it counts as one), a run ('trace') or a thread ('conversation').
 CREATE FUNCTION verdict.verdict_level(trace_id text, span_id text, response_id text, conversation_id text) RETURNS text
@@ -82,7 +112,10 @@ END;
 -- One row per LLM-judge verdict and the human verdict (a user's or a
 -- reviewer's) on the same target, matched by evaluation name or by a
 -- configured pair: on the same span, on the same run, on the same thread,
--- and (pair_span_with_run) a span's verdict with its run's. Of several
+-- and (pair_span_with_run) a span's verdict with its run's. A verdict on the
+-- run's root span is a verdict on the run: that is how a log record
+-- parented to the root says it (judge_target and human_target still say
+-- what each verdict named). Of several
 -- human verdicts of one name and source on a target, the latest counts (a
 -- user who changed their mind). Filter by `time` (the judge's verdict) or `week`.
 CREATE VIEW verdict.judge_human_pairs AS
@@ -127,12 +160,11 @@ CROSS JOIN LATERAL (
     AND (x.name = j.name OR EXISTS (
       SELECT FROM verdict.judge_pairs p
       WHERE p.human_name = x.name AND (p.judge_name = j.name OR p.judge_name = j.attributes ->> 'verdict.evaluator.name')))
-    AND CASE
-      WHEN verdict.verdict_level(j.trace_id, j.span_id, j.response_id, j.conversation_id)
-         = verdict.verdict_level(x.trace_id, x.span_id, x.response_id, x.conversation_id)
-        THEN verdict.verdict_level(x.trace_id, x.span_id, x.response_id, x.conversation_id) = 'trace' OR x.target_span_id = j.target_span_id
-      ELSE cfg.pair_span_with_run
-    END
+    -- The same span (two verdicts on the run share its root), or the run and one of its spans.
+    AND (x.target_span_id IS NOT DISTINCT FROM j.target_span_id
+      OR (cfg.pair_span_with_run AND (
+        verdict.verdict_level(j.trace_id, j.span_id, j.response_id, j.conversation_id) = 'trace' OR j.target_span_id = t.root_span_id
+        OR verdict.verdict_level(x.trace_id, x.span_id, x.response_id, x.conversation_id) = 'trace' OR x.target_span_id = t.root_span_id)))
   ORDER BY x.name, x.source, x.time DESC, x.id
 ) h
 WHERE j.source = 'llm_judge' AND j.target_trace_id IS NOT NULL

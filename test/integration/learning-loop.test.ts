@@ -56,6 +56,7 @@ const CAL_RUNS = 20;
 const calTrace = (i: number) => hexId(16, i);
 const calRoot = (i: number) => hexId(8, 300 + i);
 const calChat = (i: number) => hexId(8, 500 + i);
+const calTool = (i: number) => hexId(8, 700 + i);
 /** Judge and human polarity per run: 7 agree positive, 3 judge+ human-, 2 judge- human+, 8 agree negative. */
 const TABLE: Array<[boolean, boolean]> = [
   ...Array.from({ length: 7 }, () => [true, true] as [boolean, boolean]),
@@ -72,6 +73,7 @@ function calibrationSpans(): SpanSpec[] {
     return [
       { traceId: calTrace(i), spanId: calRoot(i), name: 'invoke_agent helper', start: ns(start), end: ns(start + 5000), attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'helper' } },
       { traceId: calTrace(i), spanId: calChat(i), parentSpanId: calRoot(i), name: 'chat', start: ns(start + 100), end: ns(start + 4000), attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.response.model': 'gpt-x' } },
+      { traceId: calTrace(i), spanId: calTool(i), parentSpanId: calRoot(i), name: 'execute_tool search', start: ns(start + 4100), end: ns(start + 4500), attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' } },
     ];
   }).flat();
 }
@@ -87,7 +89,8 @@ function calibrationVerdicts(): object[] {
       attributes: { 'verdict.evaluator.name': 'helpfulness', 'verdict.evaluator.version': 'v1', 'gen_ai.response.model': 'judge-model-a' },
     });
     out.push({
-      trace_id: calTrace(i), name: 'thumbs', score_label: human ? 'thumbs_up' : 'thumbs_down', source: 'user', time: iso(at + MIN),
+      // Most on the run; run 3's on its root span, which is the same target.
+      trace_id: calTrace(i), ...(i === 3 ? { span_id: calRoot(i) } : {}), name: 'thumbs', score_label: human ? 'thumbs_up' : 'thumbs_down', source: 'user', time: iso(at + MIN),
       ...(scores ? { score_value: scores[1] } : {}),
     });
   });
@@ -96,9 +99,9 @@ function calibrationVerdicts(): object[] {
   // A same-name pair on one span, with no configuration: judge and reviewer agree.
   out.push({ trace_id: calTrace(1), span_id: calChat(1), name: 'accuracy', score_label: 'correct', source: 'llm_judge', time: iso(T0 + MIN + 20_000) });
   out.push({ trace_id: calTrace(1), span_id: calChat(1), name: 'accuracy', score_label: 'incorrect', source: 'reviewer', time: iso(T0 + MIN + 30_000), correction: 'no' });
-  // Not pairs: a reviewer's verdict of the same name on another span, and a human verdict of an unpaired name.
+  // Not pairs: a reviewer's verdict of the same name on another span (not the run's root), and a human verdict of an unpaired name.
   out.push({ trace_id: calTrace(2), span_id: calChat(2), name: 'accuracy', score_label: 'correct', source: 'llm_judge', time: iso(T0 + 2 * MIN + 20_000) });
-  out.push({ trace_id: calTrace(2), span_id: calRoot(2), name: 'accuracy', score_label: 'incorrect', source: 'reviewer', time: iso(T0 + 2 * MIN + 30_000) });
+  out.push({ trace_id: calTrace(2), span_id: calTool(2), name: 'accuracy', score_label: 'incorrect', source: 'reviewer', time: iso(T0 + 2 * MIN + 30_000) });
   out.push({ trace_id: calTrace(3), name: 'tone', score_label: 'bad', source: 'user', time: iso(T0 + 3 * MIN + 30_000) });
   return out;
 }
@@ -229,6 +232,9 @@ describe.each(BACKENDS)('the learning loop on %s', (backend) => {
       expect(r.mae).toBeCloseTo(0.35, 12);
       expect(r.pearson).toBeCloseTo(0.3 / Math.sqrt(0.375), 12);
       expect([r.kappa_threshold, r.below_threshold]).toEqual([0.6, true]);
+      // The aggregate the dashboard and alerts use gives the same.
+      const [agg] = await t.query<{ kappa: number }>(`SELECT verdict.polarity_kappa(judge_polarity, human_polarity) AS kappa FROM verdict.judge_human_pairs WHERE judge = 'helpfulness' AND time >= '${iso(T0)}' AND time < '${iso(T0 + DAY)}'`);
+      expect(agg!.kappa).toBeCloseTo(0.5, 12);
     });
 
     it('pairs verdicts of the same name on the same span without configuration, and nothing else', async () => {

@@ -83,8 +83,16 @@ const DEPLOYMENTS: Deployment[] = [
 ];
 
 const TOOLS = ['lookup_order', 'search_kb', 'issue_refund', 'send_email'];
-/** What users ask (runs of one agent with the same question are one task in verdict.tasks). */
-const QUESTIONS = ['Where is my parcel?', 'How do I get a refund for a delayed parcel?', 'Can I change my delivery address?'];
+/**
+ * What users ask (runs of one agent with the same question are one task in
+ * verdict.tasks): three per deployment, each once in a conversation, so the
+ * cookbook's `repeat` rule does not fire on them (the two support-agent
+ * deployments reuse conversation IDs, so they ask different questions).
+ */
+const QUESTIONS = [
+  'Where is my parcel?', 'How do I get a refund for a delayed parcel?', 'Can I change my delivery address?',
+  'My parcel is late, what now?', 'Can I get my money back?', 'Please send it to my office instead.',
+];
 
 function idGenerator(r: () => number) {
   const hex = (bytes: number): string => {
@@ -203,7 +211,7 @@ export async function makeSeed(seed = 5): Promise<SeedData> {
             'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': providerName, 'gen_ai.request.model': model, 'gen_ai.response.model': model,
             'gen_ai.response.id': `resp-${d.agent}-${d.version}-${i}-${c}`, 'gen_ai.conversation.id': conversation,
             'gen_ai.usage.input_tokens': input, 'gen_ai.usage.output_tokens': output, 'gen_ai.response.finish_reasons': ['stop'],
-            'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: QUESTIONS[i % QUESTIONS.length] }] }]),
+            'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: QUESTIONS[((3 * DEPLOYMENTS.indexOf(d)) % QUESTIONS.length) + (i % 3)] }] }]),
             'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: bad ? 'I am not sure.' : 'Your parcel ships today.' }], finish_reason: 'stop' }]),
           },
         }, rootCtx);

@@ -143,6 +143,7 @@ async function queries(c: pg.Client): Promise<Query[]> {
     ...readmeQueries().map((q) => ({ ...q, sql: q.sql.replace(/'5b8efff798038103d269b633813fc60c'/, `'${trace}'`) })),
     ...documented('cookbook.md', 'cookbook'),
     ...documented('feedback.md', 'feedback.md'),
+    ...documented('closing-the-loop.md', 'closing-the-loop'),
   ];
   const now = new Date();
   for (const [label, hours] of [['6h', 6], ['7d', 168]] as const) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * The process entry: `verdict [serve]`, `verdict migrate`, `verdict prune`,
+ * `verdict export`, `verdict compare`,
  * `verdict --help`. The only module that reads process.env or exits. A
  * failure prints one line on stderr: a configuration problem exits 2,
  * anything else 1; the stack trace only with --log-level debug or trace.
@@ -14,6 +15,8 @@ async function main(argv: string[]): Promise<number> {
   parsed = parseCommand(argv, process.env);
   return runCommand(parsed, {
     print: (text) => process.stdout.write(text),
+    out: process.stdout,
+    progress: (text) => process.stderr.write(text),
     stdoutIsTerminal: process.stdout.isTTY === true,
     onSignal: (signal, handler) => process.on(signal, handler),
     exitNow: (code) => process.exit(code),

@@ -1,8 +1,9 @@
 /**
- * The commands (`serve`, `migrate`, `prune`): their flags, their help, and
+ * The commands (`serve`, `migrate`, `prune`, `export`, `compare`): their flags, their help, and
  * how each runs. `cli.ts` is the process entry that calls `runCommand` and
  * turns its outcome into an exit code.
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { startServer, type RunningServer } from './app/server.ts';
@@ -11,6 +12,9 @@ import { ConfigError } from './errors.ts';
 import { openDatabase } from './app/database.ts';
 import { SUMMARY_INTERVAL_MS } from './app/summary.ts';
 import { createLogger, type Logger } from './log.ts';
+import { compareTasks, renderComparison, type CompareOptions } from './loop/compare.ts';
+import { exportRuns } from './loop/export.ts';
+import { OPTION_NAMES, parseExportOptions, type ExportOptions } from './loop/options.ts';
 import { openStore } from './store/open.ts';
 import { DEFAULT_BATCH_SIZE, parseAge, prune, type PruneOptions } from './store/prune.ts';
 
@@ -42,6 +46,42 @@ export const COMMANDS = {
   --batch-size <rows>          rows per delete transaction (default ${DEFAULT_BATCH_SIZE})
 `,
   },
+  export: {
+    usage: 'verdict export [--format verdict|messages|dataset] [--polarity negative] [--name N] [--since 7d] ... [settings]',
+    summary: 'write runs selected by their verdicts as JSON lines on stdout: an eval set (docs/closing-the-loop.md)',
+    options: {
+      ...Object.fromEntries(OPTION_NAMES.filter((n) => n !== 'correction').map((n) => [n, { type: 'string' as const }])),
+      correction: { type: 'boolean' },
+      'no-correction': { type: 'boolean' },
+    },
+    optionsHelp: `  --format <f>                 verdict (everything), messages ({"messages": [...]}), dataset ({input, expected_output, metadata})
+  --name <evaluation>          runs with a verdict of this evaluation name
+  --label <label>              ... with this label
+  --polarity <p>               ... with this polarity: positive, negative, neutral
+  --source <s>                 ... from this source: user, indirect, llm_judge, rule, reviewer
+                               (name, label, polarity and source all apply to one verdict)
+  --service <name>             runs of this service (the root's service.name)
+  --model <model>              runs whose last model call used this model
+  --since <time|age>           runs started from then: 2026-03-02, 2026-03-02T08:00:00Z, or 7d, 12h ago
+  --until <time|age>           runs started before then
+  --correction                 only runs a reviewer corrected (the correction is the expected output)
+  --no-correction              only runs without a correction
+  --after <cursor>             resume after this run (progress on stderr prints the cursor)
+  --limit <n>                  at most n runs
+`,
+  },
+  compare: {
+    usage: 'verdict compare [--task ID | --trace ID] [--since 7d] [--until T] [--limit 5] [--json] [settings]',
+    summary: 'show the best and the worst run of a task side by side: tools, spans, tokens, latency, errors, verdicts',
+    options: { task: { type: 'string' }, trace: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    optionsHelp: `  --task <id>                  a task (verdict.tasks.task_id)
+  --trace <id>                 the task of this run
+  --since <time|age>           runs started from then (default 7d)
+  --until <time|age>           runs started before then (default now)
+  --limit <n>                  without --task or --trace: how many tasks with good and bad runs (default 5)
+  --json                       one JSON line per comparison instead of text
+`,
+  },
 } satisfies Record<string, Command>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -67,7 +107,9 @@ export type Parsed =
   | { command: 'help'; text: string }
   | { command: 'serve'; config: Config; summaryIntervalMs: number }
   | { command: 'migrate'; config: Config }
-  | { command: 'prune'; config: Config; options: PruneOptions };
+  | { command: 'prune'; config: Config; options: PruneOptions }
+  | { command: 'export'; config: Config; options: ExportOptions }
+  | { command: 'compare'; config: Config; options: CompareOptions; json: boolean };
 
 /** Parses a command line into the command and its validated settings; ConfigError names what is wrong. */
 export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, now = Date.now()): Parsed {
@@ -84,6 +126,8 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   const config = loadConfig({ flags: line.values, env });
   if (command === 'serve') return { command, config, summaryIntervalMs: summaryInterval(env.VERDICT_SUMMARY_INTERVAL) };
   if (command === 'migrate') return { command, config };
+  if (command === 'export') return { command, config, options: exportOptions(line.values, now) };
+  if (command === 'compare') return { command, config, options: compareOptions(line.values, now), json: line.values.json === true };
   return { command, config, options: pruneOptions(line.values, now) };
 }
 
@@ -110,9 +154,37 @@ function pruneOptions(v: Record<string, string | boolean | undefined>, now: numb
   return { olderThanMs, keepWithVerdicts: v['keep-with-verdicts'] === true, batchSize };
 }
 
+function exportOptions(v: Record<string, string | boolean | undefined>, now: number): ExportOptions {
+  if (v.correction === true && v['no-correction'] === true) throw new ConfigError('--correction and --no-correction exclude each other');
+  const values = { ...v, correction: v.correction === true ? true : v['no-correction'] === true ? false : undefined };
+  return parseExportOptions(values, (m) => new ConfigError(m), (n) => `--${n}`, now);
+}
+
+function compareOptions(v: Record<string, string | boolean | undefined>, now: number): CompareOptions {
+  if (v.task !== undefined && v.trace !== undefined) throw new ConfigError('give --task or --trace, not both');
+  // The time flags read as the export's do.
+  const range = parseExportOptions({ since: v.since ?? '7d', until: v.until }, (m) => new ConfigError(m), (n) => `--${n}`, now);
+  let limit = 5;
+  if (typeof v.limit === 'string') {
+    limit = /^\d+$/.test(v.limit) ? Number(v.limit) : NaN;
+    if (!(limit >= 1 && limit <= 1000)) throw new ConfigError(`invalid --limit: ${JSON.stringify(v.limit)} is not an integer from 1 to 1000`);
+  }
+  return {
+    ...(typeof v.task === 'string' ? { task: v.task } : {}),
+    ...(typeof v.trace === 'string' ? { trace: v.trace.toLowerCase() } : {}),
+    since: range.since as Date,
+    until: range.until ?? new Date(now),
+    limit,
+  };
+}
+
 /** What runs a command needs from the process: output, and the signals it reacts to. */
 export interface ProcessHooks {
   print(text: string): void;
+  /** Where `export` streams its lines (stdout); print() is used when absent. */
+  out?: NodeJS.WritableStream;
+  /** Progress lines (stderr). */
+  progress?(text: string): void;
   /** Whether stdout is a terminal: --log-format auto then writes text, else JSON lines (the default). */
   stdoutIsTerminal?: boolean;
   onSignal(signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM', handler: () => void): void;
@@ -127,9 +199,12 @@ export async function runCommand(p: Parsed, hooks: ProcessHooks): Promise<number
     return 0;
   }
   const format = p.config.logFormat === 'auto' ? (hooks.stdoutIsTerminal === true ? 'text' : 'json') : p.config.logFormat;
-  const log = createLogger(p.config.logLevel, format);
+  // Commands whose output is data keep stdout for it: their logs go to stderr.
+  const log = createLogger(p.config.logLevel, format, p.command === 'export' || p.command === 'compare' ? 2 : 1);
   if (p.command === 'migrate') return migrate(p.config, log);
   if (p.command === 'prune') return pruneCommand(p.config, p.options, log);
+  if (p.command === 'export') return exportCommand(p.config, p.options, log, hooks);
+  if (p.command === 'compare') return compareCommand(p.config, p.options, p.json, log, hooks);
   return serve(p.config, p.summaryIntervalMs, log, hooks);
 }
 
@@ -155,6 +230,61 @@ async function pruneCommand(cfg: Config, options: PruneOptions, log: Logger): Pr
     await store.close();
   }
   return 0;
+}
+
+/** Opens the database of the settings for a command that reads it; a wrong data directory says so rather than making an empty one. */
+async function openForReading(cfg: Config, log: Logger) {
+  if (!cfg.databaseUrl && !cfg.dataDir.startsWith('memory://') && !existsSync(cfg.dataDir)) {
+    throw new ConfigError(`no embedded database in ${cfg.dataDir}; set --data-dir or --database-url`);
+  }
+  return openStore({ ...cfg, pgPort: 0 }, log);
+}
+
+async function exportCommand(cfg: Config, options: ExportOptions, log: Logger, hooks: ProcessHooks): Promise<number> {
+  const store = await openForReading(cfg, log);
+  const progress = hooks.progress ?? (() => {});
+  const started = performance.now();
+  let runs = 0;
+  let cursor = '';
+  let lastReport = started;
+  try {
+    for await (const { line, cursor: c } of exportRuns(store.db, options)) {
+      if (hooks.out) {
+        // Wait while the reader is behind, so memory stays one page.
+        if (!hooks.out.write(line)) await once(hooks.out, 'drain');
+      } else {
+        hooks.print(line);
+      }
+      runs++;
+      cursor = c;
+      if (performance.now() - lastReport > 2000) {
+        lastReport = performance.now();
+        progress(`exported ${runs} runs (${Math.round(runs / ((lastReport - started) / 1000))}/s); resume with --after ${cursor}\n`);
+      }
+    }
+    // Everything written is flushed before the process exits (a pipe may still hold a queue).
+    if (hooks.out) await new Promise<void>((resolve) => hooks.out!.write('', () => resolve()));
+  } finally {
+    await store.close();
+  }
+  progress(`exported ${runs} runs in ${((performance.now() - started) / 1000).toFixed(1)} s${cursor ? `; the last cursor is ${cursor}` : ''}\n`);
+  return 0;
+}
+
+async function compareCommand(cfg: Config, options: CompareOptions, json: boolean, log: Logger, hooks: ProcessHooks): Promise<number> {
+  const store = await openForReading(cfg, log);
+  try {
+    const found = await compareTasks(store.db, options);
+    if (found.length === 0) {
+      const what = options.trace ? `the task of run ${options.trace}` : options.task ? `task ${options.task}` : 'any task';
+      (hooks.progress ?? hooks.print)(`no good and bad runs of ${what} started between ${options.since.toISOString()} and ${options.until.toISOString()}\n`);
+      return 1;
+    }
+    hooks.print(json ? found.map((c) => `${JSON.stringify(c)}\n`).join('') : `${found.map(renderComparison).join('\n\n')}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
 
 async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks: ProcessHooks): Promise<number> {

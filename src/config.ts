@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogFormat, LogLevel } from './log.ts';
+import { parseLoopConfig, type LoopConfig } from './loop/config.ts';
 
 export interface Config {
   host: string;
@@ -43,6 +44,8 @@ export interface Config {
   tlsKey: string | null;
   /** The `feedback:` section of the config file: polarity labels and thresholds, source rules. */
   feedback: FeedbackConfig;
+  /** The `learning_loop:` section: judge/human pairs, the kappa threshold, what drift reports read. */
+  learningLoop: LoopConfig;
 }
 
 type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path' | 'url' | 'format';
@@ -86,7 +89,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** YAML keys that are structured sections rather than settings. */
-const SECTIONS = new Set(['feedback']);
+const SECTIONS = new Set(['feedback', 'learning_loop']);
 
 export { ConfigError };
 
@@ -143,12 +146,14 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   flags.delete('config');
   const fromFile = file ? readConfigFile(file) : {};
   let feedback: FeedbackConfig;
+  let learningLoop: LoopConfig;
   try {
     feedback = parseFeedbackConfig(fromFile.feedback);
+    learningLoop = parseLoopConfig(fromFile.learning_loop);
   } catch (err) {
     throw err instanceof ConfigError && file ? new ConfigError(`${err.message} (in ${file})`) : err;
   }
-  const out: Record<string, unknown> = { feedback };
+  const out: Record<string, unknown> = { feedback, learningLoop };
   for (const s of SETTINGS) {
     let raw: unknown = s.default;
     let origin = 'default';

@@ -13,6 +13,7 @@ import type { Config } from '../config.ts';
 import { ConfigError, StartupError, UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { sqlState } from '../store/db-errors.ts';
+import { syncLoopSettings } from '../loop/sync.ts';
 import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 
@@ -46,6 +47,8 @@ export async function openDatabase(cfg: Config, log: Logger, opts: OpenOptions =
     for (let attempt = 1; ; attempt++) {
       try {
         const applied = await store.migrate();
+        // What the learning-loop views read from the configuration (src/loop/sync.ts).
+        await syncLoopSettings(store.db, cfg.learningLoop);
         if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
         if (attempt > 1) log.info({ database: where, attempts: attempt }, `PostgreSQL at ${where} is reachable`);
         return { store, applied };

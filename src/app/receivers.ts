@@ -10,10 +10,11 @@ import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { corsMiddleware } from '../receivers/cors.ts';
+import { exportRoute } from '../receivers/export.ts';
 import { feedbackRoute } from '../receivers/feedback.ts';
 import { GrpcReceiver } from '../receivers/grpc.ts';
 import { HttpReceiver } from '../receivers/http.ts';
-import type { Readiness } from '../store/store.ts';
+import type { Readiness, Store } from '../store/store.ts';
 import type { Inputs } from './inputs.ts';
 import type { Pipeline } from './pipeline.ts';
 
@@ -22,7 +23,7 @@ export interface Receivers {
   grpc: GrpcReceiver;
 }
 
-export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready: () => Promise<Readiness>, log: Logger): Receivers {
+export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready: () => Promise<Readiness>, log: Logger, store: Store): Receivers {
   const { metrics, ingest } = p;
   const { auth, tls } = inputs;
   const http = new HttpReceiver({
@@ -32,6 +33,7 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
     log,
     routes: {
       '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes }),
+      '/v1/export': exportRoute({ db: () => store.db }),
       '/metrics': async (_req, res) => {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': metrics.registry.contentType });

@@ -56,7 +56,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   log.info({ node: process.versions.node, pid: process.pid }, 'starting');
   const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
   const pipeline = createPipeline(cfg, store, inputs.rules);
-  const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log);
+  const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
     addresses = await listen({ http, grpc }, cfg);

@@ -18,7 +18,7 @@ import type { EvaluationRow } from '../model/rows.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { FEEDBACK_SOURCES, isFeedbackSource } from '../normalize/genai.ts';
 
-const FIELDS = new Set(['id', 'trace_id', 'span_id', 'response_id', 'conversation_id', 'name', 'score_value', 'score_label', 'explanation', 'source', 'time', 'attributes']);
+const FIELDS = new Set(['id', 'trace_id', 'span_id', 'response_id', 'conversation_id', 'name', 'score_value', 'score_label', 'explanation', 'correction', 'source', 'time', 'attributes']);
 const MAX_VERDICTS = 1000;
 /** UTF-8 bytes: identifiers and labels are indexed, and a B-tree entry must stay well under PostgreSQL's ~2.7 kB. */
 const MAX_TEXT = 1024;
@@ -68,6 +68,8 @@ function parseOne(item: unknown, at: string, out: Violation[], policy: Evaluatio
   const label = text(v, 'score_label', bad);
   if (score === null && label === null && v.score_value === undefined && v.score_label === undefined) bad('score_value', 'give score_value, score_label or both');
   const explanation = text(v, 'explanation', bad, 64 * 1024);
+  // A reviewer's correction: what the answer should have been (the eval export's expected output).
+  const correction = text(v, 'correction', bad, 64 * 1024);
   let source = 'user';
   if (v.source !== undefined && v.source !== null) {
     if (!isFeedbackSource(v.source)) bad('source', `must be one of ${FEEDBACK_SOURCES.join(', ')}`);
@@ -106,6 +108,7 @@ function parseOne(item: unknown, at: string, out: Violation[], policy: Evaluatio
     service_name: null,
     attributes,
     target: null,
+    correction,
   };
 }
 

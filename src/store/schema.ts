@@ -85,6 +85,61 @@ const RUN_COUNTS = Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]
   [K in keyof typeof VERDICT_COUNTS]: ColumnSpec & { defaulted: true };
 };
 
+const JUDGE = { judge: text, judge_model: textNull, judge_version: textNull } as const;
+const CHANGES = {
+  changed_at: time, layer: text, value: text, name: text, source: textNull, service_name: textNull,
+  verdicts_before: int8, negative_before: int8, runs_before: int8, rate_before: floatNull,
+  verdicts_after: int8, negative_after: int8, runs_after: int8, rate_after: floatNull, z: floatNull, significant: bool, worse: bool,
+} as const;
+const TASKS = {
+  task_id: text, agent_name: textNull, service_name: textNull, task: text, runs: int8, good_runs: int8, bad_runs: int8,
+  unjudged_runs: int8, positive_verdicts: int8, negative_verdicts: int8, first_start: time, last_start: time,
+  best_trace_id: textNull, worst_trace_id: textNull,
+} as const;
+const COMPARISONS = {
+  task_id: text, agent_name: textNull, task: text, runs: int8, good_runs: int8, bad_runs: int8, good_trace_id: text, bad_trace_id: text,
+  good_tools: col('ARRAY'), bad_tools: col('ARRAY'), good_spans: int8, bad_spans: int8, good_tokens: col('numeric'), bad_tokens: col('numeric'),
+  good_duration_ms: float, bad_duration_ms: float, good_errors: int8, bad_errors: int8, good_verdicts: json, bad_verdicts: json,
+} as const;
+
+/** The learning loop's views (sql/0008_learning_loop.sql). */
+const LOOP_VIEWS = {
+  'verdict.judge_human_pairs': {
+    time, week: time, judge_verdict_id: text, ...JUDGE, judge_evaluation: text, judge_target: text, judge_polarity: textNull,
+    judge_score: floatNull, judge_label: textNull, judge_explanation: textNull, human_verdict_id: text, human_evaluation: text,
+    human_source: text, human_target: text, human_polarity: textNull, human_score: floatNull, human_label: textNull,
+    human_explanation: textNull, correction: textNull, human_time: time, trace_id: textNull, span_id: textNull,
+    service_name: textNull, conversation_id: textNull, agree: col('boolean', true),
+  },
+  'verdict.judge_calibration': {
+    week: time, ...JUDGE, pairs: int8, polarity_pairs: int8, agreements: int8, agreement: floatNull, kappa: floatNull,
+    scored_pairs: int8, mae: floatNull, pearson: floatNull, judge_positive: int8, judge_negative: int8, judge_neutral: int8,
+    human_positive: int8, human_negative: int8, human_neutral: int8, kappa_threshold: float, below_threshold: bool,
+  },
+  'verdict.judge_disagreements': {
+    time, week: time, ...JUDGE, judge_evaluation: text, judge_label: textNull, judge_polarity: text, judge_score: floatNull,
+    judge_explanation: textNull, human_evaluation: text, human_source: text, human_label: textNull, human_polarity: text,
+    human_score: floatNull, human_explanation: textNull, correction: textNull, trace_id: textNull, span_id: textNull,
+    conversation_id: textNull, service_name: textNull, review_path: textNull,
+  },
+  'verdict.verdict_layers': {
+    id: text, time, day: time, name: text, source: textNull, polarity: textNull, label: textNull, trace_id: textNull, span_id: textNull,
+    service_name: textNull, harness_version: textNull, model: textNull, context_version: textNull,
+  },
+  'verdict.verdict_drift': {
+    day: time, name: text, source: textNull, service_name: textNull, harness_version: textNull, model: textNull,
+    context_version: textNull, verdicts: int8, with_polarity: int8, negative: int8, negative_rate: floatNull, runs: int8,
+  },
+  'verdict.drift_changes': CHANGES,
+  'verdict.task_runs': {
+    task_id: text, agent_name: textNull, service_name: textNull, task: text, trace_id: text, start_time: time, duration_ms: float,
+    span_count: int8, error_count: int8, input_tokens: numNull, output_tokens: numNull, model: textNull, service_version: textNull,
+    positive_verdicts: int8, negative_verdicts: int8, verdicts: int8, outcome: text, balance: int8,
+  },
+  'verdict.tasks': TASKS,
+  'verdict.task_comparisons': COMPARISONS,
+} as const;
+
 /** Views report every column as nullable in information_schema; their specs say what the rows hold. */
 export const SCHEMA = {
   tables: {
@@ -140,6 +195,11 @@ export const SCHEMA = {
       service_version: textNull, model: textNull, agent: textNull, verdicts: int8, score_sum: col('double precision', false, true),
       scored: col('bigint', false, true),
     },
+    'verdict.loop_settings': {
+      id: col('boolean', false, true), kappa_threshold: col('double precision', false, true), pair_span_with_run: col('boolean', false, true),
+      context_attribute: col('text', false, true), change_z: col('double precision', false, true), min_verdicts: col('integer', false, true),
+    },
+    'verdict.judge_pairs': { judge_name: text, human_name: text },
   },
   views: {
     'verdict.spans': {
@@ -167,6 +227,7 @@ export const SCHEMA = {
       ...VERDICT_COUNTS, last_activity: timeNull, user_id: textNull,
     },
     'verdict.partitions': { parent: text, partition: text, day: col('date') },
+    ...LOOP_VIEWS,
   },
 } as const;
 

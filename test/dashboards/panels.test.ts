@@ -20,9 +20,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { startServer } from '../../src/app/server.ts';
-import { expandQuery, loadDashboards, panelInterval, panelsOf, type Dashboard, type Panel, type TimeRange, type Variable } from '../helpers/grafana-macros.ts';
+import { expandQuery, loadDashboards, panelInterval, panelsOf, provisioning, type Dashboard, type Panel, type TimeRange, type Variable } from '../helpers/grafana-macros.ts';
 import { adminQuery, createDatabase } from '../helpers/postgres.ts';
-import { loadSeed, makeSeed, readerInitSql, SEED_FEEDBACK, SEED_RANGE, type Queryable, type SeedData } from '../helpers/seed.ts';
+import { loadSeed, makeSeed, readerInitSql, SEED_FEEDBACK, SEED_LOOP, SEED_RANGE, type Queryable, type SeedData } from '../helpers/seed.ts';
 import { baseConfig, BACKENDS, freePort, startTestServer, type Backend } from '../helpers/server.ts';
 
 // PostgreSQL type OIDs, as the wire protocol reports them (and Grafana maps them to field types).
@@ -57,7 +57,7 @@ async function startPostgres(): Promise<Running> {
   } finally {
     await owner.end();
   }
-  const server = await startServer(baseConfig({ databaseUrl: db.url, feedback: SEED_FEEDBACK }), silentLogger);
+  const server = await startServer(baseConfig({ databaseUrl: db.url, feedback: SEED_FEEDBACK, learningLoop: SEED_LOOP }), silentLogger);
   const url = new URL(db.url);
   url.username = role;
   const grafana = new pg.Client({ connectionString: url.toString() });
@@ -77,7 +77,7 @@ async function startPostgres(): Promise<Running> {
 
 async function startEmbedded(): Promise<Running> {
   const pgPort = await freePort();
-  const t = await startTestServer('pglite', { pgPort, feedback: SEED_FEEDBACK });
+  const t = await startTestServer('pglite', { pgPort, feedback: SEED_FEEDBACK, learningLoop: SEED_LOOP });
   // Grafana reaches the embedded database on its wire-protocol port (--pg-port), as user postgres with the port's password.
   const grafana = new pg.Client(t.server.store.pgUrl!);
   await grafana.connect();
@@ -111,6 +111,10 @@ const SCENARIOS: Record<string, Scenario[]> = {
     { name: 'a run with a failed tool and verdicts', values: (s) => ({ trace_id: s.showcaseTraceId }) },
     { name: 'a run that links to another', values: (s) => ({ trace_id: s.linkedTraceId }) },
     { name: 'a trace ID with quotes in it', values: () => ({ trace_id: "x' OR '1'='1" }), traceFound: false },
+  ],
+  'verdict-loop': [
+    { name: 'the seeded hours', values: () => ({}) },
+    { name: 'last 7 days', range: WEEK, values: () => ({}) },
   ],
   'verdict-feedback': [
     { name: 'all sources', values: () => ({}) },
@@ -258,7 +262,7 @@ function checkTraces(p: Panel, r: Result, seed: SeedData, traceId: string) {
     const tags = pairs(row!.tags);
     for (const [k, v] of Object.entries(s.attributes)) {
       // Content attributes sent as JSON strings are stored (and shown) as the JSON they hold.
-      const expected = k === 'gen_ai.output.messages' || k === 'gen_ai.tool.call.arguments' ? JSON.parse(v as string) : v;
+      const expected = k === 'gen_ai.input.messages' || k === 'gen_ai.output.messages' || k === 'gen_ai.tool.call.arguments' ? JSON.parse(v as string) : v;
       expect(tags.get(k), `${s.name} tag ${k}`).toEqual(expected);
     }
     expect(tags.get('error') ?? false, `${s.name}: error tag`).toBe(s.status.code === 2);
@@ -366,6 +370,21 @@ describe.each(BACKENDS)('dashboard queries on %s', (backend: Backend) => {
       expect(hourly.rows, p.title).toEqual(minutes.rows);
     }
   });
+
+  it.each(provisioning('alerting').flatMap((f) => f.doc.groups.flatMap((g: any) => g.rules)).map((r: any) => [r.uid, r]))(
+    'runs alert rule %s on the seed: one count, and the rise after support-agent 1.15.0 fires',
+    async (uid, rule: any) => {
+      const query = rule.data.find((d: any) => d.datasourceUid !== '__expr__');
+      // The rule's relative range, ending where the seed ends.
+      const range: TimeRange = { from: new Date(SEED_RANGE.to.getTime() - query.relativeTimeRange.from * 1000), to: SEED_RANGE.to };
+      const r = await run(b.grafana, expandQuery(query.model.rawSql, { range, intervalMs: 60_000, variables: [] }).sql);
+      expect(r.rows).toHaveLength(1);
+      expect(r.fields.map((f) => f.type)).toEqual(['number']);
+      const n = Number(Object.values(r.rows[0]!)[0]);
+      if (uid === 'verdict-negative-rate-rise') expect(n).toBeGreaterThan(0);
+      else expect(n).toBeGreaterThanOrEqual(0);
+    },
+  );
 
   it('shows the showcase run with its verdicts from several sources and its log records', async () => {
     const trace = loadDashboards().find((d) => d.dashboard.uid === 'verdict-trace')!.dashboard;

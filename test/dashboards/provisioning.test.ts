@@ -123,21 +123,29 @@ describe.each(loadDashboards())('dashboard $file', ({ file, dashboard }) => {
 
   it('declares the variables its queries use', () => {
     const declared = new Set(dashboard.templating.list.map((v) => v.name as string));
+    const undeclared: string[] = [];
     for (const p of panels) {
       for (const t of p.targets ?? []) {
         for (const m of t.rawSql.matchAll(/\$\{(\w+)(?::\w+)?\}|\$(\w+)(?!\()|\[\[(\w+)/g)) {
           const name = (m[1] ?? m[2] ?? m[3]) as string;
           if (name.startsWith('__')) continue; // built-ins ($__interval) and macros
-          expect(declared.has(name), `${p.title}: $${name} is not a dashboard variable`).toBe(true);
+          if (!declared.has(name)) undeclared.push(`${p.title}: $${name}`);
         }
       }
     }
+    expect(undeclared, 'variables used but not declared').toEqual([]);
   });
 
   it('links trace IDs to the Trace dashboard, filling in a variable it has', () => {
     const dashboards = new Map(loadDashboards().map((d) => [d.dashboard.uid, d.dashboard]));
     const links = panels.flatMap((p) => (p.fieldConfig?.overrides ?? []).flatMap((o) => o.properties.filter((x) => x.id === 'links').flatMap((x) => x.value as Array<{ url: string }>)));
-    for (const link of links) {
+    // Besides dashboards, a link may open a run's review page on Verdict itself, at the dashboard's Verdict URL.
+    const review = links.filter((l) => l.url.includes('/review/'));
+    for (const link of review) {
+      expect(link.url).toBe('${verdict_url}/review/trace/${__value.raw}');
+      expect(dashboard.templating.list.find((v) => v.name === 'verdict_url'), link.url).toMatchObject({ type: 'textbox' });
+    }
+    for (const link of links.filter((l) => !review.includes(l))) {
       const m = /^\/d\/([\w-]+)\/[\w-]+\?(.*)$/.exec(link.url);
       expect(m, link.url).not.toBeNull();
       const target = dashboards.get(m![1] as string);
@@ -147,17 +155,60 @@ describe.each(loadDashboards())('dashboard $file', ({ file, dashboard }) => {
         expect(target!.templating.list.map((v) => v.name), link.url).toContain(key.slice(4));
       }
     }
-    for (const link of links) expect(link.url).toContain('var-trace_id=${__value.raw}');
+    for (const link of links) expect(link.url).toContain('${__value.raw}');
+    for (const link of links.filter((l) => !review.includes(l))) expect(link.url).toContain('var-trace_id=${__value.raw}');
   });
 });
 
 describe('the dashboards as a set', () => {
-  it('has the Overview, Trace and Feedback sources dashboards, with distinct uids, and a trace_id variable on the Trace one', () => {
+  it('has the Overview, Trace, Feedback sources and Learning loop dashboards, with distinct uids, and a trace_id variable on the Trace one', () => {
     const all = loadDashboards().map((d) => d.dashboard);
-    expect(all.map((d) => d.uid).sort()).toEqual(['verdict-feedback', 'verdict-overview', 'verdict-trace']);
+    expect(all.map((d) => d.uid).sort()).toEqual(['verdict-feedback', 'verdict-loop', 'verdict-overview', 'verdict-trace']);
     const trace = all.find((d) => d.uid === 'verdict-trace')!;
     expect(trace.templating.list.find((v) => v.name === 'trace_id')).toMatchObject({ type: 'textbox' });
     expect(panelsOf(trace).filter((p) => p.type === 'traces')).toHaveLength(1);
     expect(existsSync(join(GRAFANA_DIR, 'dashboards', 'overview.json'))).toBe(true);
+  });
+});
+
+/**
+ * Grafana's file provisioning of alert rules (apiVersion 1, groups of
+ * rules): each rule queries the provisioned data source in code mode, reduces
+ * it and fires on a threshold over the reduction, and names a dashboard that
+ * exists. Their SQL runs on seeded data in panels.test.ts.
+ */
+describe('alert rule provisioning', () => {
+  const dsUid = (provisioning('datasources')[0]!.doc.datasources[0] as { uid: string }).uid;
+  const files = provisioning('alerting');
+  const rules = files.flatMap((f) => (f.doc.groups as Array<Record<string, any>>).flatMap((g) => (g.rules as Array<Record<string, any>>).map((r) => ({ group: g, rule: r }))));
+
+  it('declares the learning loop rules in groups with a folder and an interval', () => {
+    for (const f of files) expect(f.doc.apiVersion, f.file).toBe(1);
+    expect(rules.map((r) => r.rule.uid).sort()).toEqual(['verdict-judge-kappa', 'verdict-negative-rate-rise']);
+    for (const { group } of rules) {
+      expect(group).toMatchObject({ orgId: 1, folder: 'Verdict' });
+      expect(group.interval).toMatch(/^\d+[smh]$/);
+    }
+  });
+
+  it.each(rules.map((r) => [r.rule.uid as string, r.rule] as const))('%s queries the data source, reduces it and fires on its threshold', (_uid, rule) => {
+    expect(rule.title).toEqual(expect.any(String));
+    expect(rule.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
+    const byRef = new Map((rule.data as Array<Record<string, any>>).map((d) => [d.refId as string, d]));
+    expect(byRef.size).toBe(rule.data.length);
+    const condition = byRef.get(rule.condition);
+    expect(condition?.model.type, 'the condition is a threshold').toBe('threshold');
+    const reduce = byRef.get(condition!.model.expression);
+    expect(reduce?.model.type, 'the threshold reads a reduction').toBe('reduce');
+    const query = byRef.get(reduce!.model.expression);
+    expect(query?.datasourceUid).toBe(dsUid);
+    expect(query!.model).toMatchObject({ editorMode: 'code', rawQuery: true, format: 'table' });
+    expect(query!.model.rawSql).toMatch(/\$__timeFilter\(/);
+    expect(query!.relativeTimeRange.from).toBeGreaterThan(0);
+    for (const d of [condition!, reduce!]) expect(d.datasourceUid).toBe('__expr__');
+    expect(condition!.model.conditions[0].evaluator).toEqual({ type: 'gt', params: [0] });
+    expect(['OK', 'NoData', 'Alerting']).toContain(rule.noDataState);
+    expect(['Error', 'Alerting', 'OK']).toContain(rule.execErrState);
+    expect(loadDashboards().map((d) => d.dashboard.uid)).toContain(rule.annotations.__dashboardUid__);
   });
 });

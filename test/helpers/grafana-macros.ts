@@ -358,7 +358,7 @@ export function loadDashboards(): Array<{ file: string; dashboard: Dashboard }> 
 export const panelsOf = (d: Dashboard): Panel[] => d.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
 
 /** A provisioning YAML file under grafana/provisioning/. */
-export function provisioning(kind: 'datasources' | 'dashboards'): Array<{ file: string; doc: Record<string, any> }> {
+export function provisioning(kind: 'datasources' | 'dashboards' | 'alerting'): Array<{ file: string; doc: Record<string, any> }> {
   const dir = join(GRAFANA_DIR, 'provisioning', kind);
   return readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))

@@ -12,6 +12,8 @@
  * - Each run: an invoke_agent root, sometimes a retrieval span, one to three
  *   chat calls with token counts and response IDs, tool calls (some failing,
  *   with an `exception` span event), now and then a link to an earlier run.
+ * - Each run asks one of a few questions (tasks for the Learning loop
+ *   dashboard) and names its knowledge-base version (its context layer).
  * - Logs: an INFO line per run, one per retrieval, a WARN per failed tool.
  * - Verdicts as `gen_ai.evaluation.result` log records parented to the judged
  *   span, from an LLM judge, end users (thumbs), reviewers, a guardrail rule
@@ -30,6 +32,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, ty
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { readFileSync } from 'node:fs';
 import { parseFeedbackConfig, type FeedbackConfig } from '../../src/feedback/policy.ts';
+import { parseLoopConfig, type LoopConfig } from '../../src/loop/config.ts';
 import { rng } from '../../bench/workload.ts';
 
 /** The seeded runs start here and last four hours. */
@@ -80,6 +83,16 @@ const DEPLOYMENTS: Deployment[] = [
 ];
 
 const TOOLS = ['lookup_order', 'search_kb', 'issue_refund', 'send_email'];
+/**
+ * What users ask (runs of one agent with the same question are one task in
+ * verdict.tasks): three per deployment, each once in a conversation, so the
+ * cookbook's `repeat` rule does not fire on them (the two support-agent
+ * deployments reuse conversation IDs, so they ask different questions).
+ */
+const QUESTIONS = [
+  'Where is my parcel?', 'How do I get a refund for a delayed parcel?', 'Can I change my delivery address?',
+  'My parcel is late, what now?', 'Can I get my money back?', 'Please send it to my office instead.',
+];
 
 function idGenerator(r: () => number) {
   const hex = (bytes: number): string => {
@@ -163,6 +176,8 @@ export async function makeSeed(seed = 5): Promise<SeedData> {
         attributes: {
           'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': d.agent, 'gen_ai.conversation.id': conversation,
           'gen_ai.provider.name': providerName, 'gen_ai.request.model': model,
+          // The knowledge base the run read (the learning loop's context layer); 1.15.0 moved to a new index.
+          'verdict.context.version': d.retrieval && d.service === 'support-agent' ? 'kb-2026-03' : 'kb-2026-02',
         },
         // Now and then a run follows up an earlier one: a span link (the Traces panel's references).
         links: previousRoot && i % 20 === 5 ? [{ context: previousRoot.spanContext(), attributes: { 'link.reason': 'follow_up' } }] : [],
@@ -196,6 +211,7 @@ export async function makeSeed(seed = 5): Promise<SeedData> {
             'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': providerName, 'gen_ai.request.model': model, 'gen_ai.response.model': model,
             'gen_ai.response.id': `resp-${d.agent}-${d.version}-${i}-${c}`, 'gen_ai.conversation.id': conversation,
             'gen_ai.usage.input_tokens': input, 'gen_ai.usage.output_tokens': output, 'gen_ai.response.finish_reasons': ['stop'],
+            'gen_ai.input.messages': JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: QUESTIONS[((3 * DEPLOYMENTS.indexOf(d)) % QUESTIONS.length) + (i % 3)] }] }]),
             'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: bad ? 'I am not sure.' : 'Your parcel ships today.' }], finish_reason: 'stop' }]),
           },
         }, rootCtx);
@@ -313,6 +329,9 @@ async function post(url: string, body: Uint8Array): Promise<void> {
  * not among Verdict's default labels).
  */
 export const SEED_FEEDBACK: FeedbackConfig = parseFeedbackConfig({ polarity: { labels: POLARITY } });
+
+/** The learning loop's configuration for the seed: the relevance judge is compared with the users' thumbs and the reviewers. */
+export const SEED_LOOP: LoopConfig = parseLoopConfig({ judge_pairs: [{ judge: 'Relevance', human: ['user_feedback', 'human_review'] }] });
 
 /**
  * Sends the data set to a running Verdict (OTLP/HTTP protobuf), then checks

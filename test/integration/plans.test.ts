@@ -50,6 +50,23 @@ const QUERIES: Record<string, string> = {
     SELECT l.*, s.name FROM verdict.logs l LEFT JOIN verdict.spans s ON s.trace_id = l.trace_id AND s.span_id = l.span_id
     WHERE l.trace_id = '${TRACE}' ORDER BY l.time, l.id`,
   'Trace dashboard: recent runs': `SELECT * FROM verdict.traces WHERE start_time BETWEEN now() - interval '6 hours' AND now() ORDER BY start_time DESC LIMIT 50`,
+  'closing-the-loop: a judge\'s pairs with human verdicts, last week': `
+    SELECT * FROM verdict.judge_human_pairs WHERE time > now() - interval '7 days'`,
+  'closing-the-loop: judge calibration by week': `
+    SELECT * FROM verdict.judge_calibration WHERE week >= now() - interval '8 weeks' ORDER BY week, judge`,
+  'closing-the-loop: disagreements, newest first': `
+    SELECT * FROM verdict.judge_disagreements WHERE time > now() - interval '7 days' ORDER BY time DESC LIMIT 50`,
+  'closing-the-loop: drift by day and layer': `
+    SELECT * FROM verdict.verdict_drift WHERE day >= now() - interval '14 days'`,
+  'closing-the-loop: what changed': `SELECT * FROM verdict.drift_changes_between(now() - interval '1 day', now())`,
+  'closing-the-loop: tasks with good and bad runs': `
+    SELECT * FROM verdict.tasks_between(now() - interval '1 day', now()) WHERE good_runs > 0 AND bad_runs > 0`,
+  'closing-the-loop: good and bad runs side by side': `SELECT * FROM verdict.task_comparisons_between(now() - interval '1 day', now())`,
+  'export: a page of failed runs after a cursor': `
+    SELECT t.trace_id FROM verdict.trace_summary t
+    WHERE t.span_count > 0 AND (t.start_time_unix_nano, t.trace_id) > (0::bigint, '${TRACE}'::text)
+      AND EXISTS (SELECT FROM verdict.evaluations e WHERE e.target_trace_id = t.trace_id AND e.polarity = 'negative')
+    ORDER BY t.start_time_unix_nano, t.trace_id LIMIT 200`,
   'Feedback dashboard: recent human feedback': `
     SELECT * FROM verdict.trace_evaluations WHERE time BETWEEN now() - interval '6 hours' AND now() AND source IN ('user', 'reviewer')
     ORDER BY time DESC LIMIT 100`,

@@ -28,7 +28,7 @@ describe('parseCommand', () => {
     [['prune', '--older-than'], 'option --older-than needs a value'],
     [['prune', '--older-than', '30d', '--keep-with-verdicts=yes'], 'option --keep-with-verdicts takes no value'],
     [['serve', '--older-than', '30d'], 'unknown option --older-than; see verdict --help'],
-    [['serv'], 'unknown command "serv"; commands: serve, migrate, prune (see verdict --help)'],
+    [['serv'], 'unknown command "serv"; commands: serve, migrate, prune, export, compare (see verdict --help)'],
     [['migrate', 'extra'], 'unexpected argument "extra"; see verdict --help'],
   ])('refuses %j with one line naming what is wrong', (argv, message) => {
     expect(() => parseCommand(argv, {})).toThrow(new ConfigError(message));

@@ -17,7 +17,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['model/'],
   ['otlp/', 'store/'],
   ['normalize/'],
-  ['rules/', 'feedback/'],
+  ['rules/', 'feedback/', 'loop/'],
   ['pipeline/'],
   ['ingest.ts'],
   ['receivers/'],

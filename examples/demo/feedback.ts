@@ -7,7 +7,10 @@
  *   run; the mobile app only kept the completion's `gen_ai.response.id`, so
  *   it names the completion, and Verdict finds the span with that ID;
  * - "ticket reopened" from the helpdesk (source `indirect`): nobody rated
- *   the answer, but the customer came back, which says it did not help.
+ *   the answer, but the customer came back, which says it did not help;
+ * - a support lead's spot checks of the judge (source `reviewer`): the same
+ *   `Relevance` grade on the same answer, so Verdict can tell how far the
+ *   judge agrees with people (docs/closing-the-loop.md).
  *
  * Each verdict has its own `id`, so a retried request stores nothing twice.
  */
@@ -17,12 +20,13 @@ import type { Run } from './agent.ts';
 export interface FeedbackVerdict {
   id: string;
   trace_id?: string;
+  span_id?: string;
   response_id?: string;
   name: string;
   score_value?: number;
   score_label: string;
   explanation?: string;
-  source: 'user' | 'indirect';
+  source: 'user' | 'indirect' | 'reviewer';
   /** RFC 3339; when the verdict was made (by default Verdict uses the arrival time). */
   time: string;
 }
@@ -51,6 +55,20 @@ export class FeedbackClient {
       score_label: up ? 'thumbs_up' : 'thumbs_down',
       ...(up ? {} : { explanation: 'The customer clicked "Not helpful".' }),
       source: 'user',
+      time: new Date(at).toISOString(),
+    });
+  }
+
+  /** A reviewer's own Relevance grade of the answer the judge graded. */
+  review(run: Run, label: string, at: number): FeedbackVerdict | null {
+    if (!run.answered) return null;
+    const span = run.answered.spanContext;
+    return this.#add({
+      trace_id: span.traceId,
+      span_id: span.spanId,
+      name: 'Relevance',
+      score_label: label,
+      source: 'reviewer',
       time: new Date(at).toISOString(),
     });
   }

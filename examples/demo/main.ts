@@ -14,7 +14,8 @@
  * - application logs, correlated with the spans they were written in;
  * - verdicts from all four sources: customers' thumbs and reopened tickets
  *   through POST /v1/feedback (feedback.ts), the LLM judge's
- *   `gen_ai.evaluation.result` events (judge.ts), the agent's own PII check;
+ *   `gen_ai.evaluation.result` events (judge.ts), the agent's own PII check,
+ *   and a reviewer's spot checks of the judge;
  *   and messages that Verdict's rules turn into verdicts at ingest (a
  *   frustrated customer, a question asked again, failed and slow model
  *   calls), when Verdict runs with `--rules examples/rules.yaml`.
@@ -215,6 +216,7 @@ async function main(argv: string[]): Promise<number> {
   out(`  user       ${String(tally.sent.user).padStart(4)}  thumbs up and down through POST /v1/feedback`);
   out(`  llm_judge  ${String(tally.sent.llm_judge).padStart(4)}  gen_ai.evaluation.result log records from ${RelevanceJudge.SERVICE}`);
   out(`  rule       ${String(tally.sent.rule + ruleMade).padStart(4)}  ${tally.sent.rule} from the agent's PII check + ${ruleMade} from Verdict's rules: ${plural(tally.frustrated, 'frustrated message')}, ${plural(errored, 'failed GenAI span')}, ${plural(slow, 'call')} over 30 s`);
+  out(`  reviewer   ${String(tally.sent.reviewer).padStart(4)}  spot checks of the judge's Relevance grades through POST /v1/feedback`);
   out(`  indirect   ${String(tally.sent.indirect + repeats).padStart(4)}  ${plural(tally.sent.indirect, 'reopened ticket')} through POST /v1/feedback + ${plural(repeats, 'question')} asked again (Verdict's repeat rule)`);
   out("  (Verdict's rules run when it is started with --rules examples/rules.yaml)");
   const best = showcase(tally);

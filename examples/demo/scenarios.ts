@@ -189,7 +189,7 @@ export interface Tally {
   runs: Run[];
   runsByConversation: Map<string, Run[]>;
   /** Verdicts sent, by source. */
-  sent: { user: number; llm_judge: number; rule: number; indirect: number };
+  sent: { user: number; llm_judge: number; rule: number; indirect: number; reviewer: number };
   /** Messages that examples/rules.yaml's user_frustration rule flags. */
   frustrated: number;
   /** The verdict sources each trace got (sent or planted), to pick a run worth opening. */
@@ -199,7 +199,7 @@ export interface Tally {
 }
 
 export function newTally(): Tally {
-  return { runs: [], runsByConversation: new Map(), sent: { user: 0, llm_judge: 0, rule: 0, indirect: 0 }, frustrated: 0, sources: new Map(), judged: new Map() };
+  return { runs: [], runsByConversation: new Map(), sent: { user: 0, llm_judge: 0, rule: 0, indirect: 0, reviewer: 0 }, frustrated: 0, sources: new Map(), judged: new Map() };
 }
 
 export const mark = (tally: Tally, traceId: string, source: string) => tally.sources.set(traceId, (tally.sources.get(traceId) ?? new Set()).add(source));
@@ -245,6 +245,14 @@ export async function playConversation(plan: ConversationPlan, cast: Cast, tally
       mark(tally, run.traceId, 'llm_judge');
       const j = tally.judged.get(run.version) ?? { graded: 0, notRelevant: 0 };
       tally.judged.set(run.version, { graded: j.graded + 1, notRelevant: j.notRelevant + (g.label === 'not_relevant' ? 1 : 0) });
+      // A support lead spot-checks one grade in four, and sees it the judge's way four times in five.
+      if (random.chance(0.25)) {
+        const label = random.chance(0.8) ? g.label : random.pick(['relevant', 'partially_relevant', 'not_relevant'].filter((l) => l !== g.label));
+        if (feedback.review(run, label as string, Math.min(run.end + random.int(60_000, 300_000), hour.latest))) {
+          tally.sent.reviewer++;
+          mark(tally, run.traceId, 'reviewer');
+        }
+      }
     }
     const unhappy = run.failed || g?.label === 'not_relevant';
     if (unhappy) unhappyRuns++;

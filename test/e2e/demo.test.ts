@@ -48,7 +48,7 @@ interface Report {
   runs: number;
   spans: number;
   logRecords: number;
-  bySource: Record<'user' | 'llm_judge' | 'rule' | 'indirect', number>;
+  bySource: Record<'user' | 'llm_judge' | 'rule' | 'indirect' | 'reviewer', number>;
   pii: number;
   frustrated: number;
   failedGenAi: number;
@@ -74,7 +74,7 @@ function parseReport(stdout: string): Report {
     runs: Number(sent[2]),
     spans: Number(sent[3]),
     logRecords: Number(sent[4]),
-    bySource: { user: n(/^ {2}user +(\d+) /m), llm_judge: n(/^ {2}llm_judge +(\d+) /m), rule: n(/^ {2}rule +(\d+) /m), indirect: n(/^ {2}indirect +(\d+) /m) },
+    bySource: { user: n(/^ {2}user +(\d+) /m), llm_judge: n(/^ {2}llm_judge +(\d+) /m), rule: n(/^ {2}rule +(\d+) /m), indirect: n(/^ {2}indirect +(\d+) /m), reviewer: n(/^ {2}reviewer +(\d+) /m) },
     pii: Number(rule[1]),
     frustrated: Number(rule[2]),
     failedGenAi: Number(rule[3]),
@@ -158,15 +158,15 @@ describe.each(BACKENDS)('npm run demo against Verdict on %s', (backend: Backend)
     expect(rows.filter((r) => Number(r.trace_count) >= 3).length).toBeGreaterThanOrEqual(CONVERSATIONS / 2);
   });
 
-  it('has verdicts from all four sources, each joined to a run, in the numbers it reported', async () => {
+  it('has verdicts from all four sources, and reviewers checking the judge, each joined to a run, in the numbers it reported', async () => {
     const bySource = await q<{ source: string; n: number; joined: number }>(
       `SELECT e.source, count(*)::int AS n, count(t.trace_id)::int AS joined
        FROM verdict.trace_evaluations e LEFT JOIN verdict.traces t USING (trace_id) GROUP BY 1 ORDER BY 1`,
     );
     expect(bySource).toEqual(
-      (['indirect', 'llm_judge', 'rule', 'user'] as const).map((source) => ({ source, n: report.bySource[source], joined: report.bySource[source] })),
+      (['indirect', 'llm_judge', 'reviewer', 'rule', 'user'] as const).map((source) => ({ source, n: report.bySource[source], joined: report.bySource[source] })),
     );
-    for (const source of ['indirect', 'llm_judge', 'rule', 'user'] as const) expect(report.bySource[source], source).toBeGreaterThan(0);
+    for (const source of ['indirect', 'llm_judge', 'reviewer', 'rule', 'user'] as const) expect(report.bySource[source], source).toBeGreaterThan(0);
 
     const byName = Object.fromEntries(
       (await q<{ key: string; n: number }>(`SELECT source || '/' || channel || '/' || name AS key, count(*)::int AS n FROM verdict.evaluations GROUP BY 1`)).map((r) => [r.key, r.n]),
@@ -174,6 +174,7 @@ describe.each(BACKENDS)('npm run demo against Verdict on %s', (backend: Backend)
     expect(byName).toEqual({
       'user/api/user_rating': report.bySource.user,
       'llm_judge/log/Relevance': report.bySource.llm_judge,
+      'reviewer/api/Relevance': report.bySource.reviewer,
       'rule/log/pii_check': report.pii,
       'rule/rule/user_frustration': report.frustrated,
       'rule/rule/genai_error': report.failedGenAi,
@@ -188,14 +189,15 @@ describe.each(BACKENDS)('npm run demo against Verdict on %s', (backend: Backend)
   });
 
   it('attached each kind of verdict to what it judges', async () => {
-    // The judge's and the agent's checks are parented to the chat span that wrote the answer.
-    const onSpans = await q<{ name: string; op: string; n: number }>(
-      `SELECT name, gen_ai_operation_name AS op, count(*)::int AS n FROM verdict.trace_evaluations
-       WHERE name IN ('Relevance', 'pii_check') GROUP BY 1, 2 ORDER BY 1`,
+    // The judge's and the agent's checks are parented to the chat span that wrote the answer; a reviewer's spot checks name it.
+    const onSpans = await q<{ name: string; source: string; op: string; n: number }>(
+      `SELECT name, source, gen_ai_operation_name AS op, count(*)::int AS n FROM verdict.trace_evaluations
+       WHERE name IN ('Relevance', 'pii_check') GROUP BY 1, 2, 3 ORDER BY 1, 2`,
     );
     expect(onSpans).toEqual([
-      { name: 'Relevance', op: 'chat', n: report.bySource.llm_judge },
-      { name: 'pii_check', op: 'chat', n: report.pii },
+      { name: 'Relevance', source: 'llm_judge', op: 'chat', n: report.bySource.llm_judge },
+      { name: 'Relevance', source: 'reviewer', op: 'chat', n: report.bySource.reviewer },
+      { name: 'pii_check', source: 'rule', op: 'chat', n: report.pii },
     ]);
     // Thumbs name either the run (trace) or the completion (gen_ai.response.id), and both resolve.
     const targets = await q<{ target: string; n: number; resolved: number }>(
@@ -335,7 +337,7 @@ describe('npm run demo when Verdict is not there, or wants a token', () => {
     const report = parseReport(r.stdout);
     expect(num(await server.query('SELECT count(*)::int AS n FROM verdict.spans'))).toBe(report.spans);
     const [api] = await server.query<{ n: number }>(`SELECT count(*)::int AS n FROM verdict.evaluations WHERE channel = 'api'`);
-    expect(api!.n).toBe(report.bySource.user + report.reopened);
+    expect(api!.n).toBe(report.bySource.user + report.reopened + report.bySource.reviewer);
     expect(api!.n).toBeGreaterThan(0);
   });
 

@@ -58,7 +58,7 @@ const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.s
  * Claims the waiting verdicts of some traces and response IDs, resolves those
  * whose target is now stored, and puts the others back.
  */
-const RESOLVE_SQL = `
+export const RESOLVE_SQL = `
 WITH claimed AS (
   DELETE FROM verdict.pending_verdicts p
   WHERE p.trace_id = ANY ($1::text[]) OR p.response_id = ANY ($2::text[])

@@ -106,7 +106,7 @@ describe.each(BACKENDS)('feedback API on %s', (backend) => {
       '[8].source: must be one of user, indirect, llm_judge, rule, reviewer',
       '[9].time: must be an RFC 3339 timestamp such as 2026-11-27T10:15:00Z',
       '[10].attributes: must be an object',
-      '[11].colour: unknown field (expected id, trace_id, span_id, response_id, conversation_id, name, score_value, score_label, explanation, source, time, attributes)',
+      '[11].colour: unknown field (expected id, trace_id, span_id, response_id, conversation_id, name, score_value, score_label, explanation, correction, source, time, attributes)',
       '[12]: must be an object',
     ]);
     expect(res.json().details[0].fieldViolations[0]).toEqual({ field: '[1].name', description: 'is required' });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../errors.ts';
 import { DirLockedError, LOCK_FILE, lockDir, sameHost, type DirLock } from './dir-lock.ts';
 import { PASSWORD_FILE } from './password.ts';
+import { fileErrorReason } from '../../common/file-errors.ts';
 
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Top-level names of a PostgreSQL data directory, and Verdict's own files there (the lock's break files included). */
@@ -34,7 +35,7 @@ export async function claimDataDir(dir: string): Promise<DataDir> {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
-      throw new ConfigError(`cannot create --data-dir ${dir}: ${reason(err)}; choose a directory this user (uid ${uid()}) can write, or create it with the right owner`);
+      throw new ConfigError(`cannot create --data-dir ${dir}: ${fileErrorReason(err)}; choose a directory this user (uid ${uid()}) can write, or create it with the right owner`);
     }
   }
   try {
@@ -91,16 +92,7 @@ export function unopenable(dir: string, err: unknown): ConfigError {
 }
 
 function unusable(dir: string, err: unknown): ConfigError {
-  return new ConfigError(`cannot use --data-dir ${dir}: ${reason(err)}; choose a directory this user (uid ${uid()}) can write, or fix its owner and permissions`);
-}
-
-function reason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
-  if (e.code === 'EROFS') return 'read-only file system';
-  if (e.code === 'ENOTDIR') return 'a part of the path is a file, not a directory';
-  if (e.code === 'ENOSPC') return 'no space left on the device';
-  return e.message;
+  return new ConfigError(`cannot use --data-dir ${dir}: ${fileErrorReason(err)}; choose a directory this user (uid ${uid()}) can write, or fix its owner and permissions`);
 }
 
 const uid = () => process.getuid?.() ?? '?';

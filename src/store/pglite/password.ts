@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { ConfigError } from '../../errors.ts';
+import { fileErrorReason } from '../../common/file-errors.ts';
 
 export const PASSWORD_FILE = 'pg-password';
 
@@ -28,7 +29,7 @@ export function loadPassword(file: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return readPassword(file);
-    throw new ConfigError(`cannot create the wire port's password file ${file} (--pg-password-file): ${reason(err)}`);
+    throw new ConfigError(`cannot create the wire port's password file ${file} (--pg-password-file): ${fileErrorReason(err)}`);
   }
   const password = ephemeralPassword();
   try {
@@ -45,7 +46,7 @@ function readPassword(file: string): string {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new ConfigError(`cannot read the wire port's password file ${file} (--pg-password-file): ${reason(err)}`);
+    throw new ConfigError(`cannot read the wire port's password file ${file} (--pg-password-file): ${fileErrorReason(err)}`);
   }
   try {
     const { mode } = fstatSync(fd);
@@ -64,13 +65,4 @@ function readPassword(file: string): string {
     throw new ConfigError(`the wire port's password file ${file} must hold a password of at least ${MIN_LENGTH} printable ASCII characters on its first line (--pg-password-file)`);
   }
   return password;
-}
-
-function reason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
-  if (e.code === 'ENOENT') return 'no such directory';
-  if (e.code === 'EROFS') return 'read-only file system';
-  if (e.code === 'EISDIR') return 'it is a directory';
-  return e.message;
 }

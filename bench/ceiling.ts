@@ -15,6 +15,7 @@ import { PgliteDatabase } from '../src/store/pglite/database.ts';
 import { Writer } from '../src/store/writer.ts';
 import { copySql, encodeRows, EVALUATIONS, SPANS } from '../src/store/tables.ts';
 import type { EvaluationRow } from '../src/model/rows.ts';
+import { emptyTables } from './tables.ts';
 
 export interface CeilingSpec {
   backend: 'postgres' | 'pglite';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 async function postgres(url: string, spans: EncodedRows[], evaluations: EncodedRows): Promise<number> {
   const client = new pg.Client(url);
   await client.connect();
-  await client.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+  await emptyTables(client);
   await client.query('CHECKPOINT');
   const copy = (sql: string, chunks: Buffer[]) =>
     new Promise<void>((resolve, reject) => {

@@ -17,14 +17,24 @@ export function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
-/** CPU seconds of every process whose command line matches (e.g. all postgres backends). */
-export function cpuSecondsOf(match: RegExp): number {
-  let total = 0;
+/** The parent of a process. */
+export function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/**
+ * CPU seconds of a PostgreSQL server: its postmaster and every process it
+ * started (backends, WAL writer, checkpointer, …), and no other server's,
+ * so a second cluster busy on the same machine is not counted. Backends that
+ * ended meanwhile are not counted either: keep the connections open.
+ */
+export function serverCpuSeconds(postmaster: number): number {
+  let total = cpuSeconds(postmaster);
   for (const entry of readdirSafe('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (match.test(cmd)) total += cpuSeconds(Number(entry));
+      if (parentPid(Number(entry)) === postmaster) total += cpuSeconds(Number(entry));
     } catch {
       // The process ended while we looked.
     }

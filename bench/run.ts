@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { CeilingResult, CeilingSpec } from './ceiling.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
-import { cpuSeconds, cpuSecondsOf, machineBusySeconds, memory } from './proc.ts';
+import { emptyTables } from './tables.ts';
+import { cpuSeconds, machineBusySeconds, memory, parentPid, serverCpuSeconds } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -165,11 +166,15 @@ async function main(): Promise<void> {
 
       for (const transport of o.transports) {
         const db = new pg.Client(dbUrl || 'postgres://unused');
+        // PostgreSQL's CPU is its own server's processes (their parent is the postmaster of this backend).
+        let postmaster = 0;
         if (backend === 'postgres') {
           await db.connect();
-          await db.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+          postmaster = parentPid(Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+          await emptyTables(db);
           await db.query('CHECKPOINT');
         }
+        const pgCpu = () => (backend === 'postgres' ? serverCpuSeconds(postmaster) : 0);
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
         const receiver = await startReceiver(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, transport), '--pg-port', pgPort]);
         const address = transport === 'grpc' ? receiver.grpc : receiver.http;
@@ -179,17 +184,17 @@ async function main(): Promise<void> {
           let p0 = 0;
           let m0 = 0;
           const result = await child<LoadResult>('loadgen.ts', spec, () => {
-            [r0, p0, m0] = [cpuSeconds(receiver.proc.pid!), cpuSecondsOf(/^postgres: /), machineBusySeconds()];
+            [r0, p0, m0] = [cpuSeconds(receiver.proc.pid!), pgCpu(), machineBusySeconds()];
           });
-          return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: cpuSecondsOf(/^postgres: /) - p0, machine: machineBusySeconds() - m0 };
+          return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: pgCpu() - p0, machine: machineBusySeconds() - m0 };
         };
         // Warm-up (JIT, buffer cache, WAL segments), then an empty table again: the measured run starts like the ceiling's.
         const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: 40_000, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
         const sql = backend === 'postgres' ? db : new pg.Client(receiver.pgUrl!);
         if (backend === 'pglite') await sql.connect();
-        const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+        const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
         if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
-        await sql.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+        await emptyTables(sql);
         await sql.query('CHECKPOINT');
         if (backend === 'pglite') await sql.end();
         const max = await run(spans, 0);
@@ -204,12 +209,12 @@ async function main(): Promise<void> {
         const peak = memory(receiver.proc.pid!).peak;
         let stored: number;
         if (backend === 'postgres') {
-          stored = Number((await db.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+          stored = Number((await db.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
           await db.end();
         } else {
           const c = new pg.Client(receiver.pgUrl!);
           await c.connect();
-          stored = Number((await c.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
+          stored = Number((await c.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
           await c.end();
         }
         await receiver.stop();

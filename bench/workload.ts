@@ -43,7 +43,7 @@ const TOOLS = ['lookup_order', 'search_kb', 'issue_refund', 'send_email'];
 
 function agentRun(tracer: ReturnType<TracerProvider['getTracer']>, r: () => number, t0: number, n: number): void {
   const model = MODELS[n % MODELS.length] as string;
-  const conversation = `conv-${Math.floor(r() * 1e9).toString(36)}`;
+  const conversation = `conv-${uniqueTail(r)}`;
   const root = tracer.startSpan('invoke_agent support-agent', {
     kind: SpanKind.INTERNAL,
     startTime: t0,
@@ -73,7 +73,7 @@ function agentRun(tracer: ReturnType<TracerProvider['getTracer']>, r: () => numb
         'gen_ai.provider.name': 'openai',
         'gen_ai.request.model': model,
         'gen_ai.response.model': model,
-        'gen_ai.response.id': `chatcmpl-${Math.floor(r() * 1e15).toString(36)}`,
+        'gen_ai.response.id': `chatcmpl-${uniqueTail(r)}`,
         'gen_ai.conversation.id': conversation,
         'gen_ai.request.temperature': 0.2,
         'gen_ai.request.max_tokens': 1024,
@@ -151,12 +151,22 @@ export async function makeSpans(traces: number, seed = 1): Promise<ReadableSpan[
 }
 
 /** A pre-encoded ExportTraceServiceRequest whose trace IDs can be renewed per send. */
+/** 16 characters that Payload.renew overwrites, so each request's runs have IDs of their own. */
+function uniqueTail(r: () => number): string {
+  return Math.floor(r() * 1e12).toString(36).padStart(16, '0');
+}
+
+/** Span attributes whose values name a run's context, renewed with the trace IDs (the last 16 characters of each). */
+const RENEWED = ['gen_ai.conversation.id', 'gen_ai.response.id'];
+
 export class Payload {
   readonly bytes: Uint8Array;
   readonly spans: number;
   readonly traces: number;
   /** Byte offsets of every trace ID occurrence, grouped per trace. */
   readonly #offsets: number[][];
+  /** Byte offsets of the last 16 characters of every conversation and response ID, grouped per ID. */
+  readonly #tails: number[][];
 
   constructor(spans: ReadableSpan[]) {
     const bytes = ProtobufTraceSerializer.serializeRequest(spans);
@@ -172,9 +182,21 @@ export class Payload {
       for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) at.push(i);
       return at;
     });
+    const values = [...new Set(spans.flatMap((s) => RENEWED.map((k) => s.attributes[k]).filter((v): v is string => typeof v === 'string')))];
+    this.#tails = values.map((v) => {
+      const needle = Buffer.from(v);
+      const at: number[] = [];
+      for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + 1)) at.push(i + needle.length - 16);
+      return at;
+    });
   }
 
-  /** A copy with every trace ID replaced by (salt, sequence): unique for up to 2^32 traces per salt. */
+  /**
+   * A copy with every trace ID replaced by (salt, sequence), unique for up to
+   * 2^32 traces per salt, and every conversation and response ID likewise: as
+   * in real traffic, concurrent requests do not share runs' conversations or
+   * model responses (shared ones would make every write wait for the others).
+   */
   renew(salt: number, sequence: number): Buffer {
     const out = Buffer.from(this.bytes);
     this.#offsets.forEach((at, i) => {
@@ -182,6 +204,11 @@ export class Payload {
         out.writeUInt32BE(salt >>> 0, o);
         out.writeUInt32BE((sequence * this.#offsets.length + i) >>> 0, o + 4);
       }
+    });
+    const prefix = (salt >>> 0).toString(16).padStart(8, '0');
+    this.#tails.forEach((at, i) => {
+      const tail = prefix + ((sequence * this.#tails.length + i) >>> 0).toString(16).padStart(8, '0');
+      for (const o of at) out.write(tail, o, 'latin1');
     });
     return out;
   }

@@ -141,8 +141,22 @@ const RUN_VERDICTS = `
     count(*) FILTER (WHERE source = 'rule') AS rule_verdicts, count(*) FILTER (WHERE source = 'reviewer') AS reviewer_verdicts
   FROM (${RESOLVED}) v WHERE run IS NOT NULL GROUP BY run`;
 
+/**
+ * {"source": {"polarity": n}} of a set of verdicts (source, polarity, key),
+ * NULL as "unknown", by key: built-in aggregates only, unlike the kept
+ * columns' verdict.add_counts.
+ */
+const bySource = (verdicts: string) => `
+  SELECT key, jsonb_object_agg(src, pols) AS verdicts_by_source
+  FROM (
+    SELECT key, src, jsonb_object_agg(pol, n) AS pols
+    FROM (SELECT key, COALESCE(source, 'unknown') AS src, COALESCE(polarity, 'unknown') AS pol, count(*) AS n FROM (${verdicts}) v GROUP BY 1, 2, 3) per_polarity
+    GROUP BY 1, 2
+  ) per_source
+  GROUP BY 1`;
+
 const RUNS = `
-  SELECT g.*, COALESCE(v.verdicts, 0)::int AS verdicts, COALESCE(v.positive_verdicts, 0)::int AS positive_verdicts,
+  SELECT g.*, COALESCE(b.verdicts_by_source, '{}'::jsonb) AS verdicts_by_source, COALESCE(v.verdicts, 0)::int AS verdicts, COALESCE(v.positive_verdicts, 0)::int AS positive_verdicts,
     COALESCE(v.negative_verdicts, 0)::int AS negative_verdicts, COALESCE(v.neutral_verdicts, 0)::int AS neutral_verdicts,
     COALESCE(v.user_verdicts, 0)::int AS user_verdicts, COALESCE(v.indirect_verdicts, 0)::int AS indirect_verdicts,
     COALESCE(v.llm_judge_verdicts, 0)::int AS llm_judge_verdicts, COALESCE(v.rule_verdicts, 0)::int AS rule_verdicts,
@@ -165,7 +179,8 @@ const RUNS = `
       (array_agg(COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) ORDER BY s.end_time_unix_nano DESC, COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) COLLATE "C" DESC)
         FILTER (WHERE COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) IS NOT NULL))[1] AS model
     FROM verdict.spans s GROUP BY s.trace_id
-  ) g LEFT JOIN (${RUN_VERDICTS}) v USING (trace_id)`;
+  ) g LEFT JOIN (${RUN_VERDICTS}) v USING (trace_id)
+  LEFT JOIN (${bySource(`SELECT run AS key, source, polarity FROM (${RESOLVED}) x WHERE run IS NOT NULL`)}) b ON b.key = g.trace_id`;
 
 /** Spans by the minute or hour they started (the hourly rows by tool too), from the spans. */
 const spanRollup = (grain: 'minute' | 'hour') => {
@@ -217,10 +232,16 @@ export const REFERENCE = {
       (COALESCE(sum(r.verdicts), 0) + COALESCE(min(th.n), 0))::int AS verdicts,
       (COALESCE(sum(r.negative_verdicts), 0) + COALESCE(min(th.negative), 0))::int AS negative_verdicts,
       (COALESCE(sum(r.positive_verdicts), 0) + COALESCE(min(th.positive), 0))::int AS positive_verdicts,
-      (COALESCE(sum(r.user_verdicts), 0) + COALESCE(min(th.by_user), 0))::int AS user_verdicts
+      (COALESCE(sum(r.user_verdicts), 0) + COALESCE(min(th.by_user), 0))::int AS user_verdicts,
+      COALESCE(min(b.verdicts_by_source::text)::jsonb, '{}'::jsonb) AS verdicts_by_source
     FROM (SELECT conversation_id FROM (${RUNS}) x WHERE conversation_id IS NOT NULL UNION SELECT conversation_id FROM threads) c
     LEFT JOIN (${RUNS}) r ON r.conversation_id = c.conversation_id
     LEFT JOIN threads th ON th.conversation_id = c.conversation_id
+    LEFT JOIN (${bySource(`
+      SELECT r.conversation_id AS key, v.source, v.polarity FROM (${RESOLVED}) v JOIN (${RUNS}) r ON r.trace_id = v.run
+      UNION ALL
+      SELECT conversation_id, source, polarity FROM verdict.evaluations WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL`)}) b
+      ON b.key = c.conversation_id
     GROUP BY c.conversation_id ORDER BY 1`,
   spanRollup: spanRollup('minute'),
   spanRollupHourly: spanRollup('hour'),
@@ -241,14 +262,20 @@ export const REFERENCE = {
   targets: `SELECT id, run AS trace_id, r_name AS span_name, r_service AS service_name, COALESCE(r_resp, r_req) AS model FROM (${RESOLVED}) v ORDER BY id`,
 };
 
+/** A {"source": {"polarity": n}} column without its zero counts (left where a run moved to another conversation). */
+const withoutZeros = (column: string) => `(
+  SELECT COALESCE(jsonb_object_agg(x.key, x.pols), '{}'::jsonb)
+  FROM (SELECT s.key, (SELECT jsonb_object_agg(p.key, p.value) FROM jsonb_each(s.value) p WHERE p.value <> '0') AS pols FROM jsonb_each(${column}) s) x
+  WHERE x.pols IS NOT NULL)`;
+
 export const KEPT = {
   traces: `SELECT trace_id, root_span_id, root_name, service_name, service_version, agent_name, has_root, start_time, end_time, duration_ms,
-      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, user_id, model, verdicts::int, positive_verdicts::int,
+      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, user_id, model, verdicts_by_source, verdicts::int, positive_verdicts::int,
       negative_verdicts::int, neutral_verdicts::int, user_verdicts::int, indirect_verdicts::int, llm_judge_verdicts::int, rule_verdicts::int,
       reviewer_verdicts::int
     FROM verdict.traces ORDER BY trace_id`,
   conversations: `SELECT conversation_id, trace_count::int, start_time, end_time, span_count::int, error_count::int, verdicts::int, negative_verdicts::int,
-      positive_verdicts::int, user_verdicts::int
+      positive_verdicts::int, user_verdicts::int, ${withoutZeros('verdicts_by_source')} AS verdicts_by_source
     FROM verdict.conversations ORDER BY 1`,
   spanRollup: keptSpanRollup('verdict.span_rollup', 'minute'),
   spanRollupHourly: keptSpanRollup('verdict.span_rollup_hourly', 'hour'),

@@ -1,0 +1,16 @@
+/** Emptying Verdict's tables between benchmark runs. */
+
+interface Queryable {
+  query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/**
+ * Empties every table Verdict writes (rows, resources, summaries, rollups,
+ * waiting verdicts), keeping the schema, its version and its settings, so a
+ * run starts from what a fresh database holds.
+ */
+export async function emptyTables(db: Queryable): Promise<void> {
+  const { rows } = await db.query(`SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') AS tables FROM pg_tables
+    WHERE schemaname = 'verdict' AND tablename NOT IN ('schema_migrations', 'loop_settings')`);
+  await db.query(`TRUNCATE ${rows[0]!.tables as string}`);
+}

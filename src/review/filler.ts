@@ -6,8 +6,8 @@
  * through indexes, so the cost follows what arrives, not what is stored.
  *
  * A run is checked again whenever more of it arrives (a late root, a new
- * verdict), so a run that becomes eligible later is queued then; once
- * queued it stays with the reason it was queued for. What was queued is
+ * verdict), so a run that becomes eligible later is queued then, and a
+ * waiting item whose run gains a stronger reason takes that reason. What was queued is
  * decided from the stored data and the trace ID only, so receivers side by
  * side reach the same items; the item's key and the daily counter make a
  * race between them harmless.
@@ -16,10 +16,15 @@ import { sql, type Kysely } from 'kysely';
 import type { Logger } from '../log.ts';
 import type { Batch } from '../model/rows.ts';
 import type { Database } from '../store/schema.ts';
-import type { QueueConfig, ReviewConfig } from './config.ts';
+import { REASONS, type QueueConfig, type Reason, type ReviewConfig } from './config.ts';
 import { matchesRun, needsRoot, type RunFacts } from './filter.ts';
 import { itemId } from './items.ts';
 import { reasonFor, type RunVerdict } from './reasons.ts';
+
+/** Reasons from the strongest: the order reasonFor checks them in. */
+const RANK: readonly Reason[] = [...REASONS, 'sampled'];
+/** Items queued for a reason are claimed before sampled ones. */
+const priorityOf = (reason: Reason): number => (reason === 'sampled' ? 1 : 0);
 
 /** Runs per round of reads: ANY($1) with a few hundred keys stays an index lookup per key. */
 const CHUNK = 500;
@@ -111,7 +116,8 @@ export class ReviewFiller {
       sql<{ trace_id: string; name: string; source: string | null; polarity: string | null; score_value: number | null; score_label: string | null }>`
         SELECT target_trace_id AS trace_id, name, source, polarity, score_value, score_label FROM verdict.evaluations
         WHERE target_trace_id = ANY(${present}::text[])`.execute(db),
-      sql<{ queue: string; trace_id: string }>`SELECT queue, trace_id FROM verdict.review_items WHERE trace_id = ANY(${present}::text[])`.execute(db),
+      sql<{ queue: string; trace_id: string; reason: Reason; state: string }>`
+        SELECT queue, trace_id, reason, state FROM verdict.review_items WHERE trace_id = ANY(${present}::text[])`.execute(db),
     ]);
     const roots = new Map<string, { operation: string | null; attributes: Record<string, unknown> }>();
     if (queues.some((q) => needsRoot(q.where))) {
@@ -127,7 +133,7 @@ export class ReviewFiller {
       list.push({ name: v.name, source: v.source, polarity: v.polarity, score: v.score_value, label: v.score_label });
       verdicts.set(v.trace_id, list);
     }
-    const has = new Set(queued.rows.map((x) => `${x.queue}\0${x.trace_id}`));
+    const has = new Map(queued.rows.map((x) => [`${x.queue}\0${x.trace_id}`, x]));
     let made = 0;
     for (const run of runs) {
       const root = roots.get(run.trace_id);
@@ -137,9 +143,19 @@ export class ReviewFiller {
       };
       const list = verdicts.get(run.trace_id) ?? [];
       for (const q of queues) {
-        if (has.has(`${q.name}\0${run.trace_id}`) || !matchesRun(q.where, facts, list)) continue;
+        const existing = has.get(`${q.name}\0${run.trace_id}`);
+        if (existing && existing.state !== 'pending') continue;
+        if (!matchesRun(q.where, facts, list)) continue;
         const why = reasonFor(q, run.trace_id, list);
-        if (why && (await enqueue(db, q, run.trace_id, why.reason, why.detail))) made++;
+        if (!why) continue;
+        if (!existing) {
+          if (await enqueue(db, q, run.trace_id, why.reason, why.detail)) made++;
+        } else if (RANK.indexOf(why.reason) < RANK.indexOf(existing.reason)) {
+          // A stronger reason arrived while the item waits (a judge sampled for calibration, then a second
+          // judge disagreeing): the item says so, and moves up the queue.
+          await sql`UPDATE verdict.review_items SET reason = ${why.reason}, detail = ${why.detail}, priority = ${priorityOf(why.reason)}
+            WHERE id = ${itemId(q.name, run.trace_id)} AND state = 'pending' AND reason = ${existing.reason}`.execute(db);
+        }
       }
     }
     return made;
@@ -152,7 +168,7 @@ export class ReviewFiller {
  * inserted only when it was. A race that loses on the item's key has still
  * raised the counter, which can only leave the day under its cap.
  */
-async function enqueue(db: Kysely<Database>, q: QueueConfig, traceId: string, reason: string, detail: string | null): Promise<boolean> {
+async function enqueue(db: Kysely<Database>, q: QueueConfig, traceId: string, reason: Reason, detail: string | null): Promise<boolean> {
   const cap = q.dailyCap ?? 2_147_483_647;
   const r = await sql<{ id: string }>`
     WITH bump AS (
@@ -160,7 +176,7 @@ async function enqueue(db: Kysely<Database>, q: QueueConfig, traceId: string, re
       ON CONFLICT (queue, day) DO UPDATE SET queued = d.queued + 1 WHERE d.queued < ${cap}
       RETURNING 1)
     INSERT INTO verdict.review_items (id, queue, trace_id, reason, detail, priority)
-    SELECT ${itemId(q.name, traceId)}, ${q.name}, ${traceId}, ${reason}, ${detail}, ${reason === 'sampled' ? 1 : 0} FROM bump
+    SELECT ${itemId(q.name, traceId)}, ${q.name}, ${traceId}, ${reason}, ${detail}, ${priorityOf(reason)} FROM bump
     ON CONFLICT (id) DO NOTHING
     RETURNING id`.execute(db);
   return r.rows.length > 0;

@@ -65,6 +65,6 @@ export function reasonFor(q: QueueConfig, traceId: string, verdicts: readonly Ru
   if (a.calibration > 0 && judges.some((e) => e.score !== null || e.label !== null) && calibrated(q, traceId)) {
     return { reason: 'calibration', detail: `a ${a.calibration} share of judge-scored runs, for ${describe(judges[0]!)}` };
   }
-  if (sampled(q, traceId)) return { reason: 'sampled', detail: `a ${q.sample} sample of the eligible runs` };
+  if (sampled(q, traceId)) return { reason: 'sampled', detail: `sampled at a rate of ${q.sample} from the eligible runs` };
   return null;
 }

@@ -77,7 +77,7 @@ describe('the review page', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    t = await startTestServer('pglite', { review: REVIEW });
+    t = await startTestServer('postgres', { review: REVIEW });
     const send = async (svc: string, spans: SpanSpec[]) => expect((await postProto(`${t.httpUrl}/v1/traces`, traces(spans, service(svc)).proto())).status).toBe(200);
     await send('support-agent', runs.flatMap((r, i) => run(`run-${r}`, r, i === 1)));
     await send('short-agent', run('short', 'S-1'));
@@ -128,7 +128,7 @@ describe('the review page', () => {
       expect(await page.locator('#trajectory details details > summary', { hasText: 'execute_tool lookup_order' }).textContent()).toMatch(/^execute_tool lookup_order execute_tool · lookup_order 390 ms/);
       expect(await page.locator('#trajectory .msg[data-role="system"]').first().textContent()).toContain('You are a support agent for Acme.');
       expect(await page.locator('#trajectory .msg[data-role="user"]').first().textContent()).toContain(`Where is my order ${r}?`);
-      expect(await page.locator('#trajectory .tool-call[data-tool="lookup_order"]').textContent()).toContain(`"order": "${r}"`);
+      expect(await page.locator('#trajectory .tool-call[data-tool="lookup_order"]').textContent()).toBe(`→ lookup_order({"order":"${r}"})`);
       expect(await page.locator('#trajectory .msg[data-role="assistant"]').last().textContent()).toMatch(/shipped|could not find/);
       // The judge's explanation beside the other verdicts.
       expect(await page.locator('#verdicts .verdict[data-source="llm_judge"] .explanation').textContent()).toContain(`Judge on ${r}:`);

@@ -214,6 +214,7 @@ function renderHead() {
     ),
     run ? h('div', { class: 'run-facts' },
       `trace ${run.trace_id} · ${run.service_name ?? 'no service'}${run.model ? ` · ${run.model}` : ''} · ${Math.round(run.duration_ms)} ms · ${run.span_count} spans`,
+      run.error_count ? ' ' : '',
       run.error_count ? h('span', { class: 'error-badge' }, `${run.error_count} error${run.error_count > 1 ? 's' : ''}`) : '',
     ) : h('div', {}, 'The run\'s spans are no longer stored.'),
     item ? h('div', { id: 'lease' }) : null,
@@ -237,7 +238,7 @@ function partText(p) {
   }
 }
 
-const json = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, 1));
+const json = (v) => (v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 
 function messages(list, kind) {
   if (!Array.isArray(list)) return [];

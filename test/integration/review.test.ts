@@ -99,6 +99,10 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
       { trace_id: traceId('judge-alone-far'), name: 'relevance', score_value: 0.95, score_label: 'pass', source: 'llm_judge' },
       ...judged.map((k) => ({ trace_id: traceId(k), name: 'relevance', score_value: 0.9, score_label: 'pass', source: 'llm_judge' })),
     ]);
+    await t.server.reviewIdle();
+    // The first judge alone put this run in the calibration share; the second, disagreeing, makes the reason stronger.
+    expect(calibrated(q, traceId('judge-vs-judge'))).toBe(true);
+    expect((await items('reasons')).find((r) => r.trace_id === traceId('judge-vs-judge'))?.reason).toBe('calibration');
     // The second judge arrives over OTLP, as a gen_ai.evaluation.result event on the run's root span.
     const event = logs([{ eventName: 'gen_ai.evaluation.result', traceId: traceId('judge-vs-judge'), spanId: spanId('judge-vs-judge'), attributes: {
       'gen_ai.evaluation.name': 'helpfulness', 'gen_ai.evaluation.score.label': 'fail', 'verdict.feedback.source': 'llm_judge',

@@ -4,13 +4,20 @@
  * runs a filter takes, which reason a run is queued for) do what
  * docs/review.md says.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { readInputs } from '../../src/app/inputs.ts';
+import { loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/log.ts';
+import { ReloadableReview } from '../../src/review/reloadable.ts';
 import { parseReviewConfig, type QueueConfig } from '../../src/review/config.ts';
 import { matchesRun, type RunFacts } from '../../src/review/filter.ts';
 import { calibrated, reasonFor, sampled, traceFraction, type RunVerdict } from '../../src/review/reasons.ts';
 import { examples } from '../helpers/markdown.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const DOC = new URL('../../docs/review.md', import.meta.url);
 const FORM = { evaluations: [{ name: 'ok', labels: [{ label: 'yes', polarity: 'positive' }] }] };
@@ -101,5 +108,44 @@ describe('the reason a run is queued for', () => {
     expect(inA.filter((id) => calibrated(a, id)).length).toBeLessThan(inA.length * 0.45);
     expect(traceFraction(ids[0]!, 'x')).toBeGreaterThanOrEqual(0);
     expect(traceFraction(ids[0]!, 'x')).toBeLessThan(1);
+  });
+});
+
+describe('the review section in the config file', () => {
+  const yaml = (queue: string) => `review:
+  reviewers:
+    - { name: ana, token: ${'r'.repeat(20)} }
+  queues:
+    - name: ${queue}
+      sample: 0.5
+      form: { evaluations: [{ name: ok, labels: [{ label: yes, polarity: positive }] }] }
+`;
+
+  it('is read with the settings, and a reviewer token that is also an ingest token stops start-up', () => {
+    const file = join(tempDir('review'), 'verdict.yaml');
+    writeFileSync(file, yaml('first'));
+    const cfg = loadConfig({ argv: ['--config', file], env: {} });
+    expect(cfg.review.queues.map((q) => q.name)).toEqual(['first']);
+    expect(readInputs(cfg, silentLogger).review.current().reviewers.map((r) => r.name)).toEqual(['ana']);
+    const shared = loadConfig({ argv: ['--config', file], env: { VERDICT_AUTH_TOKENS: 'r'.repeat(20) } });
+    expect(() => readInputs(shared, silentLogger)).toThrow(new ConfigError('review.reviewers: the token of "ana" is also an ingest token (--auth-tokens); give reviewers tokens of their own'));
+  });
+
+  it('names the file with a bad field', () => {
+    const file = join(tempDir('review'), 'verdict.yaml');
+    writeFileSync(file, yaml('a queue'));
+    expect(() => loadConfig({ argv: ['--config', file], env: {} })).toThrow(/^review\.queues\[0\]\.name: must be a name .* \(in .*verdict\.yaml\)$/);
+  });
+
+  it('is reloaded from the file, and a section that no longer validates leaves the previous one in force', () => {
+    const file = join(tempDir('review'), 'verdict.yaml');
+    writeFileSync(file, yaml('first'));
+    const r = new ReloadableReview(file, loadConfig({ argv: ['--config', file], env: {} }).review, silentLogger);
+    writeFileSync(file, yaml('second'));
+    expect(r.reload()).toBe(true);
+    expect(r.current().queues.map((q) => q.name)).toEqual(['second']);
+    writeFileSync(file, yaml('not valid'));
+    expect(r.reload()).toBe(false);
+    expect(r.current().queues.map((q) => q.name)).toEqual(['second']);
   });
 });

@@ -177,6 +177,21 @@ describe('the review page', () => {
     expect(await t.query(`SELECT count(*)::int AS n FROM verdict.evaluations WHERE trace_id = '${traceId('short')}' AND source = 'reviewer'`)).toEqual([{ n: 0 }]);
   });
 
+  it('opens any run at /review/trace/{trace_id} for an ad-hoc verdict', async () => {
+    const trace = traceId(`run-${runs[0]}`);
+    await page.goto(`${t.httpUrl}/review/trace/${trace}?queue=support`);
+    await page.locator('#item-head', { hasText: 'in queues: support (done, sampled)' }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#item-head')).toContain('ad-hoc review');
+    expect(await page.locator('#verdicts .verdict[data-source="reviewer"]').textContent()).toContain('ana');
+    await page.keyboard.press('2');
+    await page.keyboard.press('Enter');
+    await waitState('Verdict saved.');
+    expect(await t.query(`SELECT score_label, attributes->>'verdict.review.queue' AS queue FROM verdict.evaluations WHERE trace_id = '${trace}' AND source = 'reviewer' ORDER BY score_label`))
+      .toEqual([{ score_label: 'correct', queue: 'support' }, { score_label: 'incorrect', queue: null }]);
+    await page.goto(`${t.httpUrl}/review`);
+    await page.waitForSelector('#queue-list li[data-queue="flaky"]');
+  });
+
   it('keeps the draft through a lost connection and re-sends it', async () => {
     await page.keyboard.press('q');
     await page.waitForSelector('#queue-list li[data-queue="flaky"]');

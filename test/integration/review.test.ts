@@ -31,6 +31,7 @@ const REVIEW = parseReviewConfig({
     queue('cap', { sample: 1, daily_cap: 5 }),
     queue('claims', { sample: 1 }),
     queue('lease', { sample: 1, lease: '1s' }),
+    queue('skip', { sample: 1 }),
     queue('submit', { sample: 1, where: { service: 'svc-submit', operation: 'invoke_*' } }),
   ],
 });
@@ -83,19 +84,21 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
   it('queues a run for each always_when reason, recording the reason, and leaves the others', async () => {
     const q = byName('reasons');
     const judged = Array.from({ length: 40 }, (_, i) => `calibration-${i}`);
-    const named = ['user-negative', 'rule-hit', 'judge-vs-user', 'judge-vs-judge', 'near-threshold', 'user-positive', 'judge-alone-far'];
+    const named = ['user-negative', 'rule-hit', 'judge-vs-user', 'judge-vs-judge', 'near-threshold', 'user-positive', 'judge-alone-far', 'completion-negative'];
     // Verdicts before some runs, after others: the queue is filled either way.
     await feedback([
       { trace_id: traceId('user-negative'), name: 'user_rating', score_label: 'thumbs_down' },
       { trace_id: traceId('rule-hit'), name: 'user_frustration', score_label: 'frustrated', source: 'rule' },
     ]);
-    await sendRuns('svc-reasons', [...named, ...judged]);
+    await sendRuns('svc-reasons', [...named, ...judged], (k) => [root(k, { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.response.id': `resp-${k}` })]);
     await feedback([
       { trace_id: traceId('judge-vs-user'), name: 'user_rating', score_label: 'thumbs_up' },
       { trace_id: traceId('judge-vs-user'), name: 'relevance', score_value: 0.1, score_label: 'fail', source: 'llm_judge', explanation: 'off topic' },
       { trace_id: traceId('judge-vs-judge'), name: 'relevance', score_label: 'pass', source: 'llm_judge' },
       { trace_id: traceId('near-threshold'), name: 'relevance', score_value: 0.52, source: 'llm_judge' },
       { trace_id: traceId('user-positive'), name: 'user_rating', score_label: 'thumbs_up' },
+      // A verdict on a completion names no run: the queue finds it through the response ID.
+      { response_id: 'resp-completion-negative', name: 'user_rating', score_label: 'thumbs_down' },
       { trace_id: traceId('judge-alone-far'), name: 'relevance', score_value: 0.95, score_label: 'pass', source: 'llm_judge' },
       ...judged.map((k) => ({ trace_id: traceId(k), name: 'relevance', score_value: 0.9, score_label: 'pass', source: 'llm_judge' })),
     ]);
@@ -112,7 +115,7 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
 
     const got = new Map((await items('reasons')).map((r) => [r.trace_id, r]));
     const reasonOf = (k: string) => got.get(traceId(k))?.reason ?? null;
-    expect(named.map(reasonOf)).toEqual(['negative_user_verdict', 'rule_hit', 'judge_disagreement', 'judge_disagreement', 'judge_near_threshold', null, calibrated(q, traceId('judge-alone-far')) ? 'calibration' : null]);
+    expect(named.map(reasonOf)).toEqual(['negative_user_verdict', 'rule_hit', 'judge_disagreement', 'judge_disagreement', 'judge_near_threshold', null, calibrated(q, traceId('judge-alone-far')) ? 'calibration' : null, 'negative_user_verdict']);
     expect(got.get(traceId('judge-vs-user'))!.detail).toMatch(/llm_judge verdict relevance = fail .* disagrees with user verdict user_rating = thumbs_up/);
     const calibration = judged.map(traceId).filter((id) => calibrated(q, id));
     expect(judged.map((k) => reasonOf(k))).toEqual(judged.map((k) => (calibration.includes(traceId(k)) ? 'calibration' : null)));
@@ -123,7 +126,7 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
     const listed = await api('ana', 'GET', 'queues');
     const reasons = listed.json.queues.find((x: { name: string }) => x.name === 'reasons');
     expect(reasons.reasons).toEqual(Object.fromEntries(Object.entries({
-      negative_user_verdict: 1, rule_hit: 1, judge_disagreement: 2, judge_near_threshold: 1,
+      negative_user_verdict: 2, rule_hit: 1, judge_disagreement: 2, judge_near_threshold: 1,
       calibration: calibration.length + (reasonOf('judge-alone-far') ? 1 : 0),
     })));
     expect(reasons.pending).toBe(got.size);
@@ -198,6 +201,38 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
     expect(await t.query(`SELECT state, reviewer, verdict_ids FROM verdict.review_items WHERE id = '${id}'`)).toEqual([{ state: 'done', reviewer: 'cy', verdict_ids: first.json.verdict_ids }]);
     expect(await t.query(`SELECT done FROM verdict.review_days WHERE queue = 'submit'`)).toEqual([{ done: 1 }]);
     expect(await t.query(`SELECT reviewer_verdicts::int AS n FROM verdict.traces WHERE trace_id = '${traceId(k)}'`)).toEqual([{ n: 1 }]);
+  });
+
+  it('skips an item for good, and a released item goes to the next reviewer at once', async () => {
+    await sendRuns('svc-skip', ['skip-0', 'release-0']);
+    await t.server.reviewIdle();
+    const a = await api('ana', 'POST', 'queues/skip/claim');
+    const b = await api('bob', 'POST', 'queues/skip/claim');
+    expect([a.json.item.trace_id, b.json.item.trace_id].sort()).toEqual([traceId('skip-0'), traceId('release-0')].sort());
+    const [skipper, skipped] = a.json.item.trace_id === traceId('skip-0') ? ['ana', a] : ['bob', b];
+    const [releaser, released] = skipper === 'ana' ? ['bob', b] : ['ana', a];
+    expect((await api(releaser, 'POST', `items/${skipped.json.item.id}/skip`)).status).toBe(409);
+    expect((await api(skipper, 'POST', `items/${skipped.json.item.id}/skip`)).json).toEqual({ state: 'skipped' });
+    expect((await api(releaser, 'POST', `items/${released.json.item.id}/release`)).json).toEqual({ state: 'pending' });
+    const next = await api('cy', 'POST', 'queues/skip/claim');
+    expect(next.json.item.id).toBe(released.json.item.id);
+    expect((await api('dee', 'POST', 'queues/skip/claim')).json).toEqual({ item: null });
+    expect(await t.query(`SELECT skipped FROM verdict.review_days WHERE queue = 'skip'`)).toEqual([{ skipped: 1 }]);
+  });
+
+  it('takes an ad-hoc verdict on any run, once', async () => {
+    await sendRuns('svc-other', ['adhoc-0']);
+    const run = await api('ana', 'GET', `traces/${traceId('adhoc-0')}`);
+    expect(run.json.trajectory.run.root_name).toBe('invoke_agent adhoc-0');
+    expect(run.json.items).toEqual([]);
+    expect(run.json.forms.map((f: { queue: string }) => f.queue)).toEqual(REVIEW.queues.map((q) => q.name));
+    const body = { verdicts: [{ name: 'correctness', label: 'correct' }] };
+    const first = await api('ana', 'POST', `traces/${traceId('adhoc-0')}/submit?queue=submit`, body);
+    expect(first.status).toBe(200);
+    expect(await api('ana', 'POST', `traces/${traceId('adhoc-0')}/submit?queue=submit`, body)).toEqual(first);
+    expect(await t.query(`SELECT source, channel, score_label, attributes FROM verdict.trace_evaluations WHERE trace_id = '${traceId('adhoc-0')}'`))
+      .toEqual([{ source: 'reviewer', channel: 'review', score_label: 'correct', attributes: { 'verdict.reviewer': 'ana' } }]);
+    expect((await api('ana', 'GET', `traces/${'0f'.repeat(16)}`)).status).toBe(404);
   });
 
   it('refuses a submission the form does not allow, naming the field', async () => {

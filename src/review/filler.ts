@@ -45,6 +45,8 @@ export class ReviewFiller {
   #traces = new Set<string>();
   #verdictIds = new Set<string>();
   #running: Promise<void> | null = null;
+  /** Queues whose daily cap was reached, with the UTC day it was reached on. */
+  readonly #capped = new Map<string, string>();
   dropped = 0;
 
   constructor(opts: FillerOptions) {
@@ -149,7 +151,12 @@ export class ReviewFiller {
         const why = reasonFor(q, run.trace_id, list);
         if (!why) continue;
         if (!existing) {
-          if (await enqueue(db, q, run.trace_id, why.reason, why.detail)) made++;
+          const today = new Date().toISOString().slice(0, 10);
+          if (this.#capped.get(q.name) === today) continue;
+          const r = await enqueue(db, q, run.trace_id, why.reason, why.detail);
+          if (r.inserted) made++;
+          // Once the day's cap is reached, the rest of the day's runs need no statement each.
+          if (!r.counted) this.#capped.set(q.name, today);
         } else if (RANK.indexOf(why.reason) < RANK.indexOf(existing.reason)) {
           // A stronger reason arrived while the item waits (a judge sampled for calibration, then a second
           // judge disagreeing): the item says so, and moves up the queue.
@@ -168,16 +175,18 @@ export class ReviewFiller {
  * inserted only when it was. A race that loses on the item's key has still
  * raised the counter, which can only leave the day under its cap.
  */
-async function enqueue(db: Kysely<Database>, q: QueueConfig, traceId: string, reason: Reason, detail: string | null): Promise<boolean> {
+async function enqueue(db: Kysely<Database>, q: QueueConfig, traceId: string, reason: Reason, detail: string | null): Promise<{ counted: boolean; inserted: boolean }> {
   const cap = q.dailyCap ?? 2_147_483_647;
-  const r = await sql<{ id: string }>`
+  const r = await sql<{ counted: boolean; inserted: boolean }>`
     WITH bump AS (
       INSERT INTO verdict.review_days AS d (queue, day, queued) VALUES (${q.name}, (now() AT TIME ZONE 'UTC')::date, 1)
       ON CONFLICT (queue, day) DO UPDATE SET queued = d.queued + 1 WHERE d.queued < ${cap}
-      RETURNING 1)
-    INSERT INTO verdict.review_items (id, queue, trace_id, reason, detail, priority)
-    SELECT ${itemId(q.name, traceId)}, ${q.name}, ${traceId}, ${reason}, ${detail}, ${priorityOf(reason)} FROM bump
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id`.execute(db);
-  return r.rows.length > 0;
+      RETURNING 1),
+    item AS (
+      INSERT INTO verdict.review_items (id, queue, trace_id, reason, detail, priority)
+      SELECT ${itemId(q.name, traceId)}, ${q.name}, ${traceId}, ${reason}, ${detail}, ${priorityOf(reason)} FROM bump
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id)
+    SELECT EXISTS (SELECT FROM bump) AS counted, EXISTS (SELECT FROM item) AS inserted`.execute(db);
+  return r.rows[0]!;
 }

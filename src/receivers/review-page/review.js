@@ -157,6 +157,7 @@ function showEmpty() {
   S.mode = 'empty';
   S.view = null;
   show('item');
+  $('item').classList.add('empty');
   $('item-head').replaceChildren(h('h2', {}, `Queue ${S.queue}`));
   $('trajectory').replaceChildren();
   $('verdicts').replaceChildren();
@@ -192,6 +193,7 @@ function showItem(view) {
   S.view = view;
   S.draft = loadDraft(draftKey());
   show('item');
+  $('item').classList.remove('empty');
   setState(null);
   renderHead();
   renderTrajectory(view.trajectory);
@@ -460,7 +462,6 @@ async function openTrace(traceId, notice) {
   S.adhoc = traceId;
   try {
     const r = await api('GET', `traces/${traceId}`);
-    S.reviewer = S.reviewer ?? null;
     const chosen = r.forms.find((f) => f.queue === S.adhocQueue) ?? r.forms[0];
     if (!chosen) return setState('No review queue is configured, so there is no verdict form (review.queues in the config file).', 'error');
     S.adhocQueue = chosen.queue;

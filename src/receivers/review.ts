@@ -41,7 +41,12 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 export function reviewApiRoute(opts: ReviewRouteOptions): Route {
   return async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    const parts = path.slice('/v1/review/'.length).split('/').map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = path.slice('/v1/review/'.length).split('/').map(decodeURIComponent);
+    } catch {
+      throw new BadRequestError(`the path ${path} is not valid percent-encoding`);
+    }
     const reviewer = opts.auth.reviewerOf(req);
     const method = req.method ?? 'GET';
     const want = (m: string) => {

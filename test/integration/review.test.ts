@@ -6,11 +6,12 @@
  * in verdict.trace_evaluations; reviewer and ingest tokens kept apart.
  */
 import { createHash } from 'node:crypto';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReviewConfig } from '../../src/review/config.ts';
 import { calibrated, sampled } from '../../src/review/reasons.ts';
 import { logs, service, traces, T0, type SpanSpec } from '../helpers/fixtures.ts';
-import { post, postJson, postProto } from '../helpers/otlp.ts';
+import { grpcCall, post, postJson, postProto, TRACE_PATH } from '../helpers/otlp.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const INGEST = 'ingest-token-0123456789abcdef';
@@ -247,6 +248,9 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
   it('keeps reviewer and ingest tokens apart', async () => {
     const span = traces([root('tokens-0')], service('svc-other')).proto();
     expect((await postProto(`${t.httpUrl}/v1/traces`, span, auth(tokenOf('ana')))).status).toBe(401);
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${tokenOf('ana')}`);
+    expect((await grpcCall(t.grpcAddress, TRACE_PATH, span, { metadata })).code).toBe(GrpcStatus.UNAUTHENTICATED);
     expect((await postJson(`${t.httpUrl}/v1/feedback`, { trace_id: traceId('tokens-0'), name: 'x', score_value: 1 }, auth(tokenOf('ana')))).status).toBe(401);
     const asIngest = await post(`${t.httpUrl}/v1/review/queues`, '', auth(INGEST), 'GET');
     expect(asIngest.status).toBe(401);

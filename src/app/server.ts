@@ -74,6 +74,8 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
     throw err;
   }
   const summary = startSummary(pipeline.metrics, log, opts.summaryIntervalMs);
+  // Runs whose queue check a stop interrupted are checked now.
+  void pipeline.filler.sweep();
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -102,6 +104,11 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   return {
     store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,
     metrics: pipeline.metrics, reloadRules: () => inputs.rules.reload(),
-    reloadReview: () => inputs.review.reload(), reviewIdle: () => pipeline.filler.idle(), close,
+    reloadReview: () => {
+      const ok = inputs.review.reload();
+      // A queue just added takes the recent runs too.
+      if (ok) void pipeline.filler.sweep();
+      return ok;
+    }, reviewIdle: () => pipeline.filler.idle(), close,
   };
 }

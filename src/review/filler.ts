@@ -7,7 +7,8 @@
  *
  * A run is checked again whenever more of it arrives (a late root, a new
  * verdict), so a run that becomes eligible later is queued then, and a
- * waiting item whose run gains a stronger reason takes that reason. What was queued is
+ * waiting item whose run gains a stronger reason takes that reason. At
+ * start-up and after a reload, the runs of the last hour are checked too. What was queued is
  * decided from the stored data and the trace ID only, so receivers side by
  * side reach the same items; the item's key and the daily counter make a
  * race between them harmless.
@@ -25,6 +26,9 @@ import { reasonFor, type RunVerdict } from './reasons.ts';
 const RANK: readonly Reason[] = [...REASONS, 'sampled'];
 /** Items queued for a reason are claimed before sampled ones. */
 const priorityOf = (reason: Reason): number => (reason === 'sampled' ? 1 : 0);
+
+/** The most runs a sweep checks. */
+const SWEEP_RUNS = 20_000;
 
 /** Runs per round of reads: ANY($1) with a few hundred keys stays an index lookup per key. */
 const CHUNK = 500;
@@ -45,6 +49,7 @@ export class ReviewFiller {
   #traces = new Set<string>();
   #verdictIds = new Set<string>();
   #running: Promise<void> | null = null;
+  #sweeping: Promise<void> | null = null;
   /** Queues whose daily cap was reached, with the UTC day it was reached on. */
   readonly #capped = new Map<string, string>();
   dropped = 0;
@@ -76,9 +81,39 @@ export class ReviewFiller {
     this.#traces.add(traceId);
   }
 
+  /**
+   * Checks the runs that ended in the last hour (at most SWEEP_RUNS, newest
+   * first, read through the end-time index): at start-up, for the runs whose
+   * check a stop interrupted, and after a reload, for the queues it added.
+   */
+  sweep(): Promise<void> {
+    const p: Promise<void> = this.#sweep().finally(() => {
+      if (this.#sweeping === p) this.#sweeping = null;
+    });
+    this.#sweeping = p;
+    return p;
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#opts.config().queues.length === 0) return;
+    try {
+      const r = await sql<{ trace_id: string }>`
+        SELECT trace_id FROM verdict.trace_summary
+        WHERE end_time >= now() - interval '1 hour' AND span_count > 0
+        ORDER BY end_time DESC LIMIT ${SWEEP_RUNS}`.execute(this.#opts.db());
+      for (const x of r.rows) this.#add(x.trace_id);
+    } catch (err) {
+      this.#opts.log.warn({ err: (err as Error).message }, 'review queues: the recent runs were not checked');
+      return;
+    }
+    this.#running ??= this.#drain().finally(() => {
+      this.#running = null;
+    });
+  }
+
   /** Resolves when every run noted so far has been checked (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    while (this.#running || this.#sweeping) await (this.#sweeping ?? this.#running);
   }
 
   async #drain(): Promise<void> {

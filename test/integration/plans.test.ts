@@ -84,6 +84,8 @@ const QUERIES: Record<string, string> = {
   'review filler: their root spans': `
     SELECT s.trace_id, s.attributes FROM unnest(ARRAY['${TRACE}'], ARRAY['${'ab'.repeat(8)}']) AS r(trace_id, span_id)
     JOIN verdict.span_rows s ON s.trace_id = r.trace_id AND s.span_id = r.span_id`,
+  'review filler: the runs of the last hour': `
+    SELECT trace_id FROM verdict.trace_summary WHERE end_time >= now() - interval '1 hour' AND span_count > 0 ORDER BY end_time DESC LIMIT 20000`,
   'review filler: the runs of verdicts on a completion': `SELECT DISTINCT target_trace_id FROM verdict.evaluations WHERE id = ANY(ARRAY['x', 'y']) AND target_trace_id IS NOT NULL`,
 };
 

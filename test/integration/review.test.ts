@@ -7,12 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { parseReviewConfig } from '../../src/review/config.ts';
 import { calibrated, sampled } from '../../src/review/reasons.ts';
 import { logs, service, traces, T0, type SpanSpec } from '../helpers/fixtures.ts';
 import { grpcCall, post, postJson, postProto, TRACE_PATH } from '../helpers/otlp.ts';
 import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const INGEST = 'ingest-token-0123456789abcdef';
 const REVIEWERS = ['ana', 'bob', 'cy', 'dee'].map((name) => ({ name, token: `reviewer-${name}-0123456789abcdef` }));
@@ -22,7 +26,7 @@ const FORM = {
   correction: true,
 };
 const queue = (name: string, extra: Record<string, unknown>) => ({ name, where: { service: `svc-${name}` }, form: FORM, ...extra });
-const REVIEW = parseReviewConfig({
+const RAW = {
   reviewers: REVIEWERS,
   queues: [
     queue('sample', { sample: 0.25 }),
@@ -35,7 +39,8 @@ const REVIEW = parseReviewConfig({
     queue('skip', { sample: 1 }),
     queue('submit', { sample: 1, where: { service: 'svc-submit', operation: 'invoke_*' } }),
   ],
-});
+};
+const REVIEW = parseReviewConfig(RAW);
 const byName = (n: string) => REVIEW.queues.find((q) => q.name === n)!;
 
 /** Deterministic trace and span IDs, many more than hexId's 255. */
@@ -60,8 +65,12 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
   };
   const items = (q: string) => t.query<{ trace_id: string; reason: string; detail: string | null }>(`SELECT trace_id, reason, detail FROM verdict.review_items WHERE queue = '${q}' ORDER BY trace_id`);
 
+  let configFile: string;
   beforeAll(async () => {
-    t = await startTestServer(backend, { review: REVIEW, authTokens: [INGEST] });
+    // The review section is also in a file, for the reload.
+    configFile = join(tempDir('review'), 'verdict.yaml');
+    writeFileSync(configFile, stringify({ review: RAW }));
+    t = await startTestServer(backend, { review: REVIEW, authTokens: [INGEST], configFile });
   });
   afterAll(async () => {
     await t?.close();
@@ -243,6 +252,19 @@ describe.each(BACKENDS)('review queues on %s', (backend) => {
     const res = await api('dee', 'POST', `items/${claimed.json.item.id}/submit`, { verdicts: [{ name: 'correctness', label: 'meh' }] });
     expect(res.status).toBe(400);
     expect(res.json.message).toBe('verdicts[0].label: must be one of correct, incorrect');
+  });
+
+  it('queues the runs of the last hour for a queue a reload adds', async () => {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    await sendRuns('svc-late', ['late-0', 'late-1'], (k) => [{ ...root(k), start: now - 3_000_000_000n, end: now - 1_000_000_000n }]);
+    // A run of long ago is left to the data that arrives.
+    await sendRuns('svc-late', ['late-old']);
+    await t.server.reviewIdle();
+    expect(await items('late')).toEqual([]);
+    writeFileSync(configFile, stringify({ review: { ...RAW, queues: [...RAW.queues, queue('late', { sample: 1 })] } }));
+    expect(t.server.reloadReview()).toBe(true);
+    await t.server.reviewIdle();
+    expect((await items('late')).map((r) => r.trace_id)).toEqual([traceId('late-0'), traceId('late-1')].sort());
   });
 
   it('keeps reviewer and ingest tokens apart', async () => {

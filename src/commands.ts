@@ -297,7 +297,10 @@ async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks:
     signalled = signal;
     starting.abort(new Error(`${signal} during start-up`));
   };
-  hooks.onSignal('SIGHUP', () => server?.reloadRules());
+  hooks.onSignal('SIGHUP', () => {
+    server?.reloadRules();
+    server?.reloadReview();
+  });
   hooks.onSignal('SIGINT', () => onSignal('SIGINT'));
   hooks.onSignal('SIGTERM', () => onSignal('SIGTERM'));
   try {

@@ -14,6 +14,7 @@ import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogFormat, LogLevel } from './log.ts';
 import { parseLoopConfig, type LoopConfig } from './loop/config.ts';
+import { parseReviewConfig, type ReviewConfig } from './review/config.ts';
 
 export interface Config {
   host: string;
@@ -46,6 +47,10 @@ export interface Config {
   feedback: FeedbackConfig;
   /** The `learning_loop:` section: judge/human pairs, the kappa threshold, what drift reports read. */
   learningLoop: LoopConfig;
+  /** The `review:` section: review queues and reviewers (docs/review.md). */
+  review: ReviewConfig;
+  /** The config file the settings came from (--config), read again when the review section is reloaded. */
+  configFile: string | null;
 }
 
 type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path' | 'url' | 'format';
@@ -89,7 +94,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** YAML keys that are structured sections rather than settings. */
-const SECTIONS = new Set(['feedback', 'learning_loop']);
+const SECTIONS = new Set(['feedback', 'learning_loop', 'review']);
 
 export { ConfigError };
 
@@ -147,13 +152,15 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   const fromFile = file ? readConfigFile(file) : {};
   let feedback: FeedbackConfig;
   let learningLoop: LoopConfig;
+  let review: ReviewConfig;
   try {
     feedback = parseFeedbackConfig(fromFile.feedback);
     learningLoop = parseLoopConfig(fromFile.learning_loop);
+    review = parseReviewConfig(fromFile.review);
   } catch (err) {
     throw err instanceof ConfigError && file ? new ConfigError(`${err.message} (in ${file})`) : err;
   }
-  const out: Record<string, unknown> = { feedback, learningLoop };
+  const out: Record<string, unknown> = { feedback, learningLoop, review, configFile: file ?? null };
   for (const s of SETTINGS) {
     let raw: unknown = s.default;
     let origin = 'default';
@@ -167,7 +174,7 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   return Object.freeze(cfg);
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+export function readConfigFile(path: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(path, 'utf8'));

@@ -65,6 +65,14 @@ export class ForbiddenError extends Error {
 }
 
 /**
+ * The request is valid but the resource's state forbids it now, e.g. a
+ * review item whose lease ran out or that another reviewer holds (HTTP 409).
+ */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/**
  * The database refuses the rows whatever the moment (a bad value, a limit):
  * retrying cannot help (HTTP 400, gRPC INVALID_ARGUMENT). `code` is the
  * SQLSTATE, for metrics and logs; the message never quotes the database.

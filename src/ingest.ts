@@ -30,6 +30,8 @@ export interface IngestOptions {
   spanObservers?: readonly SpanObserver[];
   logObservers?: readonly LogObserver[];
   metrics?: Metrics;
+  /** Hears of each batch once it is committed (the review queues fill from it); must return at once. */
+  onCommitted?: (batch: Batch) => void;
 }
 
 export class Ingest {
@@ -71,6 +73,7 @@ export class Ingest {
       m?.refused('evaluations', transport, reason, batch.evaluations.length);
       throw err;
     }
+    this.#opts.onCommitted?.(batch);
     m?.accepted('spans', transport, batch.spans.rows);
     m?.accepted('log_records', transport, logRecords);
     m?.accepted('evaluations', transport, batch.evaluations.length);

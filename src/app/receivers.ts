@@ -14,6 +14,8 @@ import { exportRoute } from '../receivers/export.ts';
 import { feedbackRoute } from '../receivers/feedback.ts';
 import { GrpcReceiver } from '../receivers/grpc.ts';
 import { HttpReceiver } from '../receivers/http.ts';
+import { reviewApiRoute, reviewPageRoute } from '../receivers/review.ts';
+import { ReviewerAuth } from '../receivers/reviewers.ts';
 import type { Readiness, Store } from '../store/store.ts';
 import type { Inputs } from './inputs.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -26,6 +28,7 @@ export interface Receivers {
 export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready: () => Promise<Readiness>, log: Logger, store: Store): Receivers {
   const { metrics, ingest } = p;
   const { auth, tls } = inputs;
+  const page = reviewPageRoute();
   const http = new HttpReceiver({
     ingest,
     maxBodyBytes: cfg.maxBodyBytes,
@@ -34,11 +37,16 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
     routes: {
       '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes }),
       '/v1/export': exportRoute({ db: () => store.db }),
+      '/review': page,
       '/metrics': async (_req, res) => {
         const body = await metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
         res.end(body);
       },
+    },
+    prefixRoutes: {
+      '/v1/review/': reviewApiRoute({ db: () => store.db, config: inputs.review.current, auth: new ReviewerAuth(() => inputs.review.current().reviewers), ingest, maxBodyBytes: cfg.maxBodyBytes }),
+      '/review/': page,
     },
     // CORS first: browsers send preflights without credentials.
     middleware: [...(cfg.corsOrigins.length > 0 ? [corsMiddleware(cfg.corsOrigins)] : []), auth.http],

@@ -32,6 +32,10 @@ export interface RunningServer {
   metrics: Metrics;
   /** Reads the rules file again (SIGHUP); false when it is invalid (the old rules stay). */
   reloadRules(): boolean;
+  /** Reads the config file's review section again (SIGHUP); false when it is invalid (the old one stays). */
+  reloadReview(): boolean;
+  /** Resolves once the review queues have been filled from every write committed so far. */
+  reviewIdle(): Promise<void>;
   /** Graceful stop: refuse new work, finish in-flight exports, close the database. */
   close(): Promise<void>;
 }
@@ -55,7 +59,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   // Said at once: opening a new embedded database takes seconds, and which Node.js runs is the first question of any bug report.
   log.info({ node: process.versions.node, pid: process.pid }, 'starting');
   const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
-  const pipeline = createPipeline(cfg, store, inputs.rules);
+  const pipeline = createPipeline(cfg, store, inputs.rules, inputs.review, log);
   const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
@@ -66,9 +70,12 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
     grpc.forceClose();
     await Promise.all([http.close(), pipeline.batcher.close(), store.close()]);
     inputs.rules.close();
+    inputs.review.close();
     throw err;
   }
   const summary = startSummary(pipeline.metrics, log, opts.summaryIntervalMs);
+  // Runs whose queue check a stop interrupted are checked now.
+  void pipeline.filler.sweep();
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -81,8 +88,10 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
         grpc.forceClose();
       }
       await pipeline.batcher.close();
+      await pipeline.filler.idle();
       summary.stop();
       inputs.rules.close();
+      inputs.review.close();
       await store.close();
     })();
     return closing;
@@ -91,8 +100,15 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand, pgUrl: store.pgUrl };
   log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
   inputs.rules.watch();
+  inputs.review.watch();
   return {
     store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,
-    metrics: pipeline.metrics, reloadRules: () => inputs.rules.reload(), close,
+    metrics: pipeline.metrics, reloadRules: () => inputs.rules.reload(),
+    reloadReview: () => {
+      const ok = inputs.review.reload();
+      // A queue just added takes the recent runs too.
+      if (ok) void pipeline.filler.sweep();
+      return ok;
+    }, reviewIdle: () => pipeline.filler.idle(), close,
   };
 }

@@ -3,6 +3,7 @@
  * Bearer <token>`, gRPC `authorization` metadata (as the Collector's
  * bearertokenauth extension expects them). Health, readiness and metrics stay
  * open; so do CORS preflights, which browsers send without credentials.
+ * The review page and API have tokens of their own.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,12 @@ import { ConfigError } from '../errors.ts';
 import { UnauthenticatedError } from '../errors.ts';
 import type { Middleware } from './http.ts';
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/review']);
+/**
+ * The review page and API answer to reviewer tokens (reviewers.ts), never to
+ * ingest tokens: a reviewer cannot ingest, and an ingest token cannot review.
+ */
+const OWN_AUTH_PREFIXES = ['/review/', '/v1/review/'];
 
 /** Tokens from the settings and from a file of one token per line (blank lines and # comments ignored). */
 export function loadTokens(tokens: readonly string[], file: string | null): string[] {
@@ -60,7 +66,7 @@ export class Authenticator {
   };
 
   readonly http: Middleware = (req: IncomingMessage, res: ServerResponse, path: string) => {
-    if (!this.enabled || OPEN_PATHS.has(path) || req.method === 'OPTIONS') return false;
+    if (!this.enabled || OPEN_PATHS.has(path) || OWN_AUTH_PREFIXES.some((p) => path.startsWith(p)) || req.method === 'OPTIONS') return false;
     try {
       this.#check(req.headers.authorization);
     } catch (err) {

@@ -28,6 +28,8 @@ export interface HttpReceiverOptions {
   ready: () => Promise<Readiness>;
   log: Logger;
   routes?: Record<string, Route>;
+  /** Routes for every path under a prefix (the key, ending in '/'), tried after the exact routes. */
+  prefixRoutes?: Record<string, Route>;
   middleware?: Middleware[];
   /** Called once per OTLP request with its outcome, for metrics. */
   onExport?: (signal: Signal, result: ExportResult | null, outcome: Outcome | null, seconds: number) => void;
@@ -129,7 +131,7 @@ export class HttpReceiver {
         return sendJson(res, r.ok ? 200 : 503, r.ok ? { status: 'ready' } : { status: 'not ready', reason: r.reason });
       }
       default: {
-        const route = this.#opts.routes?.[path];
+        const route = this.#opts.routes?.[path] ?? Object.entries(this.#opts.prefixRoutes ?? {}).find(([prefix]) => path.startsWith(prefix))?.[1];
         if (route) return route(req, res);
         throw new NotFoundError(`no route ${path}; OTLP traces go to /v1/traces and logs to /v1/logs`);
       }

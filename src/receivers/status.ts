@@ -12,6 +12,7 @@
  * | wrong method                 | 405              | —                                   |
  * | missing credentials          | 401              | UNAUTHENTICATED                     |
  * | browser origin not allowed   | 403              | PERMISSION_DENIED                   |
+ * | review item's state forbids  | 409              | FAILED_PRECONDITION                 |
  * | over the in-flight budget    | 429 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | database unavailable, drain  | 503 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | anything else                | 500              | INTERNAL                            |
@@ -22,6 +23,7 @@
 import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import {
   BadRequestError,
+  ConflictError,
   DataError,
   ForbiddenError,
   MethodNotAllowedError,
@@ -56,6 +58,7 @@ export function outcomeOf(err: unknown): Outcome {
   if (err instanceof NotFoundError) return { http: 404, grpc: GrpcStatus.UNIMPLEMENTED, message };
   if (err instanceof MethodNotAllowedError) return { http: 405, grpc: GrpcStatus.UNIMPLEMENTED, message, allow: err.allow };
   if (err instanceof UnauthenticatedError) return { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, message };
+  if (err instanceof ConflictError) return { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message };
   if (err instanceof ForbiddenError) return { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message };
   if (err instanceof OverloadedError) return { http: 429, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
   if (err instanceof UnavailableError) return { http: 503, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };

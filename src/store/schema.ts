@@ -200,6 +200,14 @@ export const SCHEMA = {
       context_attribute: col('text', false, true), change_z: col('double precision', false, true), min_verdicts: col('integer', false, true),
     },
     'verdict.judge_pairs': { judge_name: text, human_name: text },
+    'verdict.review_items': {
+      id: text, queue: text, trace_id: text, reason: text, detail: textNull, priority: col('smallint'),
+      state: col('text', false, true), reviewer: textNull, lease_until: timeNull, created_at: col('timestamp with time zone', false, true),
+      claimed_at: timeNull, finished_at: timeNull, verdict_ids: jsonNull,
+    },
+    'verdict.review_days': {
+      queue: text, day: col('date'), queued: col('integer', false, true), done: col('integer', false, true), skipped: col('integer', false, true),
+    },
   },
   views: {
     'verdict.spans': {

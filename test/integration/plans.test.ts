@@ -5,8 +5,8 @@
  * sort). A sequential scan that remains then is one no index can replace,
  * which at ten million rows is the difference between milliseconds and
  * minutes. The queries are those of README.md, docs/schema.md,
- * docs/cookbook.md, docs/feedback.md and the Trace dashboard, with their
- * variables filled in.
+ * docs/cookbook.md, docs/feedback.md, the Trace dashboard and the review
+ * queues (the page's and the filler's), with their variables filled in.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,10 +70,27 @@ const QUERIES: Record<string, string> = {
   'Feedback dashboard: recent human feedback': `
     SELECT * FROM verdict.trace_evaluations WHERE time BETWEEN now() - interval '6 hours' AND now() AND source IN ('user', 'reviewer')
     ORDER BY time DESC LIMIT 100`,
+  'review: claim the next item of a queue': `
+    UPDATE verdict.review_items SET state = 'claimed', reviewer = 'ana', claimed_at = now(), lease_until = now() + interval '10 minutes'
+    WHERE id = (SELECT id FROM verdict.review_items
+      WHERE queue = 'support' AND state IN ('pending', 'claimed') AND (state = 'pending' OR lease_until <= now())
+      ORDER BY priority, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)`,
+  'review: open items of the queues by reason': `
+    SELECT queue, reason, (state = 'claimed' AND lease_until > now()) AS live, count(*)::int AS n
+    FROM verdict.review_items WHERE queue = ANY(ARRAY['support', 'judges']) AND state IN ('pending', 'claimed') GROUP BY 1, 2, 3`,
+  'review: the queues a run is in': `SELECT * FROM verdict.review_items WHERE trace_id = '${TRACE}'`,
+  'review filler: the runs a write touched': `SELECT trace_id, root_span_id, service_name FROM verdict.traces WHERE trace_id = ANY(ARRAY['${TRACE}', '${'cd'.repeat(16)}'])`,
+  'review filler: their verdicts': `SELECT target_trace_id, name, source, polarity FROM verdict.evaluations WHERE target_trace_id = ANY(ARRAY['${TRACE}', '${'cd'.repeat(16)}'])`,
+  'review filler: their root spans': `
+    SELECT s.trace_id, s.attributes FROM unnest(ARRAY['${TRACE}'], ARRAY['${'ab'.repeat(8)}']) AS r(trace_id, span_id)
+    JOIN verdict.span_rows s ON s.trace_id = r.trace_id AND s.span_id = r.span_id`,
+  'review filler: the runs of the last hour': `
+    SELECT trace_id FROM verdict.trace_summary WHERE end_time >= now() - interval '1 hour' AND span_count > 0 ORDER BY end_time DESC LIMIT 20000`,
+  'review filler: the runs of verdicts on a completion': `SELECT DISTINCT target_trace_id FROM verdict.evaluations WHERE id = ANY(ARRAY['x', 'y']) AND target_trace_id IS NOT NULL`,
 };
 
-/** Relations whose sequential scan fails the test: the partitioned tables (any partition) and the summaries. */
-const BIG = /Seq Scan on (span_rows|log_rows|evaluations|trace_summary|conversation_summary)\w*/g;
+/** Relations whose sequential scan fails the test: the partitioned tables (any partition), the summaries and the review items. */
+const BIG = /Seq Scan on (span_rows|log_rows|evaluations|trace_summary|conversation_summary|review_items)\w*/g;
 
 describe.each(BACKENDS)('query plans on %s', (backend) => {
   let t: TestServer;

@@ -1,7 +1,7 @@
 /** The one outcome → status mapping, as a table (OTLP specification, "Failures"). */
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, MethodNotAllowedError, NotFoundError, OverloadedError, TooLargeError, UnauthenticatedError, UnavailableError, UnsupportedMediaTypeError } from '../../src/errors.ts';
-import { DataError } from '../../src/errors.ts';
+import { ConflictError, DataError } from '../../src/errors.ts';
 import { outcomeOf, statusJson, statusProto } from '../../src/receivers/status.ts';
 import { BadRequest, RetryInfo, RpcStatus } from '../../src/otlp/proto.ts';
 import { classify } from '../../src/store/db-errors.ts';
@@ -15,6 +15,7 @@ describe('outcomeOf', () => {
     [new NotFoundError('x'), 404, 12, undefined],
     [new MethodNotAllowedError('x', 'POST'), 405, 12, undefined],
     [new UnauthenticatedError('x'), 401, 16, undefined],
+    [new ConflictError('x'), 409, 9, undefined],
     [new OverloadedError('x', 2), 429, 14, 2],
     [new UnavailableError('x', 3), 503, 14, 3],
     [new Error('bug'), 500, 13, undefined],

@@ -12,6 +12,7 @@
  */
 import type { SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
+import { LAYER_FLUSH_SQL } from './layer-sql.ts';
 import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas } from './summaries.ts';
 
 /** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
@@ -332,5 +333,6 @@ export async function flushRollups(s: Session, facts: readonly SpanFact[], queue
   if (!queued) return;
   await s.exec(RUN_FLUSH_SQL);
   await s.exec(VERDICT_FLUSH_SQL);
+  await s.exec(LAYER_FLUSH_SQL);
   await s.exec(CONVERSATION_FLUSH_SQL);
 }

@@ -19,6 +19,7 @@
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
+import { LAYER_DELTA_DDL, settleLoop } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
 import { fillSpanContent } from './span-content.ts';
 import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
@@ -30,6 +31,7 @@ const STAGING_DDL = [
   `CREATE TEMP TABLE IF NOT EXISTS ${TURNS.staging} (conversation_id text, message_hash text, trace_id text, span_id text, time timestamptz,
      message text, rule text, label text, polarity text) ON COMMIT DELETE ROWS;`,
   DELTA_DDL,
+  LAYER_DELTA_DDL,
 ].join('\n');
 
 /**
@@ -102,16 +104,19 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
   await fillSpanContent(s, batches);
 
+  const judged: string[] = [];
   if (verdicts.length > 0 || turns.length > 0) {
     if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));
     if (turns.length > 0) {
       await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
       await s.exec(REPEAT_SQL);
     }
-    await insertStagedVerdicts(s);
+    judged.push(...(await insertStagedVerdicts(s)));
   }
   // Verdicts that waited for these spans, and new verdicts whose target is already stored.
-  await resolveWaiting(s, traceIds, responseIds);
+  judged.push(...(await resolveWaiting(s, traceIds, responseIds)));
+  // The layers and tasks of the judged runs this write touched (a root or a first request may come after the verdict).
+  await settleLoop(s, unique([...traceIds, ...judged]));
   await flushRollups(s, stored, true);
 }
 

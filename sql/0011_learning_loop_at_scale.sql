@@ -135,46 +135,35 @@ RETURNS TABLE (
   z double precision, significant boolean, worse boolean)
 LANGUAGE sql STABLE AS $$
   WITH hours AS (
-    SELECT r.hour, r.name, r.source, r.service_name, r.harness_version, r.model, r.context_version,
-      r.verdicts AS n, CASE WHEN r.polarity = 'negative' THEN r.verdicts ELSE 0 END AS x
+    SELECT r.hour, r.name, r.source, r.service_name, COALESCE(r.source, E'\x1f') AS source_key, COALESCE(r.service_name, E'\x1f') AS service_key,
+      r.harness_version, r.model, r.context_version, r.verdicts AS n, CASE WHEN r.polarity = 'negative' THEN r.verdicts ELSE 0 END AS x
     FROM verdict.verdict_layer_rollup r
     WHERE r.hour >= date_trunc('hour', since) - interval '7 days' AND r.hour < until + interval '7 days'
       AND r.polarity IS NOT NULL AND r.verdicts > 0
   ),
-  -- Each hour's verdicts per evaluation, whatever the layers said: the "before" side.
-  totals AS (
-    SELECT h.hour, h.name, COALESCE(h.source, E'\x1f') AS source_key, COALESCE(h.service_name, E'\x1f') AS service_key,
-      sum(h.n) AS n, sum(h.x) AS x
-    FROM hours h GROUP BY 1, 2, 3, 4
-  ),
-  layered AS (
-    SELECT h.hour, h.name, h.source, h.service_name, COALESCE(h.source, E'\x1f') AS source_key, COALESCE(h.service_name, E'\x1f') AS service_key,
-      v.layer, v.value, sum(h.n) AS n, sum(h.x) AS x
+  -- The first hour of each value from seven days before `since`: a change when that is in the period. Few groups, however many hours.
+  firsts AS (
+    SELECT v.layer, v.value, h.name, h.source, h.service_name, h.source_key, h.service_key, min(h.hour) AS changed_at
     FROM hours h
     CROSS JOIN LATERAL (VALUES ('harness', h.harness_version), ('model', h.model), ('context', h.context_version)) AS v(layer, value)
-    WHERE v.value IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-  ),
-  firsts AS (
-    SELECT l.layer, l.value, l.name, l.source, l.service_name, l.source_key, l.service_key, min(l.hour) AS changed_at
-    FROM layered l
-    WHERE l.hour < until
+    WHERE v.value IS NOT NULL AND h.hour < until
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-    HAVING min(l.hour) >= date_trunc('hour', since)
+    HAVING min(h.hour) >= date_trunc('hour', since)
   ),
-  -- Joined on equal keys (NULLs made equal), so each change reads its own evaluation's hours, not all of them.
+  -- Joined on equal keys (NULLs made equal), so each change reads only its own evaluation's hours.
   before AS (
-    SELECT c.layer, c.value, c.name, c.source_key, c.service_key, COALESCE(sum(b.n), 0)::bigint AS n1, COALESCE(sum(b.x), 0)::bigint AS x1
+    SELECT c.layer, c.value, c.name, c.source_key, c.service_key, COALESCE(sum(h.n), 0)::bigint AS n1, COALESCE(sum(h.x), 0)::bigint AS x1
     FROM firsts c
-    LEFT JOIN totals b ON b.name = c.name AND b.source_key = c.source_key AND b.service_key = c.service_key
-      AND b.hour >= c.changed_at - interval '7 days' AND b.hour < c.changed_at
+    LEFT JOIN hours h ON h.name = c.name AND h.source_key = c.source_key AND h.service_key = c.service_key
+      AND h.hour >= c.changed_at - interval '7 days' AND h.hour < c.changed_at
     GROUP BY 1, 2, 3, 4, 5
   ),
   after AS (
-    SELECT c.layer, c.value, c.name, c.source_key, c.service_key, COALESCE(sum(a.n), 0)::bigint AS n2, COALESCE(sum(a.x), 0)::bigint AS x2
+    SELECT c.layer, c.value, c.name, c.source_key, c.service_key, COALESCE(sum(h.n), 0)::bigint AS n2, COALESCE(sum(h.x), 0)::bigint AS x2
     FROM firsts c
-    LEFT JOIN layered a ON a.layer = c.layer AND a.value = c.value AND a.name = c.name AND a.source_key = c.source_key
-      AND a.service_key = c.service_key AND a.hour >= c.changed_at AND a.hour < c.changed_at + interval '7 days'
+    LEFT JOIN hours h ON h.name = c.name AND h.source_key = c.source_key AND h.service_key = c.service_key
+      AND h.hour >= c.changed_at AND h.hour < c.changed_at + interval '7 days'
+      AND CASE c.layer WHEN 'harness' THEN h.harness_version WHEN 'model' THEN h.model ELSE h.context_version END = c.value
     GROUP BY 1, 2, 3, 4, 5
   ),
   sides AS (

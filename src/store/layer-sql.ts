@@ -13,7 +13,10 @@
  * write touches a judged run: recomputed from what is stored, and where they
  * changed, the verdict's rollup count moves from the old values to the new
  * ones. Whatever the arrival order, the end state is the one a recomputation
- * from the stored rows gives. The definitions are SQL functions of the
+ * from the stored rows gives. Two writers that touch one run (its root, and a
+ * verdict resolved to it through a response ID) both update the run's summary
+ * row, so the second waits for the first to commit, and its settling, a later
+ * statement, sees what the first stored. The definitions are SQL functions of the
  * migration (verdict.target_layers, verdict.run_task), shared with its backfill.
  */
 import type { Session } from './driver.ts';

@@ -211,7 +211,8 @@ CREATE FUNCTION verdict.run_task(p_run text)
 RETURNS TABLE (task text, task_id text)
 LANGUAGE sql STABLE AS $$
   SELECT x.task, md5(COALESCE(x.agent_name, x.service_name, '') || E'\x1f' || x.task)
-  FROM (SELECT t.agent_name, t.service_name, verdict.normalise_task(t.input_text) AS task FROM verdict.traces t WHERE t.trace_id = p_run) x
+  -- OFFSET 0 keeps the subquery whole, so the input text is worked out once, not again for the filter.
+  FROM (SELECT t.agent_name, t.service_name, verdict.normalise_task(t.input_text) AS task FROM verdict.traces t WHERE t.trace_id = p_run OFFSET 0) x
   WHERE x.task IS NOT NULL
 $$;
 

@@ -9,10 +9,12 @@
  *   its summary.
  *
  * Both depend on spans that may arrive after the verdict (the run's root
- * usually ends, and is exported, last), so they are settled again whenever a
- * write touches a judged run: recomputed from what is stored, and where they
- * changed, the verdict's rollup count moves from the old values to the new
- * ones. Whatever the arrival order, the end state is the one a recomputation
+ * usually ends, and is exported, last). So the layers are worked out when a
+ * verdict is stored with its target or resolved, and again for a judged run's
+ * verdicts when its root arrives; a task when a run is judged, and again
+ * when a write adds spans or content to a judged run. Each time they are
+ * recomputed from what is stored, and where they changed, the verdict's
+ * rollup count moves from the old values to the new ones. Whatever the arrival order, the end state is the one a recomputation
  * from the stored rows gives. Two writers that touch one run (its root, and a
  * verdict resolved to it through a response ID) both update the run's summary
  * row, so the second waits for the first to commit, and its settling, a later
@@ -21,11 +23,16 @@
  */
 import type { Session } from './driver.ts';
 
-/** The temp table that collects a transaction's layer rollup changes until flushLayerRollup. */
+/**
+ * Temp tables: the layer rollup changes a transaction collects until it
+ * flushes them, and the verdicts whose layers it must work out (those it
+ * stored with their target, or resolved).
+ */
 export const LAYER_DELTA_DDL = `
 CREATE TEMP TABLE IF NOT EXISTS verdict_layer_deltas (
   hour timestamptz, name text, source text, service_name text, harness_version text, model text, context_version text,
-  polarity text, verdicts bigint) ON COMMIT DELETE ROWS;`;
+  polarity text, verdicts bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS verdict_layers_due (id text, time timestamptz) ON COMMIT DELETE ROWS;`;
 
 const TARGET_DIMS = 'target_service_name, target_harness_version, COALESCE(target_response_model, target_request_model), target_context_version';
 const UNKNOWN_DIMS = 'NULL::text, NULL::text, NULL::text, NULL::text';
@@ -40,18 +47,22 @@ export const layerRollupRows = (v: string, sign: string, dims: 'target' | 'unkno
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`;
 
 /**
- * Recomputes the layers of the resolved verdicts of some runs (those with
- * verdicts), stores those that changed, and moves their rollup counts.
+ * Works out the layers of the verdicts this transaction stored with their
+ * target or resolved (verdict_layers_due, found by key), and of every
+ * resolved verdict of the runs in $1 (judged before, and given a root now);
+ * stores those that changed and moves their rollup counts.
  */
 const SETTLE_LAYERS_SQL = `
-WITH runs AS (
-  SELECT t.trace_id FROM verdict.trace_summary t WHERE t.trace_id = ANY ($1::text[]) AND t.verdicts > 0 AND t.span_count > 0
+WITH due AS (
+  SELECT id, time FROM verdict_layers_due
+  UNION
+  SELECT e.id, e.time FROM verdict.evaluations e WHERE e.target_trace_id = ANY ($1::text[]) AND e.target_span_id IS NOT NULL
 ),
 changed AS (
   SELECT e.id, e.time, e.name, e.source, e.polarity, e.target_service_name, COALESCE(e.target_response_model, e.target_request_model) AS model,
     e.target_harness_version AS old_harness, e.target_context_version AS old_context, l.harness_version, l.context_version
-  FROM runs r
-  JOIN verdict.evaluations e ON e.target_trace_id = r.trace_id AND e.target_span_id IS NOT NULL
+  FROM due d
+  JOIN verdict.evaluations e ON e.id = d.id AND e.time = d.time AND e.target_span_id IS NOT NULL
   CROSS JOIN LATERAL verdict.target_layers(e.target_trace_id, e.target_span_id, e.target_service_version) l
   WHERE e.target_harness_version IS DISTINCT FROM l.harness_version OR e.target_context_version IS DISTINCT FROM l.context_version
 ),
@@ -82,12 +93,14 @@ UPDATE verdict.trace_summary t SET task = f.task, task_id = f.task_id
 FROM found f
 WHERE t.trace_id = f.trace_id AND (f.old_task IS DISTINCT FROM f.task OR f.old_task_id IS DISTINCT FROM f.task_id)`;
 
-/** Settles the layers of the verdicts and the tasks of these runs (the runs a write touched). */
-export async function settleLoop(s: Session, runs: readonly string[]): Promise<void> {
-  if (runs.length === 0) return;
-  const sorted = [...runs].sort();
-  await s.rows(SETTLE_LAYERS_SQL, [sorted]);
-  await s.rows(SETTLE_TASKS_SQL, [sorted]);
+/**
+ * Settles the layers of the verdicts this write stored or resolved and of
+ * the judged runs it gave a root (`rerooted`), and the tasks of the judged
+ * runs among those it touched (`runs`).
+ */
+export async function settleLoop(s: Session, rerooted: readonly string[], runs: readonly string[]): Promise<void> {
+  await s.rows(SETTLE_LAYERS_SQL, [[...rerooted].sort()]);
+  if (runs.length > 0) await s.rows(SETTLE_TASKS_SQL, [[...runs].sort()]);
 }
 
 /** The upsert of the queued layer rollup changes, in key order (see summary-sql.ts). */

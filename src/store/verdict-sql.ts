@@ -39,6 +39,9 @@ rolled AS (
 layered AS (
   INSERT INTO verdict_layer_deltas ${layerRollupRows('ins', '1', 'target')}
 ),
+to_settle AS (
+  INSERT INTO verdict_layers_due SELECT id, time FROM ins WHERE target_span_id IS NOT NULL
+),
 threads AS (
   INSERT INTO verdict_conversation_deltas (conversation_id, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts,
     thread_neutral_verdicts, thread_user_verdicts, thread_indirect_verdicts, thread_llm_judge_verdicts, thread_rule_verdicts,
@@ -114,6 +117,9 @@ layers_moved AS (
   ${layerRollupRows('resolved', '-1', 'unknown')}
   UNION ALL
   ${layerRollupRows('resolved', '1', 'target')}
+),
+layers_due AS (
+  INSERT INTO verdict_layers_due SELECT id, time FROM resolved
 ),
 newly_on_runs AS (
   SELECT * FROM resolved WHERE trace_id IS NULL

@@ -98,7 +98,7 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
 
   await writeResources(s, batches.flatMap((b) => b.resources));
   const stored = await writeSpans(s, batches, facts, safe);
-  await mergeRuns(s, stored);
+  const rerooted = await mergeRuns(s, stored);
   await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
   // Message content from log records: few rows, and re-sent with their records, so always the safe path.
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
@@ -115,8 +115,8 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   }
   // Verdicts that waited for these spans, and new verdicts whose target is already stored.
   judged.push(...(await resolveWaiting(s, traceIds, responseIds)));
-  // The layers and tasks of the judged runs this write touched (a root or a first request may come after the verdict).
-  await settleLoop(s, unique([...traceIds, ...judged]));
+  // The layers and tasks of what this write judged, or gave a root or a first request after it was judged.
+  await settleLoop(s, rerooted, unique([...traceIds, ...judged]));
   await flushRollups(s, stored, true);
 }
 

@@ -116,7 +116,8 @@ describe('upgrading a database of the previous schema', () => {
     expect(after).toEqual(before);
   });
 
-  // The previous schema kept no message content, so runs it stored have no first request and no task (tasks: below, from 0010).
+  // The previous schema kept no message content, so runs it stored have no first request and no task (tasks are compared below,
+  // upgrading from the schema before 0011).
   it.each((Object.keys(KEPT) as Array<keyof typeof KEPT>).filter((k) => k !== 'tasks'))('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
     // Columns the previous schema did not have (the GenAI conventions' user_id) start out NULL for the rows it stored.
     const unknownBefore = (rows: Array<Record<string, unknown>>) => rows.map(({ user_id: _, ...rest }) => rest);

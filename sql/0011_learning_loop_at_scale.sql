@@ -225,7 +225,11 @@ FROM (
 ) k
 WHERE t.trace_id = k.trace_id;
 
-CREATE INDEX trace_summary_judged_tasks ON verdict.trace_summary (start_time) WHERE task_id IS NOT NULL;
+-- The judged runs by start, with what a task report counts (read from the index alone once vacuumed), and a
+-- task's runs by start, for the rows a report returns.
+CREATE INDEX trace_summary_judged_tasks ON verdict.trace_summary (start_time) INCLUDE (task_id, trace_id, positive_verdicts, negative_verdicts)
+  WHERE task_id IS NOT NULL;
+CREATE INDEX trace_summary_task_runs ON verdict.trace_summary (task_id, start_time) WHERE task_id IS NOT NULL;
 
 -- One row per run with its task and how it went: the stored task of a judged
 -- run, computed from the run's input for the others. Filter by `start_time`
@@ -263,8 +267,11 @@ WHERE r.task IS NOT NULL;
 -- Tasks with judged runs started between `since` and `until`: their good
 -- and bad runs (`runs` counts both; unjudged runs are not read, see
 -- verdict.task_runs for them), verdict mix, and the best and the worst run
--- (by positive minus negative verdicts; ties: the latest). Reads only the
--- judged runs of the range, through trace_summary_judged_tasks.
+-- (by positive minus negative verdicts; ties: the latest). The counts come
+-- from trace_summary_judged_tasks alone; the names and the best and worst
+-- run are looked up per task returned, so a filter on the counts (the panel's
+-- "both good and bad runs") is applied before those lookups. Only judged runs
+-- with spans carry a task_id.
 DROP VIEW verdict.task_comparisons;
 DROP VIEW verdict.tasks;
 DROP FUNCTION verdict.tasks_between(timestamptz, timestamptz);
@@ -275,14 +282,28 @@ RETURNS TABLE (
   best_trace_id text, worst_trace_id text)
 LANGUAGE sql STABLE AS $$
   SELECT
-    r.task_id, min(r.agent_name), min(r.service_name), min(r.task),
-    count(*), count(*) FILTER (WHERE r.negative_verdicts = 0), count(*) FILTER (WHERE r.negative_verdicts > 0),
-    sum(r.positive_verdicts)::bigint, sum(r.negative_verdicts)::bigint, min(r.start_time), max(r.start_time),
-    (array_agg(r.trace_id ORDER BY r.positive_verdicts - r.negative_verdicts DESC, r.start_time DESC, r.trace_id) FILTER (WHERE r.negative_verdicts = 0))[1],
-    (array_agg(r.trace_id ORDER BY r.positive_verdicts - r.negative_verdicts, r.start_time DESC, r.trace_id) FILTER (WHERE r.negative_verdicts > 0))[1]
-  FROM verdict.trace_summary r
-  WHERE r.task_id IS NOT NULL AND r.start_time >= since AND r.start_time < until AND r.span_count > 0
-  GROUP BY r.task_id
+    g.task_id, x.agent_name, x.service_name, x.task, g.runs, g.good_runs, g.bad_runs, g.positive_verdicts, g.negative_verdicts,
+    g.first_start, g.last_start,
+    (SELECT s.trace_id FROM verdict.trace_summary s
+     WHERE s.task_id = g.task_id AND s.start_time >= since AND s.start_time < until AND s.negative_verdicts = 0
+     ORDER BY s.positive_verdicts - s.negative_verdicts DESC, s.start_time DESC, s.trace_id LIMIT 1),
+    (SELECT s.trace_id FROM verdict.trace_summary s
+     WHERE s.task_id = g.task_id AND s.start_time >= since AND s.start_time < until AND s.negative_verdicts > 0
+     ORDER BY s.positive_verdicts - s.negative_verdicts, s.start_time DESC, s.trace_id LIMIT 1)
+  FROM (
+    SELECT
+      r.task_id, count(*) AS runs, count(*) FILTER (WHERE r.negative_verdicts = 0) AS good_runs,
+      count(*) FILTER (WHERE r.negative_verdicts > 0) AS bad_runs, sum(r.positive_verdicts)::bigint AS positive_verdicts,
+      sum(r.negative_verdicts)::bigint AS negative_verdicts, min(r.start_time) AS first_start, max(r.start_time) AS last_start
+    FROM verdict.trace_summary r
+    WHERE r.task_id IS NOT NULL AND r.start_time >= since AND r.start_time < until
+    GROUP BY r.task_id
+  ) g
+  CROSS JOIN LATERAL (
+    SELECT min(s.agent_name) AS agent_name, min(s.service_name) AS service_name, min(s.task) AS task
+    FROM verdict.trace_summary s
+    WHERE s.task_id = g.task_id AND s.start_time >= since AND s.start_time < until
+  ) x
 $$;
 
 -- Tasks of the last 7 days.

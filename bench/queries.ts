@@ -16,10 +16,13 @@
  * worth; everything else runs with the server's defaults, as in psql.
  * Prints a table and the storage per span, and writes both to bench/results/.
  *
- *   node bench/queries.ts [--spans 100000,1000000,10000000] [--days 14] [--database-url URL] [--keep] [--reuse]
+ *   node bench/queries.ts [--spans 100000,1000000,10000000] [--days 14] [--database-url URL] [--prefix NAME] [--keep] [--reuse]
  *
- * --keep leaves the databases (verdict_bench_q_<spans>); --reuse times an
- * existing one instead of loading it again.
+ * --keep leaves the databases (<prefix><spans>, verdict_bench_q_<spans> by
+ * default; --prefix keeps benchmarks of different branches apart); --reuse
+ * times an existing one instead of loading it again, after applying the
+ * migrations it lacks (so a database loaded by an older build is upgraded
+ * first, the way a receiver upgrades it).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -42,6 +45,7 @@ const args = parseArgs({
     'database-url': { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     keep: { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
+    prefix: { type: 'string', default: 'verdict_bench_q_' },
     runs: { type: 'string', default: '3' },
   },
 }).values;
@@ -50,6 +54,8 @@ const SIZES = String(args.spans).split(',').map(Number);
 const DAYS = Number(args.days);
 const RUNS = Number(args.runs);
 const ADMIN = String(args['database-url']);
+const PREFIX = String(args.prefix);
+if (!/^[a-z_][a-z0-9_]*$/.test(PREFIX)) throw new Error(`--prefix ${JSON.stringify(PREFIX)}: lower-case letters, digits and _ only (it names databases)`);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const POLICY = createPolicy(parseFeedbackConfig({}));
 
@@ -193,7 +199,7 @@ interface Result {
 }
 
 async function measure(size: number): Promise<Result> {
-  const name = `verdict_bench_q_${size}`;
+  const name = `${PREFIX}${size}`;
   const url = dbUrl(name);
   let loadSeconds: number | null = null;
   if (!args.reuse) {
@@ -201,6 +207,12 @@ async function measure(size: number): Promise<Result> {
     await admin(`CREATE DATABASE ${name}`);
     log(`[${size.toLocaleString('en')} spans] loading into ${name}`);
     loadSeconds = await load(url, size);
+  } else {
+    const store = new PostgresStore({ url, poolSize: 1, writeTimeoutMs: 3_600_000, log: silentLogger });
+    const started = performance.now();
+    await store.migrate();
+    await store.close();
+    log(`[${size.toLocaleString('en')} spans] reusing ${name}; migrations checked and applied in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
   const c = new pg.Client(url);
   await c.connect();

@@ -42,7 +42,7 @@ export const EVALUATION_COLUMNS = [
   'explanation', 'error_type', 'time', 'channel', 'source', 'polarity', 'service_name', 'attributes',
   'target_trace_id', 'target_span_id', 'target_span_name', 'target_service_name', 'target_service_version',
   'target_operation_name', 'target_request_model', 'target_response_model', 'target_agent_name', 'target_conversation_id',
-  'correction',
+  'correction', 'target_harness_version', 'target_context_version',
 ] as const;
 
 /** verdict.span_messages, in MessageRow's field order. */

@@ -218,7 +218,7 @@ export async function prune(store: Store, opts: PruneOptions, log: Logger): Prom
   }
   // An hour goes once it ends by the cutoff: the hour that holds the cutoff keeps its sums.
   const lastHour = new Date(cutoff.getTime() - 3_600_000);
-  for (const table of ['verdict.span_rollup_hourly', 'verdict.latency_rollup_hourly'] as const) {
+  for (const table of ['verdict.span_rollup_hourly', 'verdict.latency_rollup_hourly', 'verdict.verdict_layer_rollup'] as const) {
     await db.deleteFrom(table).where('hour', '<=', lastHour).execute();
   }
   report('deleted placeholders, empty conversations and rollups before the cutoff');

@@ -88,12 +88,12 @@ const RUN_COUNTS = Object.fromEntries(Object.entries(VERDICT_COUNTS).map(([k, v]
 const JUDGE = { judge: text, judge_model: textNull, judge_version: textNull } as const;
 const CHANGES = {
   changed_at: time, layer: text, value: text, name: text, source: textNull, service_name: textNull,
-  verdicts_before: int8, negative_before: int8, runs_before: int8, rate_before: floatNull,
-  verdicts_after: int8, negative_after: int8, runs_after: int8, rate_after: floatNull, z: floatNull, significant: bool, worse: bool,
+  verdicts_before: int8, negative_before: int8, rate_before: floatNull,
+  verdicts_after: int8, negative_after: int8, rate_after: floatNull, z: floatNull, significant: bool, worse: bool,
 } as const;
 const TASKS = {
   task_id: text, agent_name: textNull, service_name: textNull, task: text, runs: int8, good_runs: int8, bad_runs: int8,
-  unjudged_runs: int8, positive_verdicts: int8, negative_verdicts: int8, first_start: time, last_start: time,
+  positive_verdicts: int8, negative_verdicts: int8, first_start: time, last_start: time,
   best_trace_id: textNull, worst_trace_id: textNull,
 } as const;
 const COMPARISONS = {
@@ -128,7 +128,7 @@ const LOOP_VIEWS = {
   },
   'verdict.verdict_drift': {
     day: time, name: text, source: textNull, service_name: textNull, harness_version: textNull, model: textNull,
-    context_version: textNull, verdicts: int8, with_polarity: int8, negative: int8, negative_rate: floatNull, runs: int8,
+    context_version: textNull, verdicts: int8, with_polarity: int8, negative: int8, negative_rate: floatNull,
   },
   'verdict.drift_changes': CHANGES,
   'verdict.task_runs': {
@@ -154,7 +154,7 @@ export const SCHEMA = {
       events: jsonNull, links: jsonNull, dropped_attributes_count: int8Null, dropped_events_count: int8Null, dropped_links_count: int8Null,
     },
     'verdict.log_rows': LOG_CORE,
-    'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET, correction: textNull },
+    'verdict.evaluations': { ...VERDICT_CORE, ...VERDICT_TARGET, correction: textNull, target_harness_version: textNull, target_context_version: textNull },
     'verdict.evaluation_keys': { id: text, time },
     'verdict.pending_verdicts': { id: text, time, trace_id: textNull, span_id: textNull, response_id: textNull },
     'verdict.user_turns': { conversation_id: text, message_hash: text, trace_id: text, span_id: text, time, message: text },
@@ -170,7 +170,7 @@ export const SCHEMA = {
       leaf_input_tokens: numNull, leaf_output_tokens: numNull, aggregate_input_tokens: numNull, aggregate_output_tokens: numNull,
       ...RUN_COUNTS,
       prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
-      prev_flags: col('integer', true), prev_conversation_id: textNull, user_id: textNull,
+      prev_flags: col('integer', true), prev_conversation_id: textNull, user_id: textNull, task: textNull, task_id: textNull,
     },
     'verdict.conversation_summary': {
       conversation_id: text, start_time: timeNull, end_time: timeNull, trace_count: col('bigint', false, true),
@@ -194,6 +194,10 @@ export const SCHEMA = {
       minute: time, name: text, label: textNull, source: textNull, polarity: textNull, service_name: textNull,
       service_version: textNull, model: textNull, agent: textNull, verdicts: int8, score_sum: col('double precision', false, true),
       scored: col('bigint', false, true),
+    },
+    'verdict.verdict_layer_rollup': {
+      hour: time, name: text, source: textNull, service_name: textNull, harness_version: textNull, model: textNull,
+      context_version: textNull, polarity: textNull, verdicts: int8,
     },
     'verdict.loop_settings': {
       id: col('boolean', false, true), kappa_threshold: col('double precision', false, true), pair_span_with_run: col('boolean', false, true),

@@ -12,6 +12,7 @@
  */
 import type { SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
+import { LAYER_FLUSH_SQL } from './layer-sql.ts';
 import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas } from './summaries.ts';
 
 /** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
@@ -44,7 +45,7 @@ const NS_TO_TIME = (ns: string) => `('epoch'::timestamptz + (${ns} / 1000) * int
  * RUN_FIELDS), CTEs that record how each run moved between run_rollup
  * buckets: out of the one it was counted in (prev_*), into its new one.
  */
-const RUN_FIELDS = `trace_id, prev_counted, prev_minute, prev_service_name, prev_service_version, prev_flags, prev_conversation_id,
+const RUN_FIELDS = `trace_id, root_span_id, prev_counted, prev_minute, prev_service_name, prev_service_version, prev_flags, prev_conversation_id,
   span_count, date_trunc('minute', start_time) AS minute, service_name, service_version, verdict.run_flags(t) AS flags,
   conversation_id, start_time, end_time, ${COUNTER_COLUMNS.join(', ')}, verdicts_by_source`;
 
@@ -144,23 +145,29 @@ no_verdicts AS (
   SELECT NULL::text AS trace_id, ${COUNTER_COLUMNS.map((c) => `0::bigint AS d_${c}`).join(', ')}, '{}'::jsonb AS d_by_source WHERE false
 ),
 ${conversationMoves('up', 'no_verdicts')}
-SELECT count(*)::int AS n FROM up`;
+-- Runs already judged whose root is now one of these spans: their verdicts' layers may change (layer-sql.ts).
+SELECT COALESCE(array_agg(u.trace_id) FILTER (WHERE u.verdicts > 0 AND u.root_span_id = d.root_span_id), '{}') AS rerooted
+FROM up u JOIN d USING (trace_id)`;
 
 const big = (n: bigint | number | null) => (n === null ? null : typeof n === 'bigint' ? n.toString() : BigInt(Math.round(n)).toString());
 
-/** Merges the facts of newly inserted spans into verdict.trace_summary (and queues run and conversation changes). */
+/**
+ * Merges the facts of newly inserted spans into verdict.trace_summary (and
+ * queues run and conversation changes); returns the runs that had verdicts
+ * before and whose root is now one of these spans.
+ */
 export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise<string[]> {
   const deltas = traceDeltas(facts);
   if (deltas.length === 0) return [];
   const col = <T>(f: (d: (typeof deltas)[number]) => T) => deltas.map(f);
-  await s.rows(TRACE_SQL, [
+  const [r] = await s.rows<{ rerooted: string[] }>(TRACE_SQL, [
     col((d) => d.traceId), col((d) => d.spans), col((d) => d.errors), col((d) => big(d.startNs)), col((d) => big(d.endNs)),
     col((d) => d.rootSpanId), col((d) => d.rootName), col((d) => d.rootIsRoot), col((d) => big(d.rootStartNs)),
     col((d) => d.serviceName), col((d) => d.serviceVersion), col((d) => d.agentName), col((d) => d.conversationId), col((d) => d.model),
     col((d) => big(d.modelEndNs)), col((d) => big(d.leafInputTokens)), col((d) => big(d.leafOutputTokens)),
     col((d) => big(d.aggregateInputTokens)), col((d) => big(d.aggregateOutputTokens)), col((d) => d.userId),
   ]);
-  return deltas.map((d) => d.traceId);
+  return r?.rerooted ?? [];
 }
 
 /**
@@ -332,5 +339,6 @@ export async function flushRollups(s: Session, facts: readonly SpanFact[], queue
   if (!queued) return;
   await s.exec(RUN_FLUSH_SQL);
   await s.exec(VERDICT_FLUSH_SQL);
+  await s.exec(LAYER_FLUSH_SQL);
   await s.exec(CONVERSATION_FLUSH_SQL);
 }

@@ -107,6 +107,9 @@ export const EVALUATIONS: RowCodec<EvaluationRow> = {
     w.text(t?.agent_name ?? null);
     w.text(t?.conversation_id ?? null);
     w.text(r.correction ?? null);
+    // The layers (harness and context version) need the run's root: the store works them out (layer-sql.ts).
+    w.text(null);
+    w.text(null);
   },
 };
 

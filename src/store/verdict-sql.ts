@@ -13,6 +13,7 @@
  * completion verdict is counted on its run. Either arrival order ends the same.
  */
 import type { Session } from './driver.ts';
+import { layerRollupRows } from './layer-sql.ts';
 import { BY_SOURCE, COUNTERS, countVerdictsOnRuns, verdictRollupRows } from './summary-sql.ts';
 import { EVALUATIONS } from './tables.ts';
 
@@ -35,6 +36,12 @@ ins AS (
 rolled AS (
   INSERT INTO verdict_verdict_deltas ${verdictRollupRows('ins', '1', 'target')}
 ),
+layered AS (
+  INSERT INTO verdict_layer_deltas ${layerRollupRows('ins', '1', 'target')}
+),
+to_settle AS (
+  INSERT INTO verdict_layers_due SELECT id, time FROM ins WHERE target_span_id IS NOT NULL
+),
 threads AS (
   INSERT INTO verdict_conversation_deltas (conversation_id, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts,
     thread_neutral_verdicts, thread_user_verdicts, thread_indirect_verdicts, thread_llm_judge_verdicts, thread_rule_verdicts,
@@ -48,7 +55,7 @@ waiting AS (
   SELECT id, time, trace_id, span_id, CASE WHEN trace_id IS NULL THEN response_id END
   FROM ins WHERE target_span_id IS NULL AND (trace_id IS NOT NULL OR response_id IS NOT NULL)
 )
-SELECT count(*)::int AS n FROM ins`;
+SELECT COALESCE(array_agg(DISTINCT target_trace_id) FILTER (WHERE target_trace_id IS NOT NULL), '{}') AS runs FROM ins`;
 
 /** The facts of a span, as the columns of a judged target. */
 const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.service_name, r.service_version, ${s}.gen_ai_operation_name,
@@ -105,6 +112,15 @@ moved AS (
   UNION ALL
   ${verdictRollupRows('resolved', '1', 'target')}
 ),
+layers_moved AS (
+  INSERT INTO verdict_layer_deltas
+  ${layerRollupRows('resolved', '-1', 'unknown')}
+  UNION ALL
+  ${layerRollupRows('resolved', '1', 'target')}
+),
+layers_due AS (
+  INSERT INTO verdict_layers_due SELECT id, time FROM resolved
+),
 newly_on_runs AS (
   SELECT * FROM resolved WHERE trace_id IS NULL
 ),
@@ -113,16 +129,17 @@ still_waiting AS (
   INSERT INTO verdict.pending_verdicts
   SELECT c.* FROM claimed c WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.id = c.id AND f.time = c.time)
 )
-SELECT count(*)::int AS n FROM resolved`;
+SELECT COALESCE(array_agg(DISTINCT target_trace_id) FILTER (WHERE target_trace_id IS NOT NULL), '{}') AS runs FROM resolved`;
 
-/** Stores the staged verdicts; returns the trace and response IDs whose waiting verdicts may now resolve. */
-export async function insertStagedVerdicts(s: Session): Promise<void> {
-  await s.rows(INSERT_SQL);
+/** Stores the staged verdicts; returns the runs the new ones are counted on. */
+export async function insertStagedVerdicts(s: Session): Promise<string[]> {
+  const [r] = await s.rows<{ runs: string[] }>(INSERT_SQL);
+  return r?.runs ?? [];
 }
 
-/** Resolves what waits on these traces and response IDs. */
-export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<number> {
-  if (traceIds.length === 0 && responseIds.length === 0) return 0;
-  const [r] = await s.rows<{ n: number }>(RESOLVE_SQL, [traceIds, responseIds]);
-  return r?.n ?? 0;
+/** Resolves what waits on these traces and response IDs; returns the runs of the verdicts resolved. */
+export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<string[]> {
+  if (traceIds.length === 0 && responseIds.length === 0) return [];
+  const [r] = await s.rows<{ runs: string[] }>(RESOLVE_SQL, [traceIds, responseIds]);
+  return r?.runs ?? [];
 }

@@ -19,6 +19,7 @@
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
+import { LAYER_DELTA_DDL, settleLoop } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
 import { fillSpanContent } from './span-content.ts';
 import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
@@ -30,6 +31,7 @@ const STAGING_DDL = [
   `CREATE TEMP TABLE IF NOT EXISTS ${TURNS.staging} (conversation_id text, message_hash text, trace_id text, span_id text, time timestamptz,
      message text, rule text, label text, polarity text) ON COMMIT DELETE ROWS;`,
   DELTA_DDL,
+  LAYER_DELTA_DDL,
 ].join('\n');
 
 /**
@@ -96,22 +98,25 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
 
   await writeResources(s, batches.flatMap((b) => b.resources));
   const stored = await writeSpans(s, batches, facts, safe);
-  await mergeRuns(s, stored);
+  const rerooted = await mergeRuns(s, stored);
   await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
   // Message content from log records: few rows, and re-sent with their records, so always the safe path.
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
   await fillSpanContent(s, batches);
 
+  const judged: string[] = [];
   if (verdicts.length > 0 || turns.length > 0) {
     if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));
     if (turns.length > 0) {
       await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
       await s.exec(REPEAT_SQL);
     }
-    await insertStagedVerdicts(s);
+    judged.push(...(await insertStagedVerdicts(s)));
   }
   // Verdicts that waited for these spans, and new verdicts whose target is already stored.
-  await resolveWaiting(s, traceIds, responseIds);
+  judged.push(...(await resolveWaiting(s, traceIds, responseIds)));
+  // The layers and tasks of what this write judged, or gave a root or a first request after it was judged.
+  await settleLoop(s, rerooted, unique([...traceIds, ...judged]));
   await flushRollups(s, stored, true);
 }
 

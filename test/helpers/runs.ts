@@ -17,6 +17,9 @@ export interface Plan {
   feedback: object[];
 }
 
+/** First requests: two tasks, each spelt two ways (the same once normalised). */
+const TASKS = ['Where is my order?', 'How do I get a refund?', '  where is MY order? ', 'how do i   get a refund?'];
+
 /** Runs of an agent: a root (sometimes of another service), chat and tool calls, a few errors, conversations, verdicts of every kind. */
 export function plan(rand: () => number): Plan {
   const spans: Plan['spans'] = [];
@@ -35,7 +38,9 @@ export function plan(rand: () => number): Plan {
       spans.push({
         service: 'gateway', version: '7.0', span: {
           traceId, spanId: rootId, name: 'invoke_agent support', kind: 2, startTimeUnixNano: ns(start), endTimeUnixNano: ns(start + 9_000 + t * 13),
-          attributes: [str('gen_ai.operation.name', 'invoke_agent'), str('gen_ai.agent.name', 'support'), int('gen_ai.usage.input_tokens', 999), ...(conversation ? [str('gen_ai.conversation.id', conversation)] : [])],
+          attributes: [str('gen_ai.operation.name', 'invoke_agent'), str('gen_ai.agent.name', 'support'), int('gen_ai.usage.input_tokens', 999), ...(conversation ? [str('gen_ai.conversation.id', conversation)] : []),
+            // The learning loop's layers, read from the root: the harness version on some, the context version on others.
+            ...(t % 2 === 0 ? [str('gen_ai.agent.version', `agent-${t % 3}`)] : []), ...(t % 3 === 1 ? [str('verdict.context.version', `kb-${t % 2}`)] : [])],
           ...(t % 5 === 0 ? { status: { code: 2, message: 'failed' } } : {}),
         },
       });
@@ -57,7 +62,10 @@ export function plan(rand: () => number): Plan {
                // Now and then a run names two conversations: the greater wins, and the run moves there whichever came first.
                ...(t % 4 === 1 && c === 2 ? [str('gen_ai.conversation.id', `conv-z${t}`)] : []),
                // The user, on some calls; now and then two in one run (the greatest counts).
-               ...(c === 0 && t % 3 !== 2 ? [str('user.id', `user-${t % 4}`)] : []), ...(c === 2 && t % 5 === 1 ? [str('user.id', `user-z${t}`)] : [])]
+               ...(c === 0 && t % 3 !== 2 ? [str('user.id', `user-${t % 4}`)] : []), ...(c === 2 && t % 5 === 1 ? [str('user.id', `user-z${t}`)] : []),
+               // The first request (a task), spelt in a few ways; a context version on some model calls, over the root's.
+               ...(c === 0 && t % 6 !== 5 ? [str('gen_ai.input.messages', JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: TASKS[t % 4] }] }]))] : []),
+               ...(c === 2 && t % 4 === 0 ? [str('verdict.context.version', 'kb-call')] : [])]
             : [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'lookup')],
           ...(rand() < 0.15 ? { status: { code: 2 } } : {}),
           // Now and then a judge's verdict rides on the span it judges.
@@ -120,7 +128,7 @@ const LEAF = `COALESCE(s.gen_ai_operation_name, '') NOT IN ('invoke_agent', 'inv
 export const RESOLVED = `
   SELECT e.*, x.trace_id AS r_trace, x.span_id AS r_span, x.name AS r_name, x.service_name AS r_service, x.service_version AS r_version,
     x.gen_ai_operation_name AS r_op, x.gen_ai_request_model AS r_req, x.gen_ai_response_model AS r_resp, x.gen_ai_agent_name AS r_agent,
-    COALESCE(e.trace_id, x.trace_id) AS run
+    x.attributes AS r_attributes, COALESCE(e.trace_id, x.trace_id) AS run
   FROM verdict.evaluations e
   LEFT JOIN LATERAL (
     SELECT s.* FROM verdict.spans s
@@ -219,6 +227,31 @@ const keptSpanRollup = (table: string, at: string) => {
 const keptLatencyRollup = (table: string, at: string) => `SELECT ${at} AS at, service_name, operation${at === 'hour' ? ', tool' : ''}, spans::int, buckets::int[], counts
     FROM ${table} WHERE spans <> 0 ORDER BY 1, 2, 3${at === 'hour' ? ', 4' : ''}`;
 
+/** The run's root: the span without a parent, else the earliest. */
+const rootOf = (run: string) => `SELECT s.* FROM verdict.spans s WHERE s.trace_id = ${run} ORDER BY ${ROOT_ORDER} LIMIT 1`;
+
+/**
+ * Each verdict's layers, once its target is stored: the root's
+ * gen_ai.agent.version, else the judged span's service.version (else the
+ * root's); the context attribute on the judged span, else on the root.
+ */
+const LAYERS = `
+  SELECT v.*,
+    CASE WHEN v.r_span IS NOT NULL THEN COALESCE(root.attributes ->> 'gen_ai.agent.version', v.r_version, root.service_version) END AS harness_version,
+    CASE WHEN v.r_span IS NOT NULL THEN COALESCE(v.r_attributes ->> 'verdict.context.version', root.attributes ->> 'verdict.context.version') END AS context_version
+  FROM (${RESOLVED}) v
+  LEFT JOIN LATERAL (${rootOf('v.run')}) root ON true`;
+
+/** A judged run's task: its root's input, else its first model call's, normalised; with the agent (else the root's service). */
+const TASK_OF_RUNS = `
+  SELECT r.trace_id, md5(COALESCE(r.agent_name, r.service_name, '') || E'\x1f' || k.task) AS task_id, k.task
+  FROM (${RUNS}) r
+  CROSS JOIN LATERAL (SELECT verdict.normalise_task(COALESCE(
+    (SELECT s.input_text FROM verdict.spans s WHERE s.trace_id = r.trace_id AND s.span_id = r.root_span_id),
+    (SELECT s.input_text FROM verdict.spans s WHERE s.trace_id = r.trace_id AND s.input_text IS NOT NULL
+       AND s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content') ORDER BY s.start_time_unix_nano, s.span_id COLLATE "C" LIMIT 1))) AS task) k
+  WHERE (r.positive_verdicts > 0 OR r.negative_verdicts > 0) AND k.task IS NOT NULL`;
+
 export const REFERENCE = {
   traces: `SELECT * FROM (${RUNS}) r ORDER BY trace_id`,
   conversations: `
@@ -260,6 +293,12 @@ export const REFERENCE = {
       COALESCE(r_resp, r_req) AS model, r_agent AS agent, count(*)::int AS verdicts
     FROM (${RESOLVED}) v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
   targets: `SELECT id, run AS trace_id, r_name AS span_name, r_service AS service_name, COALESCE(r_resp, r_req) AS model FROM (${RESOLVED}) v ORDER BY id`,
+  verdictLayers: `SELECT id, harness_version, context_version FROM (${LAYERS}) v ORDER BY id`,
+  layerRollup: `
+    SELECT date_trunc('hour', time) AS hour, name, source, r_service AS service_name, harness_version, COALESCE(r_resp, r_req) AS model,
+      context_version, polarity, count(*)::int AS verdicts
+    FROM (${LAYERS}) v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
+  tasks: `SELECT trace_id, task_id, task FROM (${TASK_OF_RUNS}) k ORDER BY trace_id`,
 };
 
 /** A {"source": {"polarity": n}} column without its zero counts (left where a run moved to another conversation). */
@@ -288,5 +327,9 @@ export const KEPT = {
   verdictRollup: `SELECT minute, name, label, source, polarity, service_name, service_version, model, agent, verdicts::int
     FROM verdict.verdict_rollup WHERE verdicts <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
   targets: `SELECT id, trace_id, span_name, service_name, COALESCE(gen_ai_response_model, gen_ai_request_model) AS model FROM verdict.trace_evaluations ORDER BY id`,
+  verdictLayers: `SELECT id, harness_version, context_version FROM verdict.verdict_layers ORDER BY id`,
+  layerRollup: `SELECT hour, name, source, service_name, harness_version, model, context_version, polarity, verdicts::int
+    FROM verdict.verdict_layer_rollup WHERE verdicts <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
+  tasks: `SELECT trace_id, task_id, task FROM verdict.trace_summary WHERE task_id IS NOT NULL ORDER BY trace_id`,
 };
 

@@ -273,23 +273,24 @@ describe.each(BACKENDS)('the learning loop on %s', (backend) => {
   describe('drift by layer', () => {
     it('counts verdicts and the negative rate by day and layer', async () => {
       const rows = await t.query<Record<string, any>>(`
-        SELECT harness_version, model, context_version, sum(verdicts)::int AS verdicts, sum(negative)::int AS negative, sum(runs)::int AS runs
+        SELECT harness_version, model, context_version, sum(verdicts)::int AS verdicts, sum(negative)::int AS negative
         FROM verdict.verdict_drift WHERE day >= '${iso(D0)}' AND day < '${iso(D0 + 21 * DAY)}' AND service_name = 'drift-agent'
         GROUP BY 1, 2, 3 ORDER BY 1, 2`);
       expect(rows).toEqual([
-        { harness_version: '1.0', model: 'm1', context_version: 'kb-1', verdicts: 60, negative: 6, runs: 60 },
-        { harness_version: '1.1', model: 'm1', context_version: 'kb-1', verdicts: 60, negative: 8, runs: 60 },
-        { harness_version: '1.1', model: 'm2', context_version: 'kb-1', verdicts: 60, negative: 30, runs: 60 },
+        { harness_version: '1.0', model: 'm1', context_version: 'kb-1', verdicts: 60, negative: 6 },
+        { harness_version: '1.1', model: 'm1', context_version: 'kb-1', verdicts: 60, negative: 8 },
+        { harness_version: '1.1', model: 'm2', context_version: 'kb-1', verdicts: 60, negative: 30 },
       ]);
     });
 
     it('flags the model change and not the harness change within noise', async () => {
       const rows = await t.query<Record<string, any>>(`
-        SELECT layer, value, verdicts_before, negative_before, runs_before, verdicts_after, negative_after, runs_after, z, significant, worse
+        SELECT changed_at, layer, value, verdicts_before, negative_before, verdicts_after, negative_after, z, significant, worse
         FROM verdict.drift_changes_between('${iso(D0)}', '${iso(D0 + 21 * DAY)}') WHERE service_name = 'drift-agent' ORDER BY changed_at`);
-      expect(rows.map(({ z: _, ...r }) => r)).toEqual([
-        { layer: 'harness', value: '1.1', verdicts_before: 60, negative_before: 6, runs_before: 60, verdicts_after: 60, negative_after: 8, runs_after: 60, significant: false, worse: false },
-        { layer: 'model', value: 'm2', verdicts_before: 60, negative_before: 8, runs_before: 60, verdicts_after: 60, negative_after: 30, runs_after: 60, significant: true, worse: true },
+      // Changes are dated by the hour the new value was first seen: each phase's first verdict is a minute into its first run's hour.
+      expect(rows.map(({ z: _, ...r }) => ({ ...r, changed_at: new Date(r.changed_at).toISOString() }))).toEqual([
+        { changed_at: iso(D0 + 7 * DAY + 3_600_000), layer: 'harness', value: '1.1', verdicts_before: 60, negative_before: 6, verdicts_after: 60, negative_after: 8, significant: false, worse: false },
+        { changed_at: iso(D0 + 14 * DAY + 3_600_000), layer: 'model', value: 'm2', verdicts_before: 60, negative_before: 8, verdicts_after: 60, negative_after: 30, significant: true, worse: true },
       ]);
       expect(rows[0]!.z).toBeCloseTo(0.5687267663569997, 9);
       expect(rows[1]!.z).toBeCloseTo(4.317323375617514, 9);
@@ -302,10 +303,11 @@ describe.each(BACKENDS)('the learning loop on %s', (backend) => {
 
     it('groups runs of one agent with the same normalised request, with their verdict mix', async () => {
       const rows = await t.query<Record<string, any>>(`
-        SELECT task, agent_name, runs, good_runs, bad_runs, unjudged_runs, best_trace_id, worst_trace_id
+        SELECT task, agent_name, runs, good_runs, bad_runs, best_trace_id, worst_trace_id
         FROM verdict.tasks_between('${since.toISOString()}', '${until.toISOString()}')`);
       expect(rows).toEqual([{
-        task: 'what is the refund policy?', agent_name: 'refunds', runs: 3, good_runs: 1, bad_runs: 1, unjudged_runs: 1,
+        // The unjudged run is not counted: a task's runs are its judged ones.
+        task: 'what is the refund policy?', agent_name: 'refunds', runs: 2, good_runs: 1, bad_runs: 1,
         best_trace_id: TASK_TRACES.good, worst_trace_id: TASK_TRACES.bad,
       }]);
     });

@@ -5,8 +5,9 @@
  * sort). A sequential scan that remains then is one no index can replace,
  * which at ten million rows is the difference between milliseconds and
  * minutes. The queries are those of README.md, docs/schema.md,
- * docs/cookbook.md, docs/feedback.md, the Trace dashboard and the review
- * queues (the page's and the filler's), with their variables filled in.
+ * docs/cookbook.md, docs/feedback.md, the Trace and Learning loop dashboards,
+ * the learning loop's reads at ingest and the review queues (the page's and
+ * the filler's), with their variables filled in.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,21 @@ const QUERIES: Record<string, string> = {
   'closing-the-loop: tasks with good and bad runs': `
     SELECT * FROM verdict.tasks_between(now() - interval '1 day', now()) WHERE good_runs > 0 AND bad_runs > 0`,
   'closing-the-loop: good and bad runs side by side': `SELECT * FROM verdict.task_comparisons_between(now() - interval '1 day', now())`,
+  'Learning loop dashboard: negative rate by model': `
+    SELECT date_trunc('hour', hour) AS time, COALESCE(model, 'unknown') AS model,
+      (COALESCE(sum(verdicts) FILTER (WHERE polarity = 'negative'), 0))::float8 / NULLIF(sum(verdicts) FILTER (WHERE polarity IS NOT NULL), 0) AS negative_rate
+    FROM verdict.verdict_layer_rollup WHERE hour BETWEEN now() - interval '6 hours' AND now() AND verdicts <> 0 GROUP BY 1, 2 ORDER BY 1`,
+  'Learning loop dashboard: tasks with good and bad runs': `
+    SELECT k.* FROM verdict.tasks_between(now() - interval '7 days', now()) k
+    WHERE k.last_start BETWEEN now() - interval '7 days' AND now() AND k.good_runs > 0 AND k.bad_runs > 0
+    ORDER BY k.bad_runs DESC, k.runs DESC LIMIT 50`,
+  'ingest: the layers of a run\'s verdicts': `
+    SELECT e.id, l.* FROM verdict.evaluations e
+    CROSS JOIN LATERAL verdict.target_layers(e.target_trace_id, e.target_span_id, e.target_service_version) l
+    WHERE e.target_trace_id = ANY (ARRAY['${TRACE}']) AND e.target_span_id IS NOT NULL`,
+  'ingest: a judged run\'s task': `
+    SELECT t.trace_id, k.* FROM verdict.trace_summary t LEFT JOIN LATERAL verdict.run_task(t.trace_id) k ON true
+    WHERE t.trace_id = ANY (ARRAY['${TRACE}']) AND t.span_count > 0 AND (t.positive_verdicts > 0 OR t.negative_verdicts > 0)`,
   'export: a page of failed runs after a cursor': `
     SELECT t.trace_id FROM verdict.trace_summary t
     WHERE t.span_count > 0 AND (t.start_time_unix_nano, t.trace_id) > (0::bigint, '${TRACE}'::text)
@@ -118,6 +134,22 @@ describe.each(BACKENDS)('query plans on %s', (backend) => {
     const p = await plan(q);
     expect(p).toMatch(/Index|Bitmap|Result|Values Scan/);
     expect(p.match(BIG) ?? [], p).toEqual([]);
+  });
+
+  it('answers the learning loop reports from the layer rollup and the judged runs, not from verdicts or spans', async () => {
+    for (const q of [
+      QUERIES['Learning loop dashboard: negative rate by model']!,
+      `SELECT * FROM verdict.verdict_drift WHERE day >= now() - interval '14 days'`,
+      `SELECT * FROM verdict.drift_changes_between(now() - interval '7 days', now())`,
+    ]) {
+      const p = await plan(q);
+      expect(p).toMatch(/verdict_layer_rollup/);
+      expect(p).not.toMatch(/evaluations|span_rows|trace_summary/);
+    }
+    const tasks = await plan(QUERIES['Learning loop dashboard: tasks with good and bad runs']!);
+    // The judged runs only, through one of the two partial indexes of tasks (which one depends on the table's size).
+    expect(tasks).toMatch(/Index (Only )?Scan using trace_summary_(judged_tasks|task_runs) on trace_summary r\b/);
+    expect(tasks).not.toMatch(/span_rows|evaluations/);
   });
 
   it('would see a sequential scan where no index serves', async () => {

@@ -143,24 +143,27 @@ describe.each(BACKENDS)('prune on %s', (backend) => {
   }
 
   /** Rollup rows from before the cutoff (an hourly row counts once its hour has ended by then), and recent ones. */
-  async function rollups(): Promise<{ old: number; recent: number }> {
+  async function rollups(): Promise<{ old: number; recent: number; oldLayers: number }> {
     const cutoff = `now() - interval '10 days'`;
-    const [r] = await t.query<{ old: number; recent: number }>(`SELECT
+    const [r] = await t.query<{ old: number; recent: number; old_layers: number }>(`SELECT
+      (SELECT count(*) FROM verdict.verdict_layer_rollup WHERE hour <= ${cutoff} - interval '1 hour') AS old_layers,
       (SELECT count(*) FROM verdict.span_rollup WHERE minute < ${cutoff}) + (SELECT count(*) FROM verdict.latency_rollup WHERE minute < ${cutoff})
         + (SELECT count(*) FROM verdict.run_rollup WHERE minute < ${cutoff}) + (SELECT count(*) FROM verdict.verdict_rollup WHERE minute < ${cutoff})
         + (SELECT count(*) FROM verdict.span_rollup_hourly WHERE hour <= ${cutoff} - interval '1 hour')
         + (SELECT count(*) FROM verdict.latency_rollup_hourly WHERE hour <= ${cutoff} - interval '1 hour') AS old,
       (SELECT count(*) FROM verdict.span_rollup_hourly WHERE hour > now() - interval '2 days')
-        + (SELECT count(*) FROM verdict.latency_rollup WHERE minute > now() - interval '2 days') AS recent`);
-    return { old: Number(r!.old), recent: Number(r!.recent) };
+        + (SELECT count(*) FROM verdict.latency_rollup WHERE minute > now() - interval '2 days')
+        + (SELECT count(*) FROM verdict.verdict_layer_rollup WHERE hour > now() - interval '2 days') AS recent`);
+    return { old: Number(r!.old), recent: Number(r!.recent), oldLayers: Number(r!.old_layers) };
   }
 
   it('--keep-with-verdicts: deletes old traces without verdicts and old orphans, keeps every judged trace whole', async () => {
     const before = await rollups();
     expect(before.old).toBeGreaterThan(0);
+    expect(before.oldLayers).toBeGreaterThan(0);
     const { totals, lines } = await run(true);
     // The rollups before the cutoff go (they count what was there then, kept or not); recent ones stay.
-    expect(await rollups()).toEqual({ old: 0, recent: before.recent });
+    expect(await rollups()).toEqual({ old: 0, recent: before.recent, oldLayers: 0 });
     expect(await traces()).toEqual(['asked', 'completion', 'fresh', 'judged', 'recent', 'straddling', 'thread']);
     expect(await spanCount()).toBe(9);
     expect(await logBodies()).toEqual(['judged-log', 'loose-new', 'straddling-log']);

@@ -68,6 +68,15 @@ describe.each(BACKENDS)('summaries and rollups on %s', (backend) => {
     expect(kept).toEqual(recomputed);
   });
 
+  it('has layers and tasks to compare: several harness and context versions, tasks spelt several ways', async () => {
+    const [layers] = await r.query<{ harness: number; context: number }>(`SELECT count(DISTINCT harness_version)::int AS harness,
+      count(DISTINCT context_version)::int AS context FROM (${REFERENCE.layerRollup}) x`);
+    expect(layers).toEqual({ harness: 6, context: 3 });
+    const tasks = await r.query<{ task: string; runs: number }>(`SELECT task, count(*)::int AS runs FROM (${REFERENCE.tasks}) x GROUP BY 1 ORDER BY 1`);
+    expect(tasks.map((t) => t.task)).toEqual(['how do i get a refund?', 'where is my order?']);
+    for (const t of tasks) expect(t.runs).toBeGreaterThan(2);
+  });
+
   it('resolved the verdicts that waited for their target; only those whose target never came still wait', async () => {
     const waiting = await r.query<{ id: string }>(`SELECT id FROM verdict.pending_verdicts ORDER BY id`);
     const unresolved = await r.query<{ id: string }>(`SELECT id FROM (${RESOLVED}) v WHERE r_span IS NULL AND (trace_id IS NOT NULL OR response_id IS NOT NULL) ORDER BY id`);

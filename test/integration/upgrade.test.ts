@@ -116,7 +116,9 @@ describe('upgrading a database of the previous schema', () => {
     expect(after).toEqual(before);
   });
 
-  it.each(Object.keys(KEPT) as Array<keyof typeof KEPT>)('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
+  // The previous schema kept no message content, so runs it stored have no first request and no task (tasks are compared below,
+  // upgrading from the schema before 0011).
+  it.each((Object.keys(KEPT) as Array<keyof typeof KEPT>).filter((k) => k !== 'tasks'))('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
     // Columns the previous schema did not have (the GenAI conventions' user_id) start out NULL for the rows it stored.
     const unknownBefore = (rows: Array<Record<string, unknown>>) => rows.map(({ user_id: _, ...rest }) => rest);
     const before = unknownBefore(await query(fresh.url, KEPT[what]));
@@ -133,5 +135,101 @@ describe('upgrading a database of the previous schema', () => {
     expect(r!.sent).toBeGreaterThan(2);
     expect(r!.resources).toBe(r!.sent);
     expect(await query(old.url, `SELECT count(*)::int AS n FROM verdict.span_rows_default`)).toEqual([{ n: 0 }]);
+  });
+});
+
+/**
+ * Upgrading a database of the schema before the learning loop's layers,
+ * layer rollup and stored tasks (0011): the migration's backfill gives what
+ * a receiver keeps at ingest. The old database gets every table a receiver
+ * on that schema keeps (copied from a receiver on the new one, without the
+ * columns 0011 adds), then migrates.
+ */
+describe('upgrading a database of the schema before 0011', () => {
+  let fresh: TestDatabase;
+  let old: TestDatabase;
+  let applied: string[];
+
+  beforeAll(async () => {
+    [fresh, old] = await Promise.all([createDatabase('verdict_upg11_new'), createDatabase('verdict_upg11_old')]);
+    const server = await startServer(baseConfig({ databaseUrl: fresh.url }), silentLogger);
+    try {
+      const rand = rng(29);
+      for (const q of requests(plan(rand), rand)) {
+        const res = await postJson(`http://127.0.0.1:${server.http.port}${q.path}`, q.body);
+        expect(res.status, res.body.toString()).toBe(200);
+      }
+    } finally {
+      await server.close();
+    }
+
+    const src = new pg.Client(fresh.url);
+    const dst = new pg.Client(old.url);
+    await Promise.all([src.connect(), dst.connect()]);
+    try {
+      const session: Session = {
+        exec: async (text) => void (await dst.query(text)),
+        rows: async <T>(text: string, params?: unknown[]) => (await dst.query(text, params)).rows as T[],
+        copy: () => Promise.reject(new Error('not used')),
+        staged: false,
+      };
+      await dst.query('BEGIN');
+      await applyMigrations(session, loadMigrations().filter((m) => m.version < 11));
+      await dst.query('COMMIT');
+      // The same day partitions, so rows land where the receiver put them.
+      for (const p of (await src.query<{ parent: string; day: string }>(`SELECT parent, to_char(day, 'YYYY-MM-DD') AS day FROM verdict.partitions WHERE day IS NOT NULL`)).rows) {
+        await dst.query('SELECT verdict.ensure_partition($1, $2::date)', [p.parent, p.day]);
+      }
+      // Every table the old schema has (partitioned ones through their parent), but the settings its migration already wrote.
+      const tables = (await dst.query<{ name: string }>(`
+        SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'verdict' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname NOT IN ('schema_migrations', 'loop_settings', 'judge_pairs') ORDER BY 1`)).rows.map((r) => r.name);
+      expect(tables).toEqual(expect.arrayContaining(['evaluations', 'span_rows', 'trace_summary', 'verdict_rollup']));
+      expect(tables).not.toContain('verdict_layer_rollup');
+      for (const table of tables) {
+        const { rows } = await dst.query<{ cols: string }>(
+          `SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS cols
+           FROM information_schema.columns WHERE table_schema = 'verdict' AND table_name = $1`, [table]);
+        const cols = rows[0]!.cols;
+        const data = (await src.query(`SELECT COALESCE(json_agg(t), '[]')::text AS rows FROM (SELECT ${cols} FROM verdict.${table}) t`)).rows[0].rows;
+        await dst.query(`INSERT INTO verdict.${table} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::verdict.${table}, $1::json)`, [data]);
+      }
+    } finally {
+      await Promise.all([src.end(), dst.end()]);
+    }
+
+    const store = await openStore(baseConfig({ databaseUrl: old.url }), silentLogger);
+    try {
+      applied = await store.migrate();
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([fresh?.drop(), old?.drop()]);
+  });
+
+  it('applies 0011 and nothing before it', () => {
+    expect(applied).toEqual(['0011_learning_loop_at_scale']);
+  });
+
+  it.each(['verdictLayers', 'layerRollup', 'tasks', 'verdictRollup', 'traces'] as const)('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
+    const [before, after] = await Promise.all([query(fresh.url, KEPT[what]), query(old.url, KEPT[what])]);
+    expect(before.length).toBeGreaterThan(2);
+    expect(after).toEqual(before);
+  });
+
+  it('answers the learning loop reports the same', async () => {
+    for (const q of [
+      `SELECT * FROM verdict.verdict_drift ORDER BY day, name, source, service_name, harness_version, model, context_version`,
+      `SELECT * FROM verdict.drift_changes_between(now() - interval '1 day', now() + interval '1 day')`,
+      `SELECT * FROM verdict.tasks_between(now() - interval '1 day', now() + interval '1 day') ORDER BY task_id`,
+    ]) {
+      const [before, after] = await Promise.all([query(fresh.url, q), query(old.url, q)]);
+      expect(before.length, q).toBeGreaterThan(0);
+      expect(after, q).toEqual(before);
+    }
   });
 });

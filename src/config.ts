@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogFormat, LogLevel } from './log.ts';
+import { parseEvaluators, type Evaluator } from './judges/config.ts';
 import { parseLoopConfig, type LoopConfig } from './loop/config.ts';
 
 export interface Config {
@@ -46,6 +47,10 @@ export interface Config {
   feedback: FeedbackConfig;
   /** The `learning_loop:` section: judge/human pairs, the kappa threshold, what drift reports read. */
   learningLoop: LoopConfig;
+  /** The `evaluators:` section: online LLM judges (docs/evaluators.md). */
+  evaluators: readonly Evaluator[];
+  /** The config file the settings came from (--config or VERDICT_CONFIG), read again to reload the evaluators. */
+  configFile: string | null;
 }
 
 type Kind = 'string' | 'port' | 'int' | 'bytes' | 'duration' | 'level' | 'list' | 'path' | 'url' | 'format';
@@ -89,7 +94,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** YAML keys that are structured sections rather than settings. */
-const SECTIONS = new Set(['feedback', 'learning_loop']);
+const SECTIONS = new Set(['feedback', 'learning_loop', 'evaluators']);
 
 export { ConfigError };
 
@@ -147,13 +152,15 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   const fromFile = file ? readConfigFile(file) : {};
   let feedback: FeedbackConfig;
   let learningLoop: LoopConfig;
+  let evaluators: readonly Evaluator[];
   try {
     feedback = parseFeedbackConfig(fromFile.feedback);
     learningLoop = parseLoopConfig(fromFile.learning_loop);
+    evaluators = parseEvaluators(fromFile.evaluators, env);
   } catch (err) {
     throw err instanceof ConfigError && file ? new ConfigError(`${err.message} (in ${file})`) : err;
   }
-  const out: Record<string, unknown> = { feedback, learningLoop };
+  const out: Record<string, unknown> = { feedback, learningLoop, evaluators, configFile: file ?? null };
   for (const s of SETTINGS) {
     let raw: unknown = s.default;
     let origin = 'default';

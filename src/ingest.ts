@@ -30,6 +30,8 @@ export interface IngestOptions {
   spanObservers?: readonly SpanObserver[];
   logObservers?: readonly LogObserver[];
   metrics?: Metrics;
+  /** Hears each batch once it has committed (the online judges queue their jobs from it); must be quick and must not throw. */
+  afterCommit?: (batch: Batch) => void;
 }
 
 export class Ingest {
@@ -75,6 +77,7 @@ export class Ingest {
     m?.accepted('log_records', transport, logRecords);
     m?.accepted('evaluations', transport, batch.evaluations.length);
     if (m) tallyServices(m, batch, spanServices);
+    this.#opts.afterCommit?.(batch);
   }
 
   async #store(n: Normalized, bytes: number, signal: Signal, transport: Transport, spanServices?: () => Map<string, number>): Promise<ExportResult> {

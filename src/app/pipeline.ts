@@ -11,6 +11,7 @@ import { Metrics } from '../metrics.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { Batcher } from '../pipeline/batcher.ts';
 import { RuleEngine } from '../rules/engine.ts';
+import type { Batch } from '../model/rows.ts';
 import type { ReloadableRules } from '../rules/reloadable.ts';
 import type { Store } from '../store/store.ts';
 
@@ -21,7 +22,7 @@ export interface Pipeline {
   ingest: Ingest;
 }
 
-export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules): Pipeline {
+export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules, afterCommit?: (batch: Batch) => void): Pipeline {
   const metrics = new Metrics(() => ({ rows: batcher.inflightRows, bytes: batcher.inflightBytes }));
   const batcher = new Batcher(
     store,
@@ -48,6 +49,7 @@ export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules
     batcher,
     policy,
     metrics,
+    ...(afterCommit ? { afterCommit } : {}),
     ...(cfg.rulesFile ? { spanObservers: [engine.spanObserver], logObservers: [engine.logObserver] } : {}),
   });
   return { metrics, batcher, policy, ingest };

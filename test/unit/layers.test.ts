@@ -17,7 +17,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['model/'],
   ['otlp/', 'store/'],
   ['normalize/'],
-  ['rules/', 'feedback/', 'loop/'],
+  ['rules/', 'feedback/', 'loop/', 'judges/'],
   ['pipeline/'],
   ['ingest.ts'],
   ['receivers/'],

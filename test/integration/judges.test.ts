@@ -19,7 +19,7 @@ import { emptyBatch } from '../../src/model/rows.ts';
 import { startFakeJudge, type FakeJudge } from '../helpers/fake-judge.ts';
 import { hexId, T0, traces, type SpanSpec } from '../helpers/fixtures.ts';
 import { postJson } from '../helpers/otlp.ts';
-import { BACKENDS, serverForSuite, startTestServer, type TestServer } from '../helpers/server.ts';
+import { BACKENDS, startTestServer, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -33,16 +33,16 @@ const ENV = { JUDGE_KEY: 'sk-test-judge' };
 const evaluators = (judge: FakeJudge, ...list: Array<Record<string, unknown>>): readonly Evaluator[] => parseEvaluators(list.map((e) => evaluator(judge, e)), ENV);
 
 /** A run: the agent's root, a chat span with messages, and a tool call. */
-function run(n: number, opts: { error?: boolean } = {}): { traceId: string; rootId: string; chatId: string; spans: SpanSpec[] } {
+function run(n: number, opts: { error?: boolean; agent?: string; model?: string } = {}): { traceId: string; rootId: string; chatId: string; spans: SpanSpec[] } {
   const [traceId, rootId, chatId, toolId] = [hexId(16, n), hexId(8, n), hexId(8, n + 100_000), hexId(8, n + 200_000)];
   const messages = (q: string) => JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: q }] }]);
   const answer = JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: `It is sunny in Paris (run ${n}).` }], finish_reason: 'stop' }]);
   return {
     traceId, rootId, chatId,
     spans: [
-      { traceId, spanId: rootId, name: 'invoke_agent weather', start: T0, end: T0 + 3_000_000_000n, attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'weather' }, ...(opts.error ? { status: { code: 'error' as const } } : {}) },
+      { traceId, spanId: rootId, name: 'invoke_agent weather', start: T0, end: T0 + 3_000_000_000n, attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': opts.agent ?? 'weather' }, ...(opts.error ? { status: { code: 'error' as const } } : {}) },
       { traceId, spanId: chatId, parentSpanId: rootId, name: 'chat gpt-4o', start: T0 + 100_000_000n, end: T0 + 2_000_000_000n,
-        attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.input.messages': messages(`Weather in Paris? (run ${n})`), 'gen_ai.output.messages': answer } },
+        attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': opts.model ?? 'gpt-4o', 'gen_ai.input.messages': messages(`Weather in Paris? (run ${n})`), 'gen_ai.output.messages': answer } },
       { traceId, spanId: toolId, parentSpanId: rootId, name: 'execute_tool get_weather', start: T0 + 2_100_000_000n, end: T0 + 2_500_000_000n,
         attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'get_weather', 'gen_ai.tool.call.arguments': '{"city":"Paris"}', 'gen_ai.tool.call.result': '{"temperature_c":18}' } },
     ],
@@ -60,30 +60,27 @@ function capturingLogger(): { log: Logger; lines: Array<Record<string, any>> } {
 }
 
 describe.each(BACKENDS)('online judges on %s', (backend) => {
+  // Two fake judges: one for the server's own pool (real clock, in the background), one for the pools driven by hand.
+  let served: FakeJudge;
   let judge: FakeJudge;
+  let t: TestServer;
   beforeAll(async () => {
-    judge = await startFakeJudge();
+    [served, judge] = await Promise.all([startFakeJudge(), startFakeJudge()]);
+    t = await startTestServer(backend, {
+      evaluators: evaluators(served, { name: 'relevance', target: 'span', where: { operation: 'chat', model: '*-served' } }, { name: 'task_success', target: 'trace', where: { agent: 'weather-served' } }),
+    });
   });
   afterAll(async () => {
-    await judge?.close();
+    await t?.close();
+    await Promise.all([served?.close(), judge?.close()]);
   });
 
   describe('inside verdict serve', () => {
-    let t: TestServer;
-    beforeAll(async () => {
-      t = await startTestServer(backend, {
-        evaluators: evaluators(judge, { name: 'relevance', target: 'span', where: { operation: 'chat' } }, { name: 'task_success', target: 'trace' }),
-      });
-    });
-    afterAll(async () => {
-      await t?.close();
-    });
-
     it('a span judge and a trace judge write verdicts joined in verdict.trace_evaluations, with provenance, once each', async () => {
-      judge.reset();
-      const r = run(1);
+      const r = run(1, { agent: 'weather-served', model: 'gpt-4o-served' });
       await send(t, r);
       await send(t, r); // re-sent: the same targets, still judged once
+      await waitUntil('both jobs done', async () => (await t.query(`SELECT 1 FROM verdict.judge_jobs WHERE trace_id = '${r.traceId}' AND status = 'done'`)).length === 2, { timeoutMs: 20_000 });
       const rows = await waitUntil('two judge verdicts', async () => {
         const got = await t.query<Record<string, any>>(`SELECT name, target, trace_id, span_id, span_name, channel, source, polarity, score_value, score_label, explanation, error_type, attributes
           FROM verdict.trace_evaluations WHERE trace_id = '${r.traceId}' AND source = 'llm_judge' ORDER BY name`);
@@ -102,11 +99,11 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
       // The jobs are done and name their verdicts; the judge was asked once per target, with structured output and the key.
       const jobs = await t.query(`SELECT evaluator, status, attempts, verdict_id IS NOT NULL AS has_verdict FROM verdict.judge_jobs WHERE trace_id = '${r.traceId}' ORDER BY evaluator`);
       expect(jobs).toEqual([{ evaluator: 'relevance', status: 'done', attempts: 1, has_verdict: true }, { evaluator: 'task_success', status: 'done', attempts: 1, has_verdict: true }]);
-      expect(judge.calls).toBe(2);
-      const req = judge.requests[0]!;
+      expect(served.calls).toBe(2);
+      const req = served.requests[0]!;
       expect(req.headers.authorization).toBe('Bearer sk-test-judge');
       expect(req.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { strict: true, schema: { required: ['score', 'label', 'explanation'], additionalProperties: false } } });
-      const prompts = judge.requests.map((q) => q.prompt).join('\n');
+      const prompts = served.requests.map((q) => q.prompt).join('\n');
       expect(prompts).toContain('Question: Weather in Paris? (run 1)');
       expect(prompts).toContain('Answer: It is sunny in Paris (run 1).');
       expect(prompts).toContain('get_weather({"city":"Paris"}) -> {"temperature_c":18}');
@@ -117,7 +114,6 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
   });
 
   describe('the pool, step by step', () => {
-    const t = serverForSuite(backend);
     let now = Date.UTC(2026, 11, 1, 10, 0, 0);
     const clock = () => now;
     const open: Judges[] = [];

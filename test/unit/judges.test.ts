@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { parseAnswer, retryAfterMs } from '../../src/judges/client.ts';
 import { parseEvaluators } from '../../src/judges/config.ts';
@@ -16,6 +17,7 @@ import { JobFeed } from '../../src/judges/feed.ts';
 import { inSample, samplePoint } from '../../src/judges/sampling.ts';
 import { silentLogger } from '../../src/log.ts';
 import { emptyBatch, type SpanFact } from '../../src/model/rows.ts';
+import { examples } from '../helpers/markdown.ts';
 
 const BASE = {
   name: 'relevance', target: 'span', where: { operation: 'chat' }, model: { base_url: 'http://127.0.0.1:8080/v1', model: 'judge' },
@@ -50,6 +52,14 @@ describe('evaluators configuration', () => {
   ])('refuses %j naming the field', (over, message) => {
     expect(() => parse(over)).toThrow(ConfigError);
     expect(() => parse(over)).toThrow(message);
+  });
+
+  it('accepts the evaluators of docs/evaluators.md as written', () => {
+    const [doc] = examples(new URL('../../docs/evaluators.md', import.meta.url)).filter((e) => e.kind === 'evaluators');
+    const list = parseEvaluators(parseYaml(doc!.code).evaluators, { OPENAI_API_KEY: 'sk-doc' });
+    expect(list.map((e) => [e.name, e.target, e.rate, e.alwaysWhen.length, e.settleMs])).toEqual([
+      ['relevance', 'span', 0.1, 0, 30_000], ['task_success', 'trace', 0.05, 2, 30_000], ['frustration', 'conversation', 1, 0, 600_000],
+    ]);
   });
 
   it('refuses two evaluators of one name', () => {

@@ -9,11 +9,15 @@
  *      a warm-up, then the load generator (bench/loadgen.ts, its own process)
  *      closed-loop at the configured concurrency; the stored span count is
  *      checked against what was acknowledged;
- *   3. at 1×: an open-loop run at half the measured maximum, for latency.
+ *   3. at 1×: an open-loop run at half the measured maximum, for latency;
+ *   4. with --judge: the closed-loop run again on a receiver with an online
+ *      evaluator judging every run (sample 1, settle 0) at its full budget,
+ *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts).
  * Prints a table, and writes it with the raw figures to bench/results/.
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
+ *                     [--judge] [--judge-calls-per-minute 1200]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +29,7 @@ import type { CeilingResult, CeilingSpec } from './ceiling.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
 import { cpuSeconds, cpuSecondsOf, machineBusySeconds, memory } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
+import { startFakeJudge, type FakeJudge } from '../test/helpers/fake-judge.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
@@ -37,6 +42,8 @@ interface Options {
   scales: number[];
   concurrency: number;
   batch: number;
+  /** Also measure with an evaluator judging every run, this many calls a minute. */
+  judge: number | null;
 }
 
 function options(argv: string[]): Options {
@@ -53,6 +60,7 @@ function options(argv: string[]): Options {
     scales: (flag('scales') ?? (quick ? '1' : '1,4,16')).split(',').map(Number),
     concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
+    judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
   };
 }
 
@@ -60,7 +68,9 @@ interface Row {
   backend: string;
   transport: string;
   scale: number;
-  mode: 'max' | 'half';
+  mode: 'max' | 'half' | 'judge';
+  /** Judge calls made during the run (--judge). */
+  judgeCalls?: number;
   spans: number;
   spansPerSecond: number;
   ceiling: number;
@@ -137,6 +147,21 @@ async function main(): Promise<void> {
   const ceilings: Array<{ backend: string; scale: number } & CeilingResult> = [];
   const tracesPerRequest = Math.max(1, Math.round(o.batch / 10));
   let salt = Math.floor(Math.random() * 2 ** 30) * 2;
+  // The fake judge answers after 50 ms, like a fast hosted model; the budget, not the judge, sets the pace.
+  let judge: FakeJudge | null = null;
+  let judgeConfig = '';
+  if (o.judge !== null) {
+    judge = await startFakeJudge();
+    judge.setDefault(() => ({ delayMs: 50, answer: { label: 'done', explanation: 'The agent answered.' } }));
+    judgeConfig = join(mkdtempSync(join(tmpdir(), 'verdict-bench-judge-')), 'verdict.yaml');
+    writeFileSync(judgeConfig, JSON.stringify({
+      evaluators: [{
+        name: 'bench_task_success', target: 'trace', sample: 1, settle: '0s', model: { base_url: judge.baseUrl, model: 'bench-judge' },
+        prompt: 'Task: {{input}}\nAnswer: {{output}}\nTools: {{tool_calls}}', output: { labels: { done: 'positive', not_done: 'negative' } },
+        budget: { calls_per_minute: o.judge },
+      }],
+    }));
+  }
   log(`verdict bench: ${o.backends.join(', ')} × ${o.transports.join(', ')} × scales ${o.scales.join(', ')} of ${o.spans} spans; ${o.concurrency} in flight; ${tracesPerRequest} traces (~${tracesPerRequest * 10} spans) per request`);
 
   for (const backend of o.backends) {
@@ -163,15 +188,19 @@ async function main(): Promise<void> {
       log(`  ceiling (one client, binary COPY): ${Math.round(ceiling.spansPerSecond)} spans/s (${ceiling.spans} spans + ${ceiling.evaluations} verdicts, ${ceiling.megabytes.toFixed(0)} MB, ${ceiling.seconds.toFixed(1)} s)`);
       if (backend === 'pglite') rmSync(join(pgliteDir, 'ceiling'), { recursive: true, force: true });
 
-      for (const transport of o.transports) {
+      for (const transport of o.transports) for (const judged of o.judge !== null ? [false, true] : [false]) {
         const db = new pg.Client(dbUrl || 'postgres://unused');
         if (backend === 'postgres') {
           await db.connect();
           await db.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+          await db.query('TRUNCATE verdict.judge_jobs, verdict.judge_usage');
           await db.query('CHECKPOINT');
         }
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
-        const receiver = await startReceiver(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, transport), '--pg-port', pgPort]);
+        const receiver = await startReceiver([
+          ...(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, `${transport}${judged ? '-judge' : ''}`), '--pg-port', pgPort]),
+          ...(judged ? ['--config', judgeConfig] : []),
+        ]);
         const address = transport === 'grpc' ? receiver.grpc : receiver.http;
         const run = async (n: number, rate: number): Promise<LoadResult & { receiverCpu: number; pgCpu: number; machine: number }> => {
           const spec: LoadSpec = { transport, address, tracesPerRequest, spans: n, concurrency: o.concurrency, rate, salt: salt++ };
@@ -192,10 +221,12 @@ async function main(): Promise<void> {
         await sql.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
         await sql.query('CHECKPOINT');
         if (backend === 'pglite') await sql.end();
+        const callsBefore = judge?.calls ?? 0;
         const max = await run(spans, 0);
+        const judgeCalls = (judge?.calls ?? 0) - callsBefore;
         let acked = max.ackedSpans;
-        const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, 'max' | 'half']> = [[max, 'max']];
-        if (scale === o.scales[0]) {
+        const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, Row['mode']]> = [[max, judged ? 'judge' : 'max']];
+        if (scale === o.scales[0] && !judged) {
           const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;
           const half = await run(Math.max(200, Math.round(perSecond * 15)) * max.spansPerRequest, perSecond);
           acked += half.ackedSpans;
@@ -218,10 +249,10 @@ async function main(): Promise<void> {
             backend, transport, scale, mode, spans: r.ackedSpans, spansPerSecond: r.spansPerSecond, ceiling: ceiling.spansPerSecond,
             ratio: r.spansPerSecond / ceiling.spansPerSecond, p50: r.latencyMs.p50, p99: r.latencyMs.p99,
             receiverCores: r.receiverCpu / r.seconds, postgresCores: r.pgCpu / r.seconds, machineCores: r.machine / r.seconds,
-            peakRssMb: peak / 1048576, failed: r.failed, stored, acked,
+            peakRssMb: peak / 1048576, failed: r.failed, stored, acked, ...(mode === 'judge' ? { judgeCalls } : {}),
           };
           rows.push(row);
-          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
+          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : mode === 'judge' ? `judged (${judgeCalls} calls)` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
         }
         log(`  ${transport}: stored ${stored} spans, acknowledged ${acked}${stored === acked ? ' ✓' : ' ✗ MISMATCH'}`);
       }
@@ -233,6 +264,7 @@ async function main(): Promise<void> {
     }
   }
 
+  await judge?.close();
   const table = render(rows, o);
   process.stdout.write(`\n${table}\n`);
   const dir = join(HERE, 'results');
@@ -248,7 +280,7 @@ function render(rows: Row[], o: Options): string {
   const head = '| backend | transport | scale | load | spans | spans/s | COPY ceiling | ratio | p50 ms | p99 ms | receiver CPU (cores) | postgres CPU | peak RSS MB | failed | stored = acked |';
   const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const body = rows.map((r) =>
-    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
+    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : r.mode === 'judge' ? `${o.concurrency} in flight, judged (${r.judgeCalls} judge calls)` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
   );
   return [head, sep, ...body].join('\n');
 }

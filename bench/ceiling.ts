@@ -4,6 +4,7 @@
  * decoded and encoded before the clock starts, so only the database's own
  * bulk-load work is timed. Runs as its own process; prints one JSON line.
  */
+import { CLEAR_SQL } from './clear.ts';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { makeSpans, Payload } from './workload.ts';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
 async function postgres(url: string, spans: EncodedRows[], evaluations: EncodedRows): Promise<number> {
   const client = new pg.Client(url);
   await client.connect();
-  await client.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+  await client.query(CLEAR_SQL);
   await client.query('CHECKPOINT');
   const copy = (sql: string, chunks: Buffer[]) =>
     new Promise<void>((resolve, reject) => {

@@ -17,8 +17,9 @@
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
- *                     [--judge] [--judge-calls-per-minute 1200]
+ *                     [--judge] [--judge-calls-per-minute 1200] [--warmup 40000]
  */
+import { CLEAR_SQL } from './clear.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -44,6 +45,7 @@ interface Options {
   batch: number;
   /** Also measure with an evaluator judging every run, this many calls a minute. */
   judge: number | null;
+  warmup: number;
 }
 
 function options(argv: string[]): Options {
@@ -60,6 +62,7 @@ function options(argv: string[]): Options {
     scales: (flag('scales') ?? (quick ? '1' : '1,4,16')).split(',').map(Number),
     concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
+    warmup: Number(flag('warmup') ?? 40_000),
     judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
   };
 }
@@ -192,8 +195,7 @@ async function main(): Promise<void> {
         const db = new pg.Client(dbUrl || 'postgres://unused');
         if (backend === 'postgres') {
           await db.connect();
-          await db.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
-          await db.query('TRUNCATE verdict.judge_jobs, verdict.judge_usage');
+          await db.query(CLEAR_SQL);
           await db.query('CHECKPOINT');
         }
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
@@ -213,12 +215,12 @@ async function main(): Promise<void> {
           return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: cpuSecondsOf(/^postgres: /) - p0, machine: machineBusySeconds() - m0 };
         };
         // Warm-up (JIT, buffer cache, WAL segments), then an empty table again: the measured run starts like the ceiling's.
-        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: 40_000, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
+        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: o.warmup, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
         const sql = backend === 'postgres' ? db : new pg.Client(receiver.pgUrl!);
         if (backend === 'pglite') await sql.connect();
         const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
         if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
-        await sql.query('TRUNCATE verdict.spans, verdict.evaluations, verdict.logs');
+        await sql.query(CLEAR_SQL);
         await sql.query('CHECKPOINT');
         if (backend === 'pglite') await sql.end();
         const callsBefore = judge?.calls ?? 0;
@@ -226,7 +228,8 @@ async function main(): Promise<void> {
         const judgeCalls = (judge?.calls ?? 0) - callsBefore;
         let acked = max.ackedSpans;
         const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, Row['mode']]> = [[max, judged ? 'judge' : 'max']];
-        if (scale === o.scales[0] && !judged) {
+        // With --judge the comparison is the point: the half-load run is left out to keep the run short.
+        if (scale === o.scales[0] && o.judge === null) {
           const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;
           const half = await run(Math.max(200, Math.round(perSecond * 15)) * max.spansPerRequest, perSecond);
           acked += half.ackedSpans;

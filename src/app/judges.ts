@@ -12,7 +12,7 @@ import { JudgeMetrics } from '../judges/metrics.ts';
 import { ReloadableEvaluators } from '../judges/reloadable.ts';
 import { DEFAULT_CONCURRENCY, JudgePool } from '../judges/worker.ts';
 import type { Logger } from '../log.ts';
-import type { Batch, EvaluationRow } from '../model/rows.ts';
+import { emptyBatch, type Batch, type EvaluationRow } from '../model/rows.ts';
 import { PostgresStore } from '../store/postgres.ts';
 import type { Store } from '../store/store.ts';
 
@@ -58,7 +58,7 @@ export class Judges {
     return this.evaluators.reload();
   }
 
-  /** Starts the pool on the opened database; verdicts go through `write` (resolving after commit). */
+  /** Starts the pool on the opened database; on the embedded database verdicts go through `write` (resolving after commit). */
   start(store: Store, write: (rows: EvaluationRow[]) => Promise<void>, opts: { run?: boolean } = {}): JudgePool {
     const { cfg, log, clock } = this.#s;
     const concurrency = this.#s.concurrency ?? DEFAULT_CONCURRENCY;
@@ -66,8 +66,18 @@ export class Judges {
       this.#own = new PostgresStore({ url: cfg.databaseUrl, poolSize: concurrency + 1, writeTimeoutMs: Math.max(cfg.writeTimeoutMs, 30_000), log });
     }
     const db = (this.#own ?? store).db;
+    const own = this.#own;
+    // On PostgreSQL the verdicts are written on the pool's own connections too (the same write path as every
+    // batch), so that judging neither waits behind ingest's queue nor takes its connections.
+    const writeVerdicts = own
+      ? (rows: EvaluationRow[]) => {
+          const batch = emptyBatch();
+          batch.evaluations = rows;
+          return own.write([batch]);
+        }
+      : write;
     const pool = new JudgePool({
-      db, evaluators: this.evaluators.current, write, log, concurrency,
+      db, evaluators: this.evaluators.current, write: writeVerdicts, log, concurrency,
       beforeClaim: () => this.feed.flush(db),
       ...(this.metrics ? { metrics: this.metrics } : {}),
       ...(clock ? { clock } : {}),

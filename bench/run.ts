@@ -90,6 +90,7 @@ interface Row {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const BENCH_DB = `verdict_bench_${process.pid}`;
 
 /** Runs a bench script in its own process and parses its JSON line; `onGo` runs when it prints "go". */
 function child<T>(script: string, spec: unknown, onGo?: () => void): Promise<T> {
@@ -173,10 +174,10 @@ async function main(): Promise<void> {
     if (backend === 'postgres') {
       admin = new pg.Client(o.databaseUrl);
       await admin.connect();
-      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
-      await admin.query('CREATE DATABASE verdict_bench');
+      // A name of this run's own: two benches on one server must not drop each other's database.
+      await admin.query(`CREATE DATABASE ${BENCH_DB}`);
       const u = new URL(o.databaseUrl);
-      u.pathname = '/verdict_bench';
+      u.pathname = `/${BENCH_DB}`;
       dbUrl = u.toString();
       // Migrate once with the receiver's own command.
       await (await startReceiver(['--database-url', dbUrl])).stop();
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       if (backend === 'pglite') rmSync(pgliteDir, { recursive: true, force: true });
     }
     if (admin) {
-      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
+      await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
       await admin.end();
     }
   }

@@ -5,7 +5,7 @@
  * finished only by the lease holder. Every time is the caller's clock, so
  * settle, leases, backoff and budget windows follow one notion of now.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { TargetKind } from './config.ts';
 
@@ -50,18 +50,28 @@ export async function enqueue(db: Kysely<Database>, jobs: readonly NewJob[]): Pr
 
 /**
  * Claims up to `limit` due jobs of the given evaluator versions: queued ones
- * whose time has come, and running ones whose lease ran out (their worker
+ * whose time has come, then running ones whose lease ran out (their worker
  * died). Locked rows are skipped, so concurrent workers never claim one job.
+ * Two statements, one per partial index (a queued job by `not_before`, a
+ * leased one by `lease_until`), so a claim reads a few index entries however
+ * long the history of finished jobs is.
  */
 export async function claim(db: Kysely<Database>, owner: string, versions: ReadonlyArray<{ evaluator: string; evaluator_version: string }>, now: number, leaseMs: number, limit: number): Promise<Job[]> {
   if (versions.length === 0) return [];
+  const queued = await claimWhere(db, owner, versions, now, leaseMs, limit, sql`status = 'queued' AND not_before <= ${iso(now)}::timestamptz`, sql`not_before`);
+  if (queued.length >= limit) return queued;
+  const expired = await claimWhere(db, owner, versions, now, leaseMs, limit - queued.length, sql`status = 'running' AND lease_until < ${iso(now)}::timestamptz`, sql`lease_until`);
+  return [...queued, ...expired];
+}
+
+async function claimWhere(db: Kysely<Database>, owner: string, versions: ReadonlyArray<{ evaluator: string; evaluator_version: string }>, now: number, leaseMs: number, limit: number, due: RawBuilder<unknown>, order: RawBuilder<unknown>): Promise<Job[]> {
   const r = await sql<Job>`
     UPDATE verdict.judge_jobs j SET status = 'running', lease_owner = ${owner}, lease_until = ${iso(now + leaseMs)}::timestamptz, attempts = j.attempts + 1
     FROM (
       SELECT evaluator, evaluator_version, target FROM verdict.judge_jobs
-      WHERE ((status = 'queued' AND not_before <= ${iso(now)}::timestamptz) OR (status = 'running' AND lease_until < ${iso(now)}::timestamptz))
+      WHERE ${due}
         AND (evaluator, evaluator_version) IN (SELECT * FROM jsonb_to_recordset(${JSON.stringify(versions)}::jsonb) AS v(evaluator text, evaluator_version text))
-      ORDER BY not_before
+      ORDER BY ${order}
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ) c

@@ -1,9 +1,9 @@
 /**
  * The online judges inside `verdict serve` (and `verdict evaluate`): the
  * evaluators in force, the feed that turns committed batches into jobs, and
- * the worker pool. On PostgreSQL the pool has database connections of its
- * own, so judging never takes a connection ingest is waiting for; the
- * embedded database is one session, shared.
+ * the worker pool. On PostgreSQL the pool reads and claims on database
+ * connections of its own, so judging never takes a connection ingest is
+ * waiting for; the embedded database is one session, shared.
  */
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
@@ -12,7 +12,7 @@ import { JudgeMetrics } from '../judges/metrics.ts';
 import { ReloadableEvaluators } from '../judges/reloadable.ts';
 import { DEFAULT_CONCURRENCY, JudgePool } from '../judges/worker.ts';
 import type { Logger } from '../log.ts';
-import { emptyBatch, type Batch, type EvaluationRow } from '../model/rows.ts';
+import type { Batch, EvaluationRow } from '../model/rows.ts';
 import { PostgresStore } from '../store/postgres.ts';
 import type { Store } from '../store/store.ts';
 
@@ -58,7 +58,11 @@ export class Judges {
     return this.evaluators.reload();
   }
 
-  /** Starts the pool on the opened database; on the embedded database verdicts go through `write` (resolving after commit). */
+  /**
+   * Starts the pool on the opened database. Verdicts go through `write`: in
+   * `serve`, the batcher, so that they join ingest's group commits instead of
+   * adding transactions of their own (measured: docs/performance.md).
+   */
   start(store: Store, write: (rows: EvaluationRow[]) => Promise<void>, opts: { run?: boolean } = {}): JudgePool {
     const { cfg, log, clock } = this.#s;
     const concurrency = this.#s.concurrency ?? DEFAULT_CONCURRENCY;
@@ -66,18 +70,8 @@ export class Judges {
       this.#own = new PostgresStore({ url: cfg.databaseUrl, poolSize: concurrency + 1, writeTimeoutMs: Math.max(cfg.writeTimeoutMs, 30_000), log });
     }
     const db = (this.#own ?? store).db;
-    const own = this.#own;
-    // On PostgreSQL the verdicts are written on the pool's own connections too (the same write path as every
-    // batch), so that judging neither waits behind ingest's queue nor takes its connections.
-    const writeVerdicts = own
-      ? (rows: EvaluationRow[]) => {
-          const batch = emptyBatch();
-          batch.evaluations = rows;
-          return own.write([batch]);
-        }
-      : write;
     const pool = new JudgePool({
-      db, evaluators: this.evaluators.current, write: writeVerdicts, log, concurrency,
+      db, evaluators: this.evaluators.current, write, log, concurrency,
       beforeClaim: () => this.feed.flush(db),
       ...(this.metrics ? { metrics: this.metrics } : {}),
       ...(clock ? { clock } : {}),

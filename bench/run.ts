@@ -17,7 +17,7 @@
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
- *                     [--judge] [--judge-calls-per-minute 1200] [--warmup 40000]
+ *                     [--judge] [--judge-calls-per-minute 1200] [--judge-rounds 1] [--warmup 40000]
  */
 import { CLEAR_SQL } from './clear.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,6 +45,8 @@ interface Options {
   batch: number;
   /** Also measure with an evaluator judging every run, this many calls a minute. */
   judge: number | null;
+  /** With --judge: rounds of the pair (without, with), alternating which goes first, since one pair is at the mercy of the machine. */
+  judgeRounds: number;
   warmup: number;
 }
 
@@ -63,6 +65,7 @@ function options(argv: string[]): Options {
     concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
     warmup: Number(flag('warmup') ?? 40_000),
+    judgeRounds: Number(flag('judge-rounds') ?? 1),
     judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
   };
 }
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
       log(`  ceiling (one client, binary COPY): ${Math.round(ceiling.spansPerSecond)} spans/s (${ceiling.spans} spans + ${ceiling.evaluations} verdicts, ${ceiling.megabytes.toFixed(0)} MB, ${ceiling.seconds.toFixed(1)} s)`);
       if (backend === 'pglite') rmSync(join(pgliteDir, 'ceiling'), { recursive: true, force: true });
 
-      for (const transport of o.transports) for (const judged of o.judge !== null ? [false, true] : [false]) {
+      for (const transport of o.transports) for (const judged of judgeVariants(o)) {
         const db = new pg.Client(dbUrl || 'postgres://unused');
         if (backend === 'postgres') {
           await db.connect();
@@ -278,6 +281,12 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${stamp}.md`), `# Verdict bench, ${startedAt.toISOString()}\n\n${'```'}\n${JSON.stringify(env, null, 2)}\n${'```'}\n\n${table}\n`);
   writeFileSync(join(dir, `${stamp}.json`), JSON.stringify({ env, ceilings, rows }, null, 2));
   log(`\nwritten to bench/results/${stamp}.md and .json`);
+}
+
+/** Without and with the evaluator, round after round, alternating the order: [false, true, true, false, …]. */
+function judgeVariants(o: Options): boolean[] {
+  if (o.judge === null) return [false];
+  return Array.from({ length: o.judgeRounds }, (_, i) => (i % 2 === 0 ? [false, true] : [true, false])).flat();
 }
 
 function render(rows: Row[], o: Options): string {

@@ -19,7 +19,7 @@
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
  *                     [--judge] [--judge-calls-per-minute 1200] [--judge-rounds 1] [--warmup 40000]
  */
-import { CLEAR_SQL } from './clear.ts';
+import { clear } from './clear.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
         const db = new pg.Client(dbUrl || 'postgres://unused');
         if (backend === 'postgres') {
           await db.connect();
-          await db.query(CLEAR_SQL);
+          await clear(db);
           await db.query('CHECKPOINT');
         }
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
         if (backend === 'pglite') await sql.connect();
         const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.spans')).rows[0].n);
         if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
-        await sql.query(CLEAR_SQL);
+        await clear(sql);
         await sql.query('CHECKPOINT');
         if (backend === 'pglite') await sql.end();
         const callsBefore = judge?.calls ?? 0;

@@ -9,11 +9,15 @@
  *      a warm-up, then the load generator (bench/loadgen.ts, its own process)
  *      closed-loop at the configured concurrency; the stored span count is
  *      checked against what was acknowledged;
- *   3. at 1×: an open-loop run at half the measured maximum, for latency.
+ *   3. at 1×: an open-loop run at half the measured maximum, for latency;
+ *   4. with --judge: the closed-loop run again on a receiver with an online
+ *      evaluator judging every run (sample 1, settle 0) at its full budget,
+ *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts).
  * Prints a table, and writes it with the raw figures to bench/results/.
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
+ *                     [--judge] [--judge-calls-per-minute 1200] [--judge-rounds 1] [--warmup 40000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +30,7 @@ import type { LoadResult, LoadSpec } from './loadgen.ts';
 import { emptyTables } from './tables.ts';
 import { cpuSeconds, machineBusySeconds, memory, parentPid, serverCpuSeconds } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
+import { startFakeJudge, type FakeJudge } from '../test/helpers/fake-judge.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
@@ -38,6 +43,11 @@ interface Options {
   scales: number[];
   concurrency: number;
   batch: number;
+  /** Also measure with an evaluator judging every run, this many calls a minute. */
+  judge: number | null;
+  /** With --judge: rounds of the pair (without, with), alternating which goes first, since one pair is at the mercy of the machine. */
+  judgeRounds: number;
+  warmup: number;
 }
 
 function options(argv: string[]): Options {
@@ -54,6 +64,9 @@ function options(argv: string[]): Options {
     scales: (flag('scales') ?? (quick ? '1' : '1,4,16')).split(',').map(Number),
     concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
+    warmup: Number(flag('warmup') ?? 40_000),
+    judgeRounds: Number(flag('judge-rounds') ?? 1),
+    judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
   };
 }
 
@@ -61,7 +74,9 @@ interface Row {
   backend: string;
   transport: string;
   scale: number;
-  mode: 'max' | 'half';
+  mode: 'max' | 'half' | 'judge';
+  /** Judge calls made during the run (--judge). */
+  judgeCalls?: number;
   spans: number;
   spansPerSecond: number;
   ceiling: number;
@@ -78,6 +93,7 @@ interface Row {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const BENCH_DB = `verdict_bench_${process.pid}`;
 
 /** Runs a bench script in its own process and parses its JSON line; `onGo` runs when it prints "go". */
 function child<T>(script: string, spec: unknown, onGo?: () => void): Promise<T> {
@@ -138,6 +154,21 @@ async function main(): Promise<void> {
   const ceilings: Array<{ backend: string; scale: number } & CeilingResult> = [];
   const tracesPerRequest = Math.max(1, Math.round(o.batch / 10));
   let salt = Math.floor(Math.random() * 2 ** 30) * 2;
+  // The fake judge answers after 50 ms, like a fast hosted model; the budget, not the judge, sets the pace.
+  let judge: FakeJudge | null = null;
+  let judgeConfig = '';
+  if (o.judge !== null) {
+    judge = await startFakeJudge();
+    judge.setDefault(() => ({ delayMs: 50, answer: { label: 'done', explanation: 'The agent answered.' } }));
+    judgeConfig = join(mkdtempSync(join(tmpdir(), 'verdict-bench-judge-')), 'verdict.yaml');
+    writeFileSync(judgeConfig, JSON.stringify({
+      evaluators: [{
+        name: 'bench_task_success', target: 'trace', sample: 1, settle: '0s', model: { base_url: judge.baseUrl, model: 'bench-judge' },
+        prompt: 'Task: {{input}}\nAnswer: {{output}}\nTools: {{tool_calls}}', output: { labels: { done: 'positive', not_done: 'negative' } },
+        budget: { calls_per_minute: o.judge },
+      }],
+    }));
+  }
   log(`verdict bench: ${o.backends.join(', ')} × ${o.transports.join(', ')} × scales ${o.scales.join(', ')} of ${o.spans} spans; ${o.concurrency} in flight; ${tracesPerRequest} traces (~${tracesPerRequest * 10} spans) per request`);
 
   for (const backend of o.backends) {
@@ -146,10 +177,10 @@ async function main(): Promise<void> {
     if (backend === 'postgres') {
       admin = new pg.Client(o.databaseUrl);
       await admin.connect();
-      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
-      await admin.query('CREATE DATABASE verdict_bench');
+      // A name of this run's own: two benches on one server must not drop each other's database.
+      await admin.query(`CREATE DATABASE ${BENCH_DB}`);
       const u = new URL(o.databaseUrl);
-      u.pathname = '/verdict_bench';
+      u.pathname = `/${BENCH_DB}`;
       dbUrl = u.toString();
       // Migrate once with the receiver's own command.
       await (await startReceiver(['--database-url', dbUrl])).stop();
@@ -164,7 +195,7 @@ async function main(): Promise<void> {
       log(`  ceiling (one client, binary COPY): ${Math.round(ceiling.spansPerSecond)} spans/s (${ceiling.spans} spans + ${ceiling.evaluations} verdicts, ${ceiling.megabytes.toFixed(0)} MB, ${ceiling.seconds.toFixed(1)} s)`);
       if (backend === 'pglite') rmSync(join(pgliteDir, 'ceiling'), { recursive: true, force: true });
 
-      for (const transport of o.transports) {
+      for (const transport of o.transports) for (const judged of judgeVariants(o)) {
         const db = new pg.Client(dbUrl || 'postgres://unused');
         // PostgreSQL's CPU is its own server's processes (their parent is the postmaster of this backend).
         let postmaster = 0;
@@ -176,7 +207,10 @@ async function main(): Promise<void> {
         }
         const pgCpu = () => (backend === 'postgres' ? serverCpuSeconds(postmaster) : 0);
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
-        const receiver = await startReceiver(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, transport), '--pg-port', pgPort]);
+        const receiver = await startReceiver([
+          ...(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, `${transport}${judged ? '-judge' : ''}`), '--pg-port', pgPort]),
+          ...(judged ? ['--config', judgeConfig] : []),
+        ]);
         const address = transport === 'grpc' ? receiver.grpc : receiver.http;
         const run = async (n: number, rate: number): Promise<LoadResult & { receiverCpu: number; pgCpu: number; machine: number }> => {
           const spec: LoadSpec = { transport, address, tracesPerRequest, spans: n, concurrency: o.concurrency, rate, salt: salt++ };
@@ -189,7 +223,7 @@ async function main(): Promise<void> {
           return { ...result, receiverCpu: cpuSeconds(receiver.proc.pid!) - r0, pgCpu: pgCpu() - p0, machine: machineBusySeconds() - m0 };
         };
         // Warm-up (JIT, buffer cache, WAL segments), then an empty table again: the measured run starts like the ceiling's.
-        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: 40_000, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
+        const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: o.warmup, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
         const sql = backend === 'postgres' ? db : new pg.Client(receiver.pgUrl!);
         if (backend === 'pglite') await sql.connect();
         const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
@@ -197,10 +231,13 @@ async function main(): Promise<void> {
         await emptyTables(sql);
         await sql.query('CHECKPOINT');
         if (backend === 'pglite') await sql.end();
+        const callsBefore = judge?.calls ?? 0;
         const max = await run(spans, 0);
+        const judgeCalls = (judge?.calls ?? 0) - callsBefore;
         let acked = max.ackedSpans;
-        const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, 'max' | 'half']> = [[max, 'max']];
-        if (scale === o.scales[0]) {
+        const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, Row['mode']]> = [[max, judged ? 'judge' : 'max']];
+        // With --judge the comparison is the point: the half-load run is left out to keep the run short.
+        if (scale === o.scales[0] && o.judge === null) {
           const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;
           const half = await run(Math.max(200, Math.round(perSecond * 15)) * max.spansPerRequest, perSecond);
           acked += half.ackedSpans;
@@ -223,21 +260,22 @@ async function main(): Promise<void> {
             backend, transport, scale, mode, spans: r.ackedSpans, spansPerSecond: r.spansPerSecond, ceiling: ceiling.spansPerSecond,
             ratio: r.spansPerSecond / ceiling.spansPerSecond, p50: r.latencyMs.p50, p99: r.latencyMs.p99,
             receiverCores: r.receiverCpu / r.seconds, postgresCores: r.pgCpu / r.seconds, machineCores: r.machine / r.seconds,
-            peakRssMb: peak / 1048576, failed: r.failed, stored, acked,
+            peakRssMb: peak / 1048576, failed: r.failed, stored, acked, ...(mode === 'judge' ? { judgeCalls } : {}),
           };
           rows.push(row);
-          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
+          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : mode === 'judge' ? `judged (${judgeCalls} calls)` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
         }
         log(`  ${transport}: stored ${stored} spans, acknowledged ${acked}${stored === acked ? ' ✓' : ' ✗ MISMATCH'}`);
       }
       if (backend === 'pglite') rmSync(pgliteDir, { recursive: true, force: true });
     }
     if (admin) {
-      await admin.query('DROP DATABASE IF EXISTS verdict_bench WITH (FORCE)');
+      await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
       await admin.end();
     }
   }
 
+  await judge?.close();
   const table = render(rows, o);
   process.stdout.write(`\n${table}\n`);
   const dir = join(HERE, 'results');
@@ -249,11 +287,17 @@ async function main(): Promise<void> {
   log(`\nwritten to bench/results/${stamp}.md and .json`);
 }
 
+/** Without and with the evaluator, round after round, alternating the order: [false, true, true, false, …]. */
+function judgeVariants(o: Options): boolean[] {
+  if (o.judge === null) return [false];
+  return Array.from({ length: o.judgeRounds }, (_, i) => (i % 2 === 0 ? [false, true] : [true, false])).flat();
+}
+
 function render(rows: Row[], o: Options): string {
   const head = '| backend | transport | scale | load | spans | spans/s | COPY ceiling | ratio | p50 ms | p99 ms | receiver CPU (cores) | postgres CPU | peak RSS MB | failed | stored = acked |';
   const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const body = rows.map((r) =>
-    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
+    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : r.mode === 'judge' ? `${o.concurrency} in flight, judged (${r.judgeCalls} judge calls)` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
   );
   return [head, sep, ...body].join('\n');
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The process entry: `verdict [serve]`, `verdict migrate`, `verdict prune`,
- * `verdict export`, `verdict compare`,
+ * `verdict export`, `verdict compare`, `verdict evaluate`,
  * `verdict --help`. The only module that reads process.env or exits. A
  * failure prints one line on stderr: a configuration problem exits 2,
  * anything else 1; the stack trace only with --log-level debug or trace.

@@ -1,5 +1,5 @@
 /**
- * The commands (`serve`, `migrate`, `prune`, `export`, `compare`): their flags, their help, and
+ * The commands (`serve`, `migrate`, `prune`, `export`, `compare`, `evaluate`): their flags, their help, and
  * how each runs. `cli.ts` is the process entry that calls `runCommand` and
  * turns its outcome into an exit code.
  */
@@ -10,6 +10,9 @@ import { startServer, type RunningServer } from './app/server.ts';
 import { loadConfig, parseCommandLine, settingsHelp, type Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { openDatabase } from './app/database.ts';
+import { Judges } from './app/judges.ts';
+import { backfill } from './judges/backfill.ts';
+import { emptyBatch } from './model/rows.ts';
 import { SUMMARY_INTERVAL_MS } from './app/summary.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compareTasks, renderComparison, type CompareOptions } from './loop/compare.ts';
@@ -82,6 +85,18 @@ export const COMMANDS = {
   --json                       one JSON line per comparison instead of text
 `,
   },
+  evaluate: {
+    usage: 'verdict evaluate [--workers 2] | --backfill --since 7d [--until T] [--evaluator NAME] [settings]',
+    summary: 'judge queued runs with the evaluators of the config file (online LLM judges; any number of machines); --backfill queues past runs',
+    options: { backfill: { type: 'boolean' }, since: { type: 'string' }, until: { type: 'string' }, evaluator: { type: 'string' }, workers: { type: 'string' } },
+    optionsHelp: `  --workers <n>                jobs judged at once by this process (default 2)
+  --backfill                   queue the runs stored in a time range (sampling applied), then exit;
+                               the judging is done by verdict serve or verdict evaluate, within the budgets
+  --since <time|age>           with --backfill: runs started from then: 2026-03-02, or 7d, 12h ago (required)
+  --until <time|age>           with --backfill: runs started before then (default now)
+  --evaluator <name>           with --backfill: only this evaluator (default all)
+`,
+  },
 } satisfies Record<string, Command>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -105,11 +120,18 @@ ${settingsHelp()}`;
 
 export type Parsed =
   | { command: 'help'; text: string }
-  | { command: 'serve'; config: Config; summaryIntervalMs: number }
+  | { command: 'serve'; config: Config; summaryIntervalMs: number; env?: Readonly<Record<string, string | undefined>> }
   | { command: 'migrate'; config: Config }
   | { command: 'prune'; config: Config; options: PruneOptions }
   | { command: 'export'; config: Config; options: ExportOptions }
-  | { command: 'compare'; config: Config; options: CompareOptions; json: boolean };
+  | { command: 'compare'; config: Config; options: CompareOptions; json: boolean }
+  | { command: 'evaluate'; config: Config; options: EvaluateOptions; env: Readonly<Record<string, string | undefined>> };
+
+export interface EvaluateOptions {
+  workers: number;
+  /** Queue past runs instead of judging. */
+  backfill: { since: Date; until: Date; evaluators: string[] } | null;
+}
 
 /** Parses a command line into the command and its validated settings; ConfigError names what is wrong. */
 export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, now = Date.now()): Parsed {
@@ -124,7 +146,8 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   if (rest.includes('--help') || rest.includes('-h')) return { command: 'help', text: helpText(named ? command : undefined) };
   const line = parseCommandLine(rest, COMMANDS[command].options);
   const config = loadConfig({ flags: line.values, env });
-  if (command === 'serve') return { command, config, summaryIntervalMs: summaryInterval(env.VERDICT_SUMMARY_INTERVAL) };
+  if (command === 'serve') return { command, config, summaryIntervalMs: summaryInterval(env.VERDICT_SUMMARY_INTERVAL), env };
+  if (command === 'evaluate') return { command, config, options: evaluateOptions(line.values, config, now), env };
   if (command === 'migrate') return { command, config };
   if (command === 'export') return { command, config, options: exportOptions(line.values, now) };
   if (command === 'compare') return { command, config, options: compareOptions(line.values, now), json: line.values.json === true };
@@ -141,6 +164,26 @@ function summaryInterval(raw: string | undefined): number {
   const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
   if (!(ms >= 100)) throw new ConfigError(`invalid VERDICT_SUMMARY_INTERVAL: ${JSON.stringify(raw)} is not a duration of at least 100ms (e.g. 500ms, 10s)`);
   return ms;
+}
+
+function evaluateOptions(v: Record<string, string | boolean | undefined>, cfg: Config, now: number): EvaluateOptions {
+  if (cfg.evaluators.length === 0) throw new ConfigError('verdict evaluate needs evaluators: add an evaluators: section to the --config file (docs/evaluators.md)');
+  let workers = 2;
+  if (typeof v.workers === 'string') {
+    workers = /^\d+$/.test(v.workers) ? Number(v.workers) : NaN;
+    if (!(workers >= 1 && workers <= 64)) throw new ConfigError(`invalid --workers: ${JSON.stringify(v.workers)} is not an integer from 1 to 64`);
+  }
+  if (v.backfill !== true) {
+    for (const flag of ['since', 'until', 'evaluator']) if (v[flag] !== undefined) throw new ConfigError(`--${flag} goes with --backfill`);
+    return { workers, backfill: null };
+  }
+  if (typeof v.since !== 'string') throw new ConfigError('verdict evaluate --backfill needs --since, e.g. --since 7d');
+  const range = parseExportOptions({ since: v.since, until: v.until }, (m) => new ConfigError(m), (n) => `--${n}`, now);
+  const names = cfg.evaluators.map((e) => e.name);
+  if (typeof v.evaluator === 'string' && !names.includes(v.evaluator)) {
+    throw new ConfigError(`invalid --evaluator: ${JSON.stringify(v.evaluator)} is not an evaluator of the config file (${names.join(', ')})`);
+  }
+  return { workers, backfill: { since: range.since as Date, until: range.until ?? new Date(now), evaluators: typeof v.evaluator === 'string' ? [v.evaluator] : names } };
 }
 
 function pruneOptions(v: Record<string, string | boolean | undefined>, now: number): PruneOptions {
@@ -205,7 +248,8 @@ export async function runCommand(p: Parsed, hooks: ProcessHooks): Promise<number
   if (p.command === 'prune') return pruneCommand(p.config, p.options, log);
   if (p.command === 'export') return exportCommand(p.config, p.options, log, hooks);
   if (p.command === 'compare') return compareCommand(p.config, p.options, p.json, log, hooks);
-  return serve(p.config, p.summaryIntervalMs, log, hooks);
+  if (p.command === 'evaluate') return evaluateCommand(p.config, p.options, p.env, log, hooks);
+  return serve(p.config, p.summaryIntervalMs, log, hooks, p.env ?? {});
 }
 
 async function migrate(cfg: Config, log: Logger): Promise<number> {
@@ -287,7 +331,57 @@ async function compareCommand(cfg: Config, options: CompareOptions, json: boolea
   }
 }
 
-async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks: ProcessHooks): Promise<number> {
+/**
+ * `verdict evaluate`: a judge worker beside (or instead of) the receivers'
+ * own, claiming from the same tables until SIGTERM, which releases its
+ * leases; or, with --backfill, queues past runs and exits.
+ */
+async function evaluateCommand(cfg: Config, options: EvaluateOptions, env: Readonly<Record<string, string | undefined>>, log: Logger, hooks: ProcessHooks): Promise<number> {
+  const { store } = await openDatabase({ ...cfg, pgPort: 0 }, log);
+  if (options.backfill) {
+    const b = options.backfill;
+    const progress = hooks.progress ?? hooks.print;
+    try {
+      const totals = await backfill(store.db, {
+        since: b.since, until: b.until, evaluators: cfg.evaluators.filter((e) => b.evaluators.includes(e.name)),
+        progress: (p) => progress(`${p.evaluator}: scanned ${p.scanned}, queued ${p.queued}\n`),
+      });
+      for (const [name, n] of totals) log.info({ evaluator: name, queued: n }, `backfill queued ${n} job(s) for ${name}`);
+    } finally {
+      await store.close();
+    }
+    return 0;
+  }
+  const judges = new Judges({ cfg, env, log, registry: null, concurrency: options.workers });
+  judges.start(store, (rows) => {
+    const batch = emptyBatch();
+    batch.evaluations = rows;
+    return store.write([batch]);
+  });
+  hooks.onSignal('SIGHUP', () => judges.reload());
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) hooks.exitNow(1);
+      stopping = true;
+      log.info({ signal }, 'shutting down: releasing judge jobs');
+      judges.close().then(() => store.close()).then(
+        () => {
+          log.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ err: (err as Error).message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    hooks.onSignal('SIGINT', () => stop('SIGINT'));
+    hooks.onSignal('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks: ProcessHooks, env: Readonly<Record<string, string | undefined>>): Promise<number> {
   // Handlers go in before start-up ends: the start-up line announces a process that already answers signals.
   // A signal while start-up waits for the database ends the wait.
   let server: RunningServer | null = null;
@@ -300,11 +394,12 @@ async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks:
   hooks.onSignal('SIGHUP', () => {
     server?.reloadRules();
     server?.reloadReview();
+    server?.judges?.reload();
   });
   hooks.onSignal('SIGINT', () => onSignal('SIGINT'));
   hooks.onSignal('SIGTERM', () => onSignal('SIGTERM'));
   try {
-    server = await startServer(cfg, log, { signal: starting.signal, summaryIntervalMs });
+    server = await startServer(cfg, log, { signal: starting.signal, summaryIntervalMs, env });
   } catch (err) {
     if (!signalled) throw err;
     log.info({ signal: signalled }, 'stopped before start-up finished');

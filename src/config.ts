@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseFeedbackConfig, type FeedbackConfig } from './feedback/policy.ts';
 import type { LogFormat, LogLevel } from './log.ts';
+import { parseEvaluators, type Evaluator } from './judges/config.ts';
 import { parseLoopConfig, type LoopConfig } from './loop/config.ts';
 import { parseReviewConfig, type ReviewConfig } from './review/config.ts';
 
@@ -49,7 +50,9 @@ export interface Config {
   learningLoop: LoopConfig;
   /** The `review:` section: review queues and reviewers (docs/review.md). */
   review: ReviewConfig;
-  /** The config file the settings came from (--config), read again when the review section is reloaded. */
+  /** The `evaluators:` section: online LLM judges (docs/evaluators.md). */
+  evaluators: readonly Evaluator[];
+  /** The config file the settings came from (--config or VERDICT_CONFIG), read again to reload the review section and the evaluators. */
   configFile: string | null;
 }
 
@@ -94,7 +97,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** YAML keys that are structured sections rather than settings. */
-const SECTIONS = new Set(['feedback', 'learning_loop', 'review']);
+const SECTIONS = new Set(['feedback', 'learning_loop', 'review', 'evaluators']);
 
 export { ConfigError };
 
@@ -153,14 +156,16 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   let feedback: FeedbackConfig;
   let learningLoop: LoopConfig;
   let review: ReviewConfig;
+  let evaluators: readonly Evaluator[];
   try {
     feedback = parseFeedbackConfig(fromFile.feedback);
     learningLoop = parseLoopConfig(fromFile.learning_loop);
     review = parseReviewConfig(fromFile.review);
+    evaluators = parseEvaluators(fromFile.evaluators, env);
   } catch (err) {
     throw err instanceof ConfigError && file ? new ConfigError(`${err.message} (in ${file})`) : err;
   }
-  const out: Record<string, unknown> = { feedback, learningLoop, review, configFile: file ?? null };
+  const out: Record<string, unknown> = { feedback, learningLoop, review, evaluators, configFile: file ?? null };
   for (const s of SETTINGS) {
     let raw: unknown = s.default;
     let origin = 'default';

@@ -30,7 +30,11 @@ export interface IngestOptions {
   spanObservers?: readonly SpanObserver[];
   logObservers?: readonly LogObserver[];
   metrics?: Metrics;
-  /** Hears of each batch once it is committed (the review queues fill from it); must return at once. */
+  /**
+   * Hears of each batch once it is committed (the review queues fill from
+   * it, the online judges queue their jobs from it); must return at once and
+   * must not throw.
+   */
   onCommitted?: (batch: Batch) => void;
 }
 
@@ -73,11 +77,11 @@ export class Ingest {
       m?.refused('evaluations', transport, reason, batch.evaluations.length);
       throw err;
     }
-    this.#opts.onCommitted?.(batch);
     m?.accepted('spans', transport, batch.spans.rows);
     m?.accepted('log_records', transport, logRecords);
     m?.accepted('evaluations', transport, batch.evaluations.length);
     if (m) tallyServices(m, batch, spanServices);
+    this.#opts.onCommitted?.(batch);
   }
 
   async #store(n: Normalized, bytes: number, signal: Signal, transport: Transport, spanServices?: () => Map<string, number>): Promise<ExportResult> {

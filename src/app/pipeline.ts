@@ -13,6 +13,7 @@ import { Batcher } from '../pipeline/batcher.ts';
 import type { ReloadableReview } from '../review/reloadable.ts';
 import { ReviewFiller } from '../review/filler.ts';
 import { RuleEngine } from '../rules/engine.ts';
+import type { Batch } from '../model/rows.ts';
 import type { ReloadableRules } from '../rules/reloadable.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../log.ts';
@@ -26,7 +27,8 @@ export interface Pipeline {
   filler: ReviewFiller;
 }
 
-export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules, review: ReloadableReview, log: Logger): Pipeline {
+/** `judged`: hears each committed batch for the online judges, when evaluators are configured. */
+export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules, review: ReloadableReview, log: Logger, judged?: (batch: Batch) => void): Pipeline {
   const metrics = new Metrics(() => ({ rows: batcher.inflightRows, bytes: batcher.inflightBytes }));
   const batcher = new Batcher(
     store,
@@ -54,7 +56,12 @@ export function createPipeline(cfg: Config, store: Store, rules: ReloadableRules
     batcher,
     policy,
     metrics,
-    onCommitted: filler.observe,
+    onCommitted: judged
+      ? (batch) => {
+          filler.observe(batch);
+          judged(batch);
+        }
+      : filler.observe,
     ...(cfg.rulesFile ? { spanObservers: [engine.spanObserver], logObservers: [engine.logObserver] } : {}),
   });
   return { metrics, batcher, policy, ingest, filler };

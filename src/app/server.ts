@@ -14,9 +14,11 @@ import type { HttpReceiver } from '../receivers/http.ts';
 import { TrackedStore } from '../store/readiness.ts';
 import type { Store } from '../store/store.ts';
 import { sleep } from '../common/util.ts';
+import { emptyBatch } from '../model/rows.ts';
 import { readyLine, readyText } from './banner.ts';
 import { openDatabase } from './database.ts';
 import { readInputs } from './inputs.ts';
+import { Judges } from './judges.ts';
 import { createPipeline } from './pipeline.ts';
 import { createReceivers, listen } from './receivers.ts';
 import { startSummary } from './summary.ts';
@@ -30,6 +32,8 @@ export interface RunningServer {
   httpAddresses: string[];
   grpcAddresses: string[];
   metrics: Metrics;
+  /** The online judges, when evaluators are configured. */
+  judges: Judges | null;
   /** Reads the rules file again (SIGHUP); false when it is invalid (the old rules stay). */
   reloadRules(): boolean;
   /** Reads the config file's review section again (SIGHUP); false when it is invalid (the old one stays). */
@@ -47,6 +51,8 @@ export interface StartOptions {
   summaryIntervalMs?: number;
   /** How long readiness may go without news from the database before a probe asks it (store/readiness.ts). */
   readinessProbeMs?: number;
+  /** The environment evaluators read their API keys from when the config file is reloaded. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -59,13 +65,21 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   // Said at once: opening a new embedded database takes seconds, and which Node.js runs is the first question of any bug report.
   log.info({ node: process.versions.node, pid: process.pid }, 'starting');
   const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
-  const pipeline = createPipeline(cfg, store, inputs.rules, inputs.review, log);
+  let judges: Judges | null = null;
+  const pipeline = createPipeline(cfg, store, inputs.rules, inputs.review, log, cfg.evaluators.length > 0 ? (batch) => judges?.observe(batch) : undefined);
+  if (cfg.evaluators.length > 0) judges = new Judges({ cfg, env: opts.env ?? {}, log, registry: pipeline.metrics.registry });
   const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
     addresses = await listen({ http, grpc }, cfg);
     const opened = await openDatabase(cfg, log, { onWait: (reason) => store.waiting(reason), ...(opts.signal ? { signal: opts.signal } : {}) });
     store.attach(opened.store);
+    // Judge verdicts take the group commit like every other verdict.
+    judges?.start(store, (rows) => {
+      const batch = emptyBatch();
+      batch.evaluations = rows;
+      return pipeline.batcher.submit(batch, rows.reduce((n, r) => n + r.attributes.length + 512, 0));
+    });
   } catch (err) {
     grpc.forceClose();
     await Promise.all([http.close(), pipeline.batcher.close(), store.close()]);
@@ -87,6 +101,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
         log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timeout: cancelling exports still in flight');
         grpc.forceClose();
       }
+      await judges?.close();
       await pipeline.batcher.close();
       await pipeline.filler.idle();
       summary.stop();
@@ -103,7 +118,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   inputs.review.watch();
   return {
     store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,
-    metrics: pipeline.metrics, reloadRules: () => inputs.rules.reload(),
+    metrics: pipeline.metrics, judges, reloadRules: () => inputs.rules.reload(),
     reloadReview: () => {
       const ok = inputs.review.reload();
       // A queue just added takes the recent runs too.

@@ -212,6 +212,15 @@ export const SCHEMA = {
     'verdict.review_days': {
       queue: text, day: col('date'), queued: col('integer', false, true), done: col('integer', false, true), skipped: col('integer', false, true),
     },
+    'verdict.judge_jobs': {
+      evaluator: text, evaluator_version: text, target: text, target_kind: text, trace_id: textNull, span_id: textNull,
+      conversation_id: textNull, status: col('text', false, true), not_before: time, attempts: col('integer', false, true),
+      lease_owner: textNull, lease_until: timeNull, last_error: textNull, verdict_id: textNull,
+      created_at: col('timestamp with time zone', false, true), finished_at: timeNull,
+    },
+    'verdict.judge_usage': {
+      evaluator: text, period: text, window_start: time, calls: col('bigint', false, true), tokens: col('bigint', false, true),
+    },
   },
   views: {
     'verdict.spans': {

@@ -161,9 +161,9 @@ describe.each(loadDashboards())('dashboard $file', ({ file, dashboard }) => {
 });
 
 describe('the dashboards as a set', () => {
-  it('has the Overview, Trace, Feedback sources and Learning loop dashboards, with distinct uids, and a trace_id variable on the Trace one', () => {
+  it('has the Overview, Trace, Feedback sources, Learning loop and Evaluators dashboards, with distinct uids, and a trace_id variable on the Trace one', () => {
     const all = loadDashboards().map((d) => d.dashboard);
-    expect(all.map((d) => d.uid).sort()).toEqual(['verdict-feedback', 'verdict-loop', 'verdict-overview', 'verdict-trace']);
+    expect(all.map((d) => d.uid).sort()).toEqual(['verdict-evaluators', 'verdict-feedback', 'verdict-loop', 'verdict-overview', 'verdict-trace']);
     const trace = all.find((d) => d.uid === 'verdict-trace')!;
     expect(trace.templating.list.find((v) => v.name === 'trace_id')).toMatchObject({ type: 'textbox' });
     expect(panelsOf(trace).filter((p) => p.type === 'traces')).toHaveLength(1);

@@ -355,7 +355,28 @@ export async function loadSeed(httpUrl: string, db: Queryable, data: SeedData): 
     `SELECT count(*)::int AS n FROM verdict.evaluations WHERE polarity IS DISTINCT FROM (CASE score_label ${cases} END)`,
   );
   if (wrong?.n !== 0) throw new Error(`seed: ${wrong?.n} verdicts lack the polarity of their label; start the server with SEED_FEEDBACK`);
+  for (const statement of SEED_JUDGE_JOBS_SQL.split(';').filter((x) => x.trim() !== '')) await db.query(statement);
 }
+
+/**
+ * The online judges' queue and spend as if the seed's LLM-judge verdicts had
+ * been made by Verdict's evaluators (the Evaluators dashboard reads them): a
+ * done job per verdict, a failed job for every tenth run judged, a few jobs
+ * still waiting, and each evaluator's calls and tokens per day.
+ */
+const SEED_JUDGE_JOBS_SQL = `
+INSERT INTO verdict.judge_jobs (evaluator, evaluator_version, target, target_kind, trace_id, span_id, status, not_before, attempts, verdict_id, created_at, finished_at)
+SELECT name, 'seed', id, 'span', target_trace_id, target_span_id, 'done', time, 1, id, time, time
+FROM verdict.evaluations WHERE source = 'llm_judge';
+INSERT INTO verdict.judge_jobs (evaluator, evaluator_version, target, target_kind, trace_id, status, not_before, attempts, last_error, created_at, finished_at)
+SELECT name, 'seed', 'failed/' || id, 'trace', target_trace_id, 'failed', time, 4, 'server_error: 500 from the judge', time, time + interval '2 minutes'
+FROM verdict.evaluations WHERE source = 'llm_judge' AND right(id, 1) = '0';
+INSERT INTO verdict.judge_jobs (evaluator, evaluator_version, target, target_kind, trace_id, status, not_before)
+SELECT name, 'seed', 'queued/' || id, 'trace', target_trace_id, 'queued', time + interval '1 day'
+FROM verdict.evaluations WHERE source = 'llm_judge' AND right(id, 2) = '01';
+INSERT INTO verdict.judge_usage (evaluator, period, window_start, calls, tokens)
+SELECT name, 'day', date_trunc('day', time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*), count(*) * 120
+FROM verdict.evaluations WHERE source = 'llm_judge' GROUP BY 1, 3;`;
 
 /** The init script that creates Grafana's read-only role (run by the postgres image on an empty database). */
 export const READER_INIT_SQL = new URL('../../deploy/postgres-init/10-grafana-reader.sql', import.meta.url);

@@ -17,7 +17,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['model/'],
   ['otlp/', 'store/'],
   ['normalize/'],
-  ['rules/', 'feedback/', 'loop/', 'review/'],
+  ['rules/', 'feedback/', 'loop/', 'review/', 'judges/'],
   ['pipeline/'],
   ['ingest.ts'],
   ['receivers/'],

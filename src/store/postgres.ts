@@ -2,6 +2,7 @@
  * The store on a real PostgreSQL server: one node-postgres pool shared by the
  * bulk writer (through the Driver seam) and Kysely.
  */
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -86,8 +87,8 @@ class PostgresDriver implements Driver {
 
 function session(client: pg.PoolClient): Session {
   return {
-    exec: async (sql) => void (await client.query(sql)),
-    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+    exec: async (sql) => void (await client.query(statement(sql))),
+    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, params))).rows as T[],
     copy: (sql, stream) => copyInto(client, sql, stream),
     get staged() {
       return staged.has(client);
@@ -170,4 +171,28 @@ function copyInto(client: pg.PoolClient, sql: string, chunks: Buffer[]): Promise
     for (const chunk of chunks) stream.write(chunk);
     stream.end();
   });
+}
+
+const names = new Map<string, string | null>();
+/** Statements prepared at most: the write path has a few dozen; texts made at run time (partition DDL) are not worth keeping. */
+const MAX_PREPARED = 200;
+
+/**
+ * The write path's statements as named prepared statements, planned once per
+ * connection instead of at every write: they are long (summaries and
+ * rollups in CTEs), and planning them again each time cost more than running
+ * them on small batches. A text of several statements (the simple query
+ * protocol's) cannot be prepared and is sent as it is. A plan a
+ * statement's tables outdate (a new partition, temp tables made again after
+ * a rollback) is made again by PostgreSQL on its next use.
+ */
+function statement(sql: string, values?: unknown[]): pg.QueryConfig {
+  let name = names.get(sql);
+  if (name === undefined) {
+    if (names.size >= MAX_PREPARED) return { text: sql, ...(values ? { values } : {}) };
+    const single = !sql.replace(/--[^\n]*/g, '').replace(/'(?:[^']|'')*'/g, "''").replace(/;\s*$/, '').includes(';');
+    name = single ? `verdict_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}` : null;
+    names.set(sql, name);
+  }
+  return name === null ? { text: sql, ...(values ? { values } : {}) } : { name, text: sql, ...(values ? { values } : {}) };
 }

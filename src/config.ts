@@ -25,6 +25,8 @@ export interface Config {
   pgHost: string;
   pgPasswordFile: string | null;
   maxBodyBytes: number;
+  /** How many times its size a compressed HTTP body may inflate to. */
+  maxInflateRatio: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** How long start-up waits for an unreachable PostgreSQL (0 = not at all). */
@@ -71,6 +73,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pgHost', name: 'pg_host', env: 'VERDICT_PG_HOST', kind: 'string', default: '127.0.0.1', help: "address the embedded database's wire port listens on (independent of --host)" },
   { key: 'pgPasswordFile', name: 'pg_password_file', env: 'VERDICT_PG_PASSWORD_FILE', kind: 'path', default: null, help: "the wire port's password (owner-only file; made if missing); default: pg-password in --data-dir" },
   { key: 'maxBodyBytes', name: 'max_body_size', env: 'VERDICT_MAX_BODY_SIZE', kind: 'bytes', default: 64 * 1024 * 1024, help: 'largest request, after decompression (e.g. 64MiB)' },
+  { key: 'maxInflateRatio', name: 'max_inflate_ratio', env: 'VERDICT_MAX_INFLATE_RATIO', kind: 'int', default: 200, help: 'a compressed HTTP body may inflate to this many times its size (bodies under 1MiB inflated: any ratio)' },
   { key: 'logLevel', name: 'log_level', env: 'VERDICT_LOG_LEVEL', kind: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'logFormat', name: 'log_format', env: 'VERDICT_LOG_FORMAT', kind: 'format', default: 'auto', help: 'text (for people), json (JSON lines) or auto: text on a terminal, else json' },
   { key: 'writeTimeoutMs', name: 'write_timeout', env: 'VERDICT_WRITE_TIMEOUT', kind: 'duration', default: 5000, help: 'a database write taking longer is abandoned and answered "retry" (e.g. 5s)' },

@@ -29,10 +29,11 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
   const http = new HttpReceiver({
     ingest,
     maxBodyBytes: cfg.maxBodyBytes,
+    maxInflateRatio: cfg.maxInflateRatio,
     ready,
     log,
     routes: {
-      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes }),
+      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes, maxInflateRatio: cfg.maxInflateRatio }),
       '/v1/export': exportRoute({ db: () => store.db }),
       '/metrics': async (_req, res) => {
         const body = await metrics.registry.metrics();

@@ -12,7 +12,17 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const zstd = typeof zlib.zstdDecompress === 'function' ? promisify(zlib.zstdDecompress) : undefined;
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * How far a compressed body may expand: at most `maxInflateRatio` times its
+ * size on the wire (--max-inflate-ratio), and never past the size limit.
+ * OTLP batches compress 5–20×, repeated prompts up to ~150×; a bracket bomb
+ * compresses 1000× (58 KB of gzip holding 60 MB). Bodies that inflate to
+ * less than INFLATE_FLOOR are not held to the ratio.
+ */
+export const DEFAULT_MAX_INFLATE_RATIO = 200;
+export const INFLATE_FLOOR = 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit: number, maxInflateRatio = DEFAULT_MAX_INFLATE_RATIO): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -23,19 +33,24 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     chunks.push(chunk);
   }
   const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-  return decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase(), limit);
+  return decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase(), limit, maxInflateRatio);
 }
 
-async function decompress(raw: Buffer, encoding: string, limit: number): Promise<Buffer> {
+async function decompress(raw: Buffer, encoding: string, limit: number, maxRatio: number): Promise<Buffer> {
   // gzip is the one coding OTLP specifies; deflate and zstd cost nothing extra to accept (the Collector does too).
   const codec = encoding === 'gzip' || encoding === 'x-gzip' ? gunzip : encoding === 'deflate' ? inflate : encoding === 'zstd' ? zstd : undefined;
   if (encoding === 'identity' || encoding === '') return raw;
   if (!codec) throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(encoding)}; supported: gzip, deflate${zstd ? ', zstd' : ''}`);
+  const byRatio = Math.max(INFLATE_FLOOR, raw.length * maxRatio);
+  const max = Math.min(limit, byRatio);
   try {
-    return await codec(raw, { maxOutputLength: limit });
+    return await codec(raw, { maxOutputLength: max });
   } catch (err) {
     // zlib stops at maxOutputLength: a decompression bomb ends here, not in memory.
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit, 'after decompression');
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      if (max < limit) throw new TooLargeError(`${encoding} body expands more than ${maxRatio} times its ${raw.length} bytes (the decompression ratio limit)`);
+      throw tooLarge(limit, 'after decompression');
+    }
     throw new BadRequestError(`${encoding}: invalid compressed body: ${(err as Error).message}`);
   }
 }

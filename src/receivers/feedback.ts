@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadRequestError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../errors.ts';
-import { parseFeedback } from '../feedback/parse.ts';
+import { FEEDBACK_JSON_LIMITS, parseFeedback } from '../feedback/parse.ts';
+import { checkJsonLimits } from '../otlp/json.ts';
 import type { Ingest } from '../ingest.ts';
 import { emptyBatch } from '../model/rows.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
@@ -16,6 +17,7 @@ export interface FeedbackOptions {
   ingest: Ingest;
   policy: EvaluationPolicy;
   maxBodyBytes: number;
+  maxInflateRatio?: number;
 }
 
 export function feedbackRoute(opts: FeedbackOptions): Route {
@@ -23,7 +25,8 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/feedback; supported: POST`, 'POST');
     const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; /v1/feedback takes application/json`);
-    const body = await readBody(req, opts.maxBodyBytes);
+    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio);
+    checkJsonLimits(body, FEEDBACK_JSON_LIMITS);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

@@ -25,6 +25,8 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, path: strin
 export interface HttpReceiverOptions {
   ingest: Ingest;
   maxBodyBytes: number;
+  /** --max-inflate-ratio (receivers/body.ts). */
+  maxInflateRatio?: number;
   ready: () => Promise<Readiness>;
   log: Logger;
   routes?: Record<string, Route>;
@@ -149,7 +151,7 @@ export class HttpReceiver {
       // Turn away an over-budget body before reading it, when its size is declared.
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) this.#opts.ingest.checkAdmission(declared);
-      const body = await readBody(req, this.#opts.maxBodyBytes);
+      const body = await readBody(req, this.#opts.maxBodyBytes, this.#opts.maxInflateRatio);
       const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding, 'http') : await this.#opts.ingest.logs(body, encoding, 'http');
       this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
       // While draining, close the connection after answering so shutdown need not wait for keep-alive to expire.

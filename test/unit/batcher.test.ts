@@ -26,7 +26,10 @@ class FakeStore {
   readonly stored: string[] = [];
   readonly transactions: string[][] = [];
   unavailable = false;
-  constructor(readonly poison: Set<string>) {}
+  readonly poison: Set<string>;
+  constructor(poison: Set<string>) {
+    this.poison = poison;
+  }
   async write(batches: readonly Batch[]): Promise<void> {
     const names = batches.flatMap((b) => b.evaluations.map((e) => e.name));
     this.transactions.push(names);

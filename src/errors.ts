@@ -72,9 +72,12 @@ export class ForbiddenError extends Error {
 export class DataError extends Error {
   override readonly name = 'DataError';
   readonly code: string;
-  constructor(message: string, code: string) {
+  /** What the database said, in full: for the server's log, never for the client. */
+  readonly detail: string | undefined;
+  constructor(message: string, code: string, detail?: string) {
     super(message);
     this.code = code;
+    this.detail = detail;
   }
 }
 
@@ -99,8 +102,11 @@ export class OverloadedError extends Error {
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
   readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown }) {
+  /** What the database or driver said, in full: for the server's log, never for the client. */
+  readonly detail: string | undefined;
+  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.detail = options?.detail;
   }
 }

@@ -69,7 +69,7 @@ export class GrpcReceiver {
         (err: unknown) => {
           const o = outcomeOf(err);
           this.#opts.onExport?.(signal, null, o, (performance.now() - started) / 1000);
-          const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message };
+          const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
           if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
           else this.#opts.log.info(line, 'request refused');
           callback(grpcError(o));

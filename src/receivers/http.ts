@@ -166,7 +166,7 @@ export class HttpReceiver {
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown, encoding: Encoding): void {
     const o = outcomeOf(err);
     // One line per failed request, with its cause (never one per span).
-    const line = { method: req.method, path: req.url, status: o.http, err: o.message };
+    const line = { method: req.method, path: req.url, status: o.http, err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
     if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
     else this.#opts.log.info(line, 'request refused');
     if (res.headersSent) {

@@ -19,6 +19,8 @@ export interface Config {
   host: string;
   grpcPort: number;
   httpPort: number;
+  /** /healthz, /readyz and /metrics on a listener of their own (null: on the HTTP port). */
+  adminPort: number | null;
   databaseUrl: string | null;
   dataDir: string;
   pgPort: number;
@@ -66,6 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', name: 'host', env: 'VERDICT_HOST', kind: 'string', default: 'localhost', help: 'address to listen on; localhost binds 127.0.0.1 and ::1, use 0.0.0.0 in containers' },
   { key: 'grpcPort', name: 'grpc_port', env: 'VERDICT_GRPC_PORT', kind: 'port', default: 4317, help: 'OTLP/gRPC port (0 picks a free port)' },
   { key: 'httpPort', name: 'http_port', env: 'VERDICT_HTTP_PORT', kind: 'port', default: 4318, help: 'OTLP/HTTP, feedback API, health and metrics port' },
+  { key: 'adminPort', name: 'admin_port', env: 'VERDICT_ADMIN_PORT', kind: 'port', default: null, help: '/healthz, /readyz and /metrics on a listener of their own, in a thread of its own (0 picks a free port); unset = on the HTTP port' },
   { key: 'databaseUrl', name: 'database_url', env: 'DATABASE_URL', kind: 'url', default: null, help: 'PostgreSQL URL (postgres://user:password@host:5432/database); unset = the embedded database' },
   { key: 'databaseWaitMs', name: 'database_wait', env: 'VERDICT_DATABASE_WAIT', kind: 'duration', default: 60_000, help: 'how long start-up waits for an unreachable PostgreSQL, retrying, before it gives up (0 = not at all)' },
   { key: 'dataDir', name: 'data_dir', env: 'VERDICT_DATA_DIR', kind: 'path', default: './verdict-data', help: 'where the embedded database keeps its files' },

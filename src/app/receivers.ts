@@ -7,8 +7,9 @@
 import https from 'node:https';
 import { ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Config } from '../config.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { AdminListener } from '../receivers/admin.ts';
 import { corsMiddleware } from '../receivers/cors.ts';
 import { exportRoute } from '../receivers/export.ts';
 import { feedbackRoute } from '../receivers/feedback.ts';
@@ -21,11 +22,15 @@ import type { Pipeline } from './pipeline.ts';
 export interface Receivers {
   http: HttpReceiver;
   grpc: GrpcReceiver;
+  /** With --admin-port. */
+  admin: AdminListener | null;
 }
 
 export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready: () => Promise<Readiness>, log: Logger, store: Store): Receivers {
   const { metrics, ingest } = p;
   const { auth, tls } = inputs;
+  const renderMetrics = async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType });
+  const admin = cfg.adminPort === null ? null : new AdminListener({ ready, metrics: renderMetrics, log });
   const http = new HttpReceiver({
     ingest,
     maxBodyBytes: cfg.maxBodyBytes,
@@ -36,9 +41,11 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
       '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes, maxInflateRatio: cfg.maxInflateRatio }),
       '/v1/export': exportRoute({ db: () => store.db }),
       '/metrics': async (_req, res) => {
-        const body = await metrics.registry.metrics();
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        res.end(body);
+        // With an admin port, scrapes go there: the ingest port renders nothing on request.
+        if (admin) throw new NotFoundError('metrics are on the admin port (--admin-port)');
+        const m = await renderMetrics();
+        res.writeHead(200, { 'Content-Type': m.contentType });
+        res.end(m.text);
       },
     },
     // CORS first: browsers send preflights without credentials.
@@ -60,18 +67,19 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
       metrics.requestDuration.observe({ transport: 'grpc', signal }, seconds);
     },
   });
-  return { http, grpc };
+  return { http, grpc, admin };
 }
 
 /** Binds gRPC, then HTTP; if either fails, neither is left running. Returns their addresses. */
-export async function listen(r: Receivers, cfg: Config): Promise<{ grpc: string[]; http: string[] }> {
+export async function listen(r: Receivers, cfg: Config): Promise<{ grpc: string[]; http: string[]; admin: string[] }> {
   try {
     const grpc = await bind(() => r.grpc.listen(cfg.host, cfg.grpcPort), cfg.host, cfg.grpcPort, '--grpc-port');
     const http = await bind(() => r.http.listen(cfg.host, cfg.httpPort), cfg.host, cfg.httpPort, '--http-port');
-    return { grpc, http };
+    const admin = r.admin && cfg.adminPort !== null ? await bind(() => r.admin!.listen(cfg.host, cfg.adminPort!), cfg.host, cfg.adminPort, '--admin-port') : [];
+    return { grpc, http, admin };
   } catch (err) {
     r.grpc.forceClose();
-    await r.http.close();
+    await Promise.all([r.http.close(), r.admin?.close()]);
     throw err;
   }
 }

@@ -28,6 +28,8 @@ export interface RunningServer {
   http: HttpReceiver;
   grpc: GrpcReceiver;
   httpAddresses: string[];
+  /** The admin listener's addresses (--admin-port), else empty. */
+  adminAddresses: string[];
   grpcAddresses: string[];
   metrics: Metrics;
   /** Reads the rules file again (SIGHUP); false when it is invalid (the old rules stay). */
@@ -56,15 +58,15 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   log.info({ node: process.versions.node, pid: process.pid }, 'starting');
   const store = new TrackedStore(cfg.databaseUrl ? 'postgres' : 'pglite', cfg.databaseUrl ? 'connecting to PostgreSQL' : 'opening the embedded database', opts.readinessProbeMs);
   const pipeline = createPipeline(cfg, store, inputs.rules);
-  const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
+  const { http, grpc, admin } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
-    addresses = await listen({ http, grpc }, cfg);
+    addresses = await listen({ http, grpc, admin }, cfg);
     const opened = await openDatabase(cfg, log, { onWait: (reason) => store.waiting(reason), ...(opts.signal ? { signal: opts.signal } : {}) });
     store.attach(opened.store);
   } catch (err) {
     grpc.forceClose();
-    await Promise.all([http.close(), pipeline.batcher.close(), store.close()]);
+    await Promise.all([http.close(), admin?.close(), pipeline.batcher.close(), store.close()]);
     inputs.rules.close();
     throw err;
   }
@@ -74,6 +76,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   const close = (): Promise<void> => {
     closing ??= (async () => {
       http.drain();
+      admin?.drain();
       const receivers = Promise.all([grpc.close(), http.close()]);
       const timedOut = await Promise.race([receivers.then(() => false), sleep(cfg.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {
@@ -83,16 +86,17 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
       await pipeline.batcher.close();
       summary.stop();
       inputs.rules.close();
+      await admin?.close();
       await store.close();
     })();
     return closing;
   };
 
   const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand, pgUrl: store.pgUrl };
-  log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
+  log.info({ grpc: addresses.grpc, http: addresses.http, ...(admin ? { admin: addresses.admin } : {}), database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
   inputs.rules.watch();
   return {
-    store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,
+    store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, adminAddresses: addresses.admin, grpcAddresses: addresses.grpc,
     metrics: pipeline.metrics, reloadRules: () => inputs.rules.reload(), close,
   };
 }

@@ -54,6 +54,15 @@ export class MethodNotAllowedError extends Error {
   }
 }
 
+/**
+ * The request body (or gRPC message) arrived too slowly: below the minimum
+ * receive rate, or not whole within the receive timeout (HTTP 408, gRPC
+ * DEADLINE_EXCEEDED). The client may retry, faster.
+ */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
 /** Missing or wrong credentials (HTTP 401, gRPC UNAUTHENTICATED). */
 export class UnauthenticatedError extends Error {
   override readonly name = 'UnauthenticatedError';

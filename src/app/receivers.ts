@@ -11,6 +11,7 @@ import { ConfigError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { AdminListener } from '../receivers/admin.ts';
 import { corsMiddleware } from '../receivers/cors.ts';
+import { ReceiveBudget } from '../receivers/receiving.ts';
 import { exportRoute } from '../receivers/export.ts';
 import { feedbackRoute } from '../receivers/feedback.ts';
 import { GrpcReceiver } from '../receivers/grpc.ts';
@@ -30,15 +31,22 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
   const { metrics, ingest } = p;
   const { auth, tls } = inputs;
   const renderMetrics = async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType });
+  const receiveBudget = new ReceiveBudget({
+    maxReceivingBytes: cfg.maxReceivingBytes,
+    maxPerConnectionBytes: cfg.maxReceivingPerConnection,
+    minBytesPerSecond: cfg.minReceiveRate,
+    timeoutMs: cfg.receiveTimeoutMs,
+  });
   const admin = cfg.adminPort === null ? null : new AdminListener({ ready, metrics: renderMetrics, log });
   const http = new HttpReceiver({
     ingest,
     maxBodyBytes: cfg.maxBodyBytes,
     maxInflateRatio: cfg.maxInflateRatio,
+    receiveBudget,
     ready,
     log,
     routes: {
-      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes, maxInflateRatio: cfg.maxInflateRatio }),
+      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes, maxInflateRatio: cfg.maxInflateRatio, receiveBudget }),
       '/v1/export': exportRoute({ db: () => store.db }),
       '/metrics': async (_req, res) => {
         // With an admin port, scrapes go there: the ingest port renders nothing on request.
@@ -59,6 +67,8 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
   const grpc = new GrpcReceiver({
     ingest,
     maxMessageBytes: cfg.maxBodyBytes,
+    receiveTimeoutMs: cfg.receiveTimeoutMs,
+    maxSessionMemoryMiB: Math.ceil(cfg.maxReceivingPerConnection / (1024 * 1024)),
     log,
     ...(auth.enabled ? { authenticate: auth.grpc } : {}),
     ...(tls ? { credentials: ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) } : {}),
@@ -78,7 +88,7 @@ export async function listen(r: Receivers, cfg: Config): Promise<{ grpc: string[
     const admin = r.admin && cfg.adminPort !== null ? await bind(() => r.admin!.listen(cfg.host, cfg.adminPort!), cfg.host, cfg.adminPort, '--admin-port') : [];
     return { grpc, http, admin };
   } catch (err) {
-    r.grpc.forceClose();
+    await r.grpc.forceClose();
     await Promise.all([r.http.close(), r.admin?.close()]);
     throw err;
   }

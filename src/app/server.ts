@@ -65,7 +65,7 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
     const opened = await openDatabase(cfg, log, { onWait: (reason) => store.waiting(reason), ...(opts.signal ? { signal: opts.signal } : {}) });
     store.attach(opened.store);
   } catch (err) {
-    grpc.forceClose();
+    await grpc.forceClose();
     await Promise.all([http.close(), admin?.close(), pipeline.batcher.close(), store.close()]);
     inputs.rules.close();
     throw err;
@@ -80,8 +80,9 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
       const receivers = Promise.all([grpc.close(), http.close()]);
       const timedOut = await Promise.race([receivers.then(() => false), sleep(cfg.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {
-        log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timeout: cancelling exports still in flight');
-        grpc.forceClose();
+        log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timeout: answering exports still in flight "unavailable, retry"');
+        await Promise.all([http.forceClose(), grpc.forceClose()]);
+        await Promise.race([receivers, sleep(2000)]);
       }
       await pipeline.batcher.close();
       summary.stop();

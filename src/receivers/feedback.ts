@@ -11,6 +11,7 @@ import type { Ingest } from '../ingest.ts';
 import { emptyBatch } from '../model/rows.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { readBody } from './body.ts';
+import type { ReceiveBudget } from './receiving.ts';
 import { sendJson, type Route } from './http.ts';
 
 export interface FeedbackOptions {
@@ -18,6 +19,7 @@ export interface FeedbackOptions {
   policy: EvaluationPolicy;
   maxBodyBytes: number;
   maxInflateRatio?: number;
+  receiveBudget?: ReceiveBudget;
 }
 
 export function feedbackRoute(opts: FeedbackOptions): Route {
@@ -25,7 +27,7 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/feedback; supported: POST`, 'POST');
     const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; /v1/feedback takes application/json`);
-    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio);
+    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio, opts.receiveBudget);
     checkJsonLimits(body, FEEDBACK_JSON_LIMITS);
     let parsed: unknown;
     try {
@@ -37,6 +39,7 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     const batch = emptyBatch();
     batch.evaluations = rows;
     await opts.ingest.write(batch, body.length, 'http');
+    if (res.headersSent) return; // answered 503 at the drain deadline
     sendJson(res, 200, { accepted: rows.length, ids: rows.map((r) => r.id) });
   };
 }

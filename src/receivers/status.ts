@@ -12,6 +12,7 @@
  * | wrong method                 | 405              | —                                   |
  * | missing credentials          | 401              | UNAUTHENTICATED                     |
  * | browser origin not allowed   | 403              | PERMISSION_DENIED                   |
+ * | body too slow to arrive      | 408              | DEADLINE_EXCEEDED                   |
  * | over the in-flight budget    | 429 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | database unavailable, drain  | 503 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | anything else                | 500              | INTERNAL                            |
@@ -27,6 +28,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
+  RequestTimeoutError,
   TooLargeError,
   UnauthenticatedError,
   UnavailableError,
@@ -59,6 +61,7 @@ export function outcomeOf(err: unknown): Outcome {
   if (err instanceof MethodNotAllowedError) return { http: 405, grpc: GrpcStatus.UNIMPLEMENTED, message, allow: err.allow };
   if (err instanceof UnauthenticatedError) return { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, message };
   if (err instanceof ForbiddenError) return { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message };
+  if (err instanceof RequestTimeoutError) return { http: 408, grpc: GrpcStatus.DEADLINE_EXCEEDED, message };
   if (err instanceof OverloadedError) return { http: 429, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
   if (err instanceof UnavailableError) return { http: 503, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds, ...(err.detail ? { detail: err.detail } : {}) };
   // A bug: the client learns that much; the log gets the error.

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { BadRequestError, TooLargeError, UnsupportedMediaTypeError } from '../errors.ts';
+import { droppedReceived } from '../common/reclaim.ts';
 import type { Receipt, ReceiveBudget } from './receiving.ts';
 
 const gunzip = promisify(zlib.gunzip);
@@ -58,6 +59,7 @@ function receive(req: IncomingMessage, limit: number, receipt: Receipt | undefin
         // Stop reading; the answer goes out with Connection: close (http.ts), which ends the connection.
         req.pause();
         chunks.length = 0;
+        droppedReceived(size);
         reject(err);
       } else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };

@@ -488,8 +488,8 @@ export interface Receiver {
 }
 
 /** `verdict serve` as a child process on PostgreSQL, on 127.0.0.1 (ports 0 = any free port). */
-export async function startReceiver(databaseUrl: string, args: string[] = [], ports: { http: number; grpc: number } = { http: 0, grpc: 0 }): Promise<Receiver> {
-  const v = spawnVerdict(['serve', '--database-url', databaseUrl, '--host', '127.0.0.1', '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--pg-port', '0', ...args]);
+export async function startReceiver(databaseUrl: string, args: string[] = [], ports: { http: number; grpc: number } = { http: 0, grpc: 0 }, env: Record<string, string> = {}): Promise<Receiver> {
+  const v = spawnVerdict(['serve', '--database-url', databaseUrl, '--host', '127.0.0.1', '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--pg-port', '0', ...args], env);
   const ready = await v.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000).catch((err: unknown) => {
     v.proc.kill('SIGKILL');
     throw err;

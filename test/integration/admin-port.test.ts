@@ -1,8 +1,8 @@
 /**
  * --admin-port: health, readiness and metrics on a listener of their own (a
  * worker thread), the ingest port keeping /healthz and /readyz but sending
- * scrapes to the admin port; a flood of scrapes renders the metrics at most
- * about once a second.
+ * scrapes to the admin port; a flood of scrapes is answered at the admin
+ * listener's pace and renders the metrics at most about once a second.
  */
 import { describe, expect, it } from 'vitest';
 import { hexId, postJson, traceJson } from '../helpers/otlp.ts';
@@ -33,9 +33,7 @@ describe.each(BACKENDS)('admin port on %s', (backend) => {
     expect((await fetch(`${admin()}/v1/traces`)).status).toBe(404);
   });
 
-  it('answers a flood of scrapes from one rendering a second', async () => {
-    const before = await t.server.metrics.registry.getSingleMetricAsString('verdict_nodejs_eventloop_lag_max_seconds').catch(() => '');
-    expect(before).not.toBe('');
+  it('answers a flood of scrapes at its own pace (50 a second), from one rendering a second', async () => {
     let renders = 0;
     const original = t.server.metrics.registry.metrics.bind(t.server.metrics.registry);
     t.server.metrics.registry.metrics = async () => {
@@ -46,11 +44,13 @@ describe.each(BACKENDS)('admin port on %s', (backend) => {
       const started = Date.now();
       const answers = await Promise.all(Array.from({ length: 16 }, async () => {
         let ok = 0;
-        for (let i = 0; i < 50; i++) if ((await fetch(`${admin()}/metrics`)).status === 200) ok++;
+        for (let i = 0; i < 12; i++) if ((await fetch(`${admin()}/metrics`)).status === 200) ok++;
         return ok;
       }));
       const seconds = (Date.now() - started) / 1000;
-      expect(answers.reduce((a, b) => a + b, 0)).toBe(800);
+      expect(answers.reduce((a, b) => a + b, 0)).toBe(192);
+      // 192 answers at 50 a second, after a burst of 50: the flood is slowed, not served at its own rate.
+      expect(seconds).toBeGreaterThan((192 - 50) / 50 - 0.5);
       expect(renders).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
     } finally {
       t.server.metrics.registry.metrics = original;

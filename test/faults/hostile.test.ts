@@ -51,7 +51,8 @@ describe('hostile clients against a receiver process', () => {
 
   beforeAll(async () => {
     database = await createDatabase('verdict_hostile');
-    r = await startReceiver(database.url);
+    // With the Docker image's malloc settings (docs/operations.md, "Limits").
+    r = await startReceiver(database.url, [], { http: 0, grpc: 0 }, { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' });
     // Baseline: after start-up and a few ordinary exports, once RSS has settled.
     for (let i = 0; i < 20; i++) expect((await bystander()).status).toBe(200);
     await sleep(1000);

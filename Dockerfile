@@ -25,9 +25,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund
 
 FROM node:24-bookworm-slim
+# Fixed glibc malloc thresholds: request chunks freed after an attack go back to the
+# system instead of staying in malloc's arenas (docs/operations.md, "Limits").
 ENV NODE_ENV=production \
     VERDICT_HOST=0.0.0.0 \
-    VERDICT_DATA_DIR=/data
+    VERDICT_DATA_DIR=/data \
+    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

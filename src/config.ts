@@ -21,12 +21,24 @@ export interface Config {
   host: string;
   grpcPort: number;
   httpPort: number;
+  /** /healthz, /readyz and /metrics on a listener of their own (null: on the HTTP port). */
+  adminPort: number | null;
   databaseUrl: string | null;
   dataDir: string;
   pgPort: number;
   pgHost: string;
   pgPasswordFile: string | null;
   maxBodyBytes: number;
+  /** How many times its size a compressed HTTP body may inflate to. */
+  maxInflateRatio: number;
+  /** Bytes of request bodies being received at once, across connections. */
+  maxReceivingBytes: number;
+  /** Bytes one connection may have being received (HTTP bodies; HTTP/2 session memory for gRPC). */
+  maxReceivingPerConnection: number;
+  /** Bytes a second below which a body is cut (after a grace of 5 s). */
+  minReceiveRate: number;
+  /** Longest a body or gRPC message may take to arrive whole. */
+  receiveTimeoutMs: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** How long start-up waits for an unreachable PostgreSQL (0 = not at all). */
@@ -72,6 +84,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'host', name: 'host', env: 'VERDICT_HOST', kind: 'string', default: 'localhost', help: 'address to listen on; localhost binds 127.0.0.1 and ::1, use 0.0.0.0 in containers' },
   { key: 'grpcPort', name: 'grpc_port', env: 'VERDICT_GRPC_PORT', kind: 'port', default: 4317, help: 'OTLP/gRPC port (0 picks a free port)' },
   { key: 'httpPort', name: 'http_port', env: 'VERDICT_HTTP_PORT', kind: 'port', default: 4318, help: 'OTLP/HTTP, feedback API, health and metrics port' },
+  { key: 'adminPort', name: 'admin_port', env: 'VERDICT_ADMIN_PORT', kind: 'port', default: null, help: '/healthz, /readyz and /metrics on a listener of their own, in a thread of its own (0 picks a free port); unset = on the HTTP port' },
   { key: 'databaseUrl', name: 'database_url', env: 'DATABASE_URL', kind: 'url', default: null, help: 'PostgreSQL URL (postgres://user:password@host:5432/database); unset = the embedded database' },
   { key: 'databaseWaitMs', name: 'database_wait', env: 'VERDICT_DATABASE_WAIT', kind: 'duration', default: 60_000, help: 'how long start-up waits for an unreachable PostgreSQL, retrying, before it gives up (0 = not at all)' },
   { key: 'dataDir', name: 'data_dir', env: 'VERDICT_DATA_DIR', kind: 'path', default: './verdict-data', help: 'where the embedded database keeps its files' },
@@ -79,6 +92,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pgHost', name: 'pg_host', env: 'VERDICT_PG_HOST', kind: 'string', default: '127.0.0.1', help: "address the embedded database's wire port listens on (independent of --host)" },
   { key: 'pgPasswordFile', name: 'pg_password_file', env: 'VERDICT_PG_PASSWORD_FILE', kind: 'path', default: null, help: "the wire port's password (owner-only file; made if missing); default: pg-password in --data-dir" },
   { key: 'maxBodyBytes', name: 'max_body_size', env: 'VERDICT_MAX_BODY_SIZE', kind: 'bytes', default: 64 * 1024 * 1024, help: 'largest request, after decompression (e.g. 64MiB)' },
+  { key: 'maxInflateRatio', name: 'max_inflate_ratio', env: 'VERDICT_MAX_INFLATE_RATIO', kind: 'int', default: 200, help: 'a compressed HTTP body may inflate to this many times its size (bodies under 1MiB inflated: any ratio)' },
+  { key: 'maxReceivingBytes', name: 'max_receiving_size', env: 'VERDICT_MAX_RECEIVING_SIZE', kind: 'bytes', default: 256 * 1024 * 1024, help: 'request bytes being received at once, all connections together, before new bodies get "slow down"' },
+  { key: 'maxReceivingPerConnection', name: 'max_receiving_per_connection', env: 'VERDICT_MAX_RECEIVING_PER_CONNECTION', kind: 'bytes', default: 128 * 1024 * 1024, help: 'request bytes one connection may have being received (at least --max-body-size)' },
+  { key: 'minReceiveRate', name: 'min_receive_rate', env: 'VERDICT_MIN_RECEIVE_RATE', kind: 'bytes', default: 4096, help: 'bytes a second a body must average after its first 5s, else it is cut (408 / DEADLINE_EXCEEDED)' },
+  { key: 'receiveTimeoutMs', name: 'receive_timeout', env: 'VERDICT_RECEIVE_TIMEOUT', kind: 'duration', default: 60_000, help: 'longest a request body or gRPC message may take to arrive whole (408 / DEADLINE_EXCEEDED)' },
   { key: 'logLevel', name: 'log_level', env: 'VERDICT_LOG_LEVEL', kind: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'logFormat', name: 'log_format', env: 'VERDICT_LOG_FORMAT', kind: 'format', default: 'auto', help: 'text (for people), json (JSON lines) or auto: text on a terminal, else json' },
   { key: 'writeTimeoutMs', name: 'write_timeout', env: 'VERDICT_WRITE_TIMEOUT', kind: 'duration', default: 5000, help: 'a database write taking longer is abandoned and answered "retry" (e.g. 5s)' },
@@ -176,6 +194,9 @@ export function loadConfig({ argv, flags: given, env }: ConfigSources): Config {
   }
   const cfg = out as unknown as Config;
   if ((cfg.tlsCert === null) !== (cfg.tlsKey === null)) throw new ConfigError('--tls-cert and --tls-key must be given together');
+  if (cfg.maxReceivingPerConnection < cfg.maxBodyBytes) {
+    throw new ConfigError(`--max-receiving-per-connection (${cfg.maxReceivingPerConnection} bytes) must be at least --max-body-size (${cfg.maxBodyBytes} bytes): a connection could not send one whole request`);
+  }
   return Object.freeze(cfg);
 }
 

@@ -54,6 +54,15 @@ export class MethodNotAllowedError extends Error {
   }
 }
 
+/**
+ * The request body (or gRPC message) arrived too slowly: below the minimum
+ * receive rate, or not whole within the receive timeout (HTTP 408, gRPC
+ * DEADLINE_EXCEEDED). The client may retry, faster.
+ */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
 /** Missing or wrong credentials (HTTP 401, gRPC UNAUTHENTICATED). */
 export class UnauthenticatedError extends Error {
   override readonly name = 'UnauthenticatedError';
@@ -80,9 +89,12 @@ export class ConflictError extends Error {
 export class DataError extends Error {
   override readonly name = 'DataError';
   readonly code: string;
-  constructor(message: string, code: string) {
+  /** What the database said, in full: for the server's log, never for the client. */
+  readonly detail: string | undefined;
+  constructor(message: string, code: string, detail?: string) {
     super(message);
     this.code = code;
+    this.detail = detail;
   }
 }
 
@@ -107,8 +119,11 @@ export class OverloadedError extends Error {
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
   readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown }) {
+  /** What the database or driver said, in full: for the server's log, never for the client. */
+  readonly detail: string | undefined;
+  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.detail = options?.detail;
   }
 }

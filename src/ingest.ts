@@ -3,7 +3,7 @@
  * the gRPC and the HTTP receiver: decode → normalise → queue for commit →
  * partial-success result. Transports only move bytes and map outcomes.
  */
-import { BadRequestError, DataError, OverloadedError } from './errors.ts';
+import { BadRequestError, DataError, OverloadedError, TooLargeError } from './errors.ts';
 import type { Metrics, Transport } from './metrics.ts';
 import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
 import { checkDecodeBudget } from './otlp/budget.ts';
@@ -51,16 +51,16 @@ export class Ingest {
 
   async traces(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
-    checkDecodeBudget(body, encoding, TraceRequest);
-    const req = decode(() => (encoding === 'json' ? decodeTraceJson(utf8(body)) : decodeTraceRequest(body)), encoding, 'ExportTraceServiceRequest') as ExportTraceServiceRequest;
+    if (encoding === 'protobuf') checkDecodeBudget(body, TraceRequest);
+    const req = decode(() => (encoding === 'json' ? decodeTraceJson(body) : decodeTraceRequest(body)), encoding, 'ExportTraceServiceRequest') as ExportTraceServiceRequest;
     const normalized = normalizeTraces(req, { policy: this.#opts.policy, observers: this.#opts.spanObservers ?? [] });
     return this.#store(normalized, body.byteLength, 'traces', transport, () => spansByService(req, normalized));
   }
 
   async logs(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
     this.#opts.batcher.checkAdmission(body.byteLength);
-    checkDecodeBudget(body, encoding, LogsRequest);
-    const req = decode(() => (encoding === 'json' ? decodeLogsJson(utf8(body)) : decodeLogsRequest(body)), encoding, 'ExportLogsServiceRequest');
+    if (encoding === 'protobuf') checkDecodeBudget(body, LogsRequest);
+    const req = decode(() => (encoding === 'json' ? decodeLogsJson(body) : decodeLogsRequest(body)), encoding, 'ExportLogsServiceRequest');
     return this.#store(normalizeLogs(req as ExportLogsServiceRequest, { policy: this.#opts.policy, observers: this.#opts.logObservers ?? [] }), body.byteLength, 'logs', transport);
   }
 
@@ -131,15 +131,11 @@ function spansByService(req: ExportTraceServiceRequest, n: Normalized): Map<stri
   return new Map([[byService.size === 1 && only !== undefined ? only : 'several services', n.batch.spans.rows]]);
 }
 
-function utf8(body: Uint8Array): string {
-  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-}
-
 function decode<T>(fn: () => T, encoding: Encoding, what: string): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof BadRequestError) throw err;
+    if (err instanceof BadRequestError || err instanceof TooLargeError) throw err;
     // protobufjs reports wire errors ("index out of range", "invalid wire type"); deep nesting overflows the stack in either decoder.
     const reason = err instanceof RangeError && /call stack/.test(err.message) ? 'it nests too deeply' : (err as Error).message;
     throw new BadRequestError(`request body is not a valid ${what} in ${encoding === 'json' ? 'OTLP/JSON' : 'protobuf'}: ${reason}`);

@@ -7,9 +7,11 @@
 import https from 'node:https';
 import { ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { Config } from '../config.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { AdminListener } from '../receivers/admin.ts';
 import { corsMiddleware } from '../receivers/cors.ts';
+import { ReceiveBudget } from '../receivers/receiving.ts';
 import { exportRoute } from '../receivers/export.ts';
 import { feedbackRoute } from '../receivers/feedback.ts';
 import { GrpcReceiver } from '../receivers/grpc.ts';
@@ -23,25 +25,39 @@ import type { Pipeline } from './pipeline.ts';
 export interface Receivers {
   http: HttpReceiver;
   grpc: GrpcReceiver;
+  /** With --admin-port. */
+  admin: AdminListener | null;
 }
 
 export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready: () => Promise<Readiness>, log: Logger, store: Store): Receivers {
   const { metrics, ingest } = p;
   const { auth, tls } = inputs;
   const page = reviewPageRoute();
+  const renderMetrics = async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType });
+  const receiveBudget = new ReceiveBudget({
+    maxReceivingBytes: cfg.maxReceivingBytes,
+    maxPerConnectionBytes: cfg.maxReceivingPerConnection,
+    minBytesPerSecond: cfg.minReceiveRate,
+    timeoutMs: cfg.receiveTimeoutMs,
+  });
+  const admin = cfg.adminPort === null ? null : new AdminListener({ ready, metrics: renderMetrics, log });
   const http = new HttpReceiver({
     ingest,
     maxBodyBytes: cfg.maxBodyBytes,
+    maxInflateRatio: cfg.maxInflateRatio,
+    receiveBudget,
     ready,
     log,
     routes: {
-      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes }),
+      '/v1/feedback': feedbackRoute({ ingest, policy: p.policy, maxBodyBytes: cfg.maxBodyBytes, maxInflateRatio: cfg.maxInflateRatio, receiveBudget }),
       '/v1/export': exportRoute({ db: () => store.db }),
       '/review': page,
       '/metrics': async (_req, res) => {
-        const body = await metrics.registry.metrics();
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        res.end(body);
+        // With an admin port, scrapes go there: the ingest port renders nothing on request.
+        if (admin) throw new NotFoundError('metrics are on the admin port (--admin-port)');
+        const m = await renderMetrics();
+        res.writeHead(200, { 'Content-Type': m.contentType });
+        res.end(m.text);
       },
     },
     prefixRoutes: {
@@ -59,6 +75,8 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
   const grpc = new GrpcReceiver({
     ingest,
     maxMessageBytes: cfg.maxBodyBytes,
+    receiveTimeoutMs: cfg.receiveTimeoutMs,
+    maxSessionMemoryMiB: Math.ceil(cfg.maxReceivingPerConnection / (1024 * 1024)),
     log,
     ...(auth.enabled ? { authenticate: auth.grpc } : {}),
     ...(tls ? { credentials: ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) } : {}),
@@ -67,18 +85,19 @@ export function createReceivers(cfg: Config, p: Pipeline, inputs: Inputs, ready:
       metrics.requestDuration.observe({ transport: 'grpc', signal }, seconds);
     },
   });
-  return { http, grpc };
+  return { http, grpc, admin };
 }
 
 /** Binds gRPC, then HTTP; if either fails, neither is left running. Returns their addresses. */
-export async function listen(r: Receivers, cfg: Config): Promise<{ grpc: string[]; http: string[] }> {
+export async function listen(r: Receivers, cfg: Config): Promise<{ grpc: string[]; http: string[]; admin: string[] }> {
   try {
     const grpc = await bind(() => r.grpc.listen(cfg.host, cfg.grpcPort), cfg.host, cfg.grpcPort, '--grpc-port');
     const http = await bind(() => r.http.listen(cfg.host, cfg.httpPort), cfg.host, cfg.httpPort, '--http-port');
-    return { grpc, http };
+    const admin = r.admin && cfg.adminPort !== null ? await bind(() => r.admin!.listen(cfg.host, cfg.adminPort!), cfg.host, cfg.adminPort, '--admin-port') : [];
+    return { grpc, http, admin };
   } catch (err) {
-    r.grpc.forceClose();
-    await r.http.close();
+    await r.grpc.forceClose();
+    await Promise.all([r.http.close(), r.admin?.close()]);
     throw err;
   }
 }

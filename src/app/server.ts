@@ -30,6 +30,8 @@ export interface RunningServer {
   http: HttpReceiver;
   grpc: GrpcReceiver;
   httpAddresses: string[];
+  /** The admin listener's addresses (--admin-port), else empty. */
+  adminAddresses: string[];
   grpcAddresses: string[];
   metrics: Metrics;
   /** The online judges, when evaluators are configured. */
@@ -68,10 +70,10 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   let judges: Judges | null = null;
   const pipeline = createPipeline(cfg, store, inputs.rules, inputs.review, log, cfg.evaluators.length > 0 ? (batch) => judges?.observe(batch) : undefined);
   if (cfg.evaluators.length > 0) judges = new Judges({ cfg, env: opts.env ?? {}, log, registry: pipeline.metrics.registry });
-  const { http, grpc } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
+  const { http, grpc, admin } = createReceivers(cfg, pipeline, inputs, () => store.ready(), log, store);
   let addresses: Awaited<ReturnType<typeof listen>>;
   try {
-    addresses = await listen({ http, grpc }, cfg);
+    addresses = await listen({ http, grpc, admin }, cfg);
     const opened = await openDatabase(cfg, log, { onWait: (reason) => store.waiting(reason), ...(opts.signal ? { signal: opts.signal } : {}) });
     store.attach(opened.store);
     // Judge verdicts take the group commit like every other verdict.
@@ -81,8 +83,8 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
       return pipeline.batcher.submit(batch, rows.reduce((n, r) => n + r.attributes.length + 512, 0));
     });
   } catch (err) {
-    grpc.forceClose();
-    await Promise.all([http.close(), pipeline.batcher.close(), store.close()]);
+    await grpc.forceClose();
+    await Promise.all([http.close(), admin?.close(), pipeline.batcher.close(), store.close()]);
     inputs.rules.close();
     inputs.review.close();
     throw err;
@@ -95,11 +97,13 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
   const close = (): Promise<void> => {
     closing ??= (async () => {
       http.drain();
+      admin?.drain();
       const receivers = Promise.all([grpc.close(), http.close()]);
       const timedOut = await Promise.race([receivers.then(() => false), sleep(cfg.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {
-        log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timeout: cancelling exports still in flight');
-        grpc.forceClose();
+        log.warn({ timeoutMs: cfg.shutdownTimeoutMs }, 'shutdown timeout: answering exports still in flight "unavailable, retry"');
+        await Promise.all([http.forceClose(), grpc.forceClose()]);
+        await Promise.race([receivers, sleep(2000)]);
       }
       await judges?.close();
       await pipeline.batcher.close();
@@ -107,17 +111,18 @@ export async function startServer(cfg: Config, log: Logger, opts: StartOptions =
       summary.stop();
       inputs.rules.close();
       inputs.review.close();
+      await admin?.close();
       await store.close();
     })();
     return closing;
   };
 
   const facts = { ...addresses, tls: inputs.tls !== null, auth: inputs.auth.enabled, database: store.kind, dataDir: cfg.dataDir, psqlCommand: store.psqlCommand, pgUrl: store.pgUrl };
-  log.info({ grpc: addresses.grpc, http: addresses.http, database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
+  log.info({ grpc: addresses.grpc, http: addresses.http, ...(admin ? { admin: addresses.admin } : {}), database: store.kind, psql: store.psqlCommand, pgUrl: store.pgUrl, text: readyText(facts) }, readyLine(facts));
   inputs.rules.watch();
   inputs.review.watch();
   return {
-    store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, grpcAddresses: addresses.grpc,
+    store, batcher: pipeline.batcher, ingest: pipeline.ingest, http, grpc, httpAddresses: addresses.http, adminAddresses: addresses.admin, grpcAddresses: addresses.grpc,
     metrics: pipeline.metrics, judges, reloadRules: () => inputs.rules.reload(),
     reloadReview: () => {
       const ok = inputs.review.reload();

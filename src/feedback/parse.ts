@@ -11,6 +11,7 @@
  * with any invalid verdict is refused whole (400, one message per bad field)
  * and stores nothing; an `id` makes a retry idempotent.
  */
+import type { JsonLimits } from '../common/json-budget.ts';
 import { clean, cleanDeep, fitsUtf8 } from '../common/text.ts';
 import { contentKey } from '../common/util.ts';
 import { BadRequestError } from '../errors.ts';
@@ -22,6 +23,13 @@ const FIELDS = new Set(['id', 'trace_id', 'span_id', 'response_id', 'conversatio
 const MAX_VERDICTS = 1000;
 /** UTF-8 bytes: identifiers and labels are indexed, and a B-tree entry must stay well under PostgreSQL's ~2.7 kB. */
 const MAX_TEXT = 1024;
+
+/**
+ * The most a feedback body may nest and hold, checked before it is parsed: a
+ * thousand verdicts of a dozen fields, with attributes, fit with room to
+ * spare; a nesting bomb does not.
+ */
+export const FEEDBACK_JSON_LIMITS: JsonLimits = { maxDepth: 64, maxNodes: 200_000 };
 
 type Violation = { field: string; description: string };
 

@@ -4,6 +4,7 @@
  * complex attribute support) or as a structured AnyValue; both are stored as
  * the same JSON, so SQL reads them alike.
  */
+import { parseEmbeddedJson } from '../common/json-budget.ts';
 import type { CopyWriter } from '../common/copy-binary.ts';
 import { cleanDeep } from '../common/text.ts';
 import { anyValueCase, type AnyValue } from '../otlp/types.ts';
@@ -13,12 +14,9 @@ import { MAX_DEPTH, writeAnyValue } from './anyvalue.ts';
 export function parseContent(s: string): unknown {
   const first = s.charCodeAt(0) === 32 || s.charCodeAt(0) === 10 ? s.trimStart().charCodeAt(0) : s.charCodeAt(0);
   if (first !== 91 /* [ */ && first !== 123 /* { */) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(s);
-    return shallowerThan(parsed, MAX_DEPTH) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  // Scanned before it is parsed: a string of nested brackets must cost a column, not the event loop.
+  const parsed = parseEmbeddedJson(s, undefined, undefined);
+  return parsed !== undefined && shallowerThan(parsed, MAX_DEPTH) ? parsed : undefined;
 }
 
 /** Whether a JSON value nests less deeply than `depth` (jsonb's parser has a stack limit). */

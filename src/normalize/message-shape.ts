@@ -19,6 +19,7 @@
  * Nothing here is on the hot path of spans that already use the one shape:
  * those are stored as sent (see `isOneShape`).
  */
+import { parseEmbeddedJson } from '../common/json-budget.ts';
 import { isObject } from '../common/util.ts';
 
 export interface Part {
@@ -77,16 +78,16 @@ export function finishReason(v: unknown): string | undefined {
   return FINISH_REASONS[v] ?? v;
 }
 
-/** A JSON string holding an object or array → that value; anything else as it is. */
-export function jsonish(v: unknown): unknown {
+/**
+ * A JSON string holding an object or array → that value; anything else as it
+ * is. JSON past the embedded-JSON limits (common/json-budget.ts) is not
+ * parsed: it stays the string, or with `tooBig: 'nothing'` becomes undefined.
+ */
+export function jsonish(v: unknown, tooBig: 'string' | 'nothing' = 'string'): unknown {
   if (typeof v !== 'string') return v;
   const c = v.trimStart().charCodeAt(0);
   if (c !== 123 && c !== 91) return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
+  return parseEmbeddedJson(v, v, tooBig === 'string' ? v : undefined);
 }
 
 const text = (content: string): Part => ({ type: 'text', content });

@@ -9,7 +9,10 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import protobuf from 'protobufjs';
-import { TooLargeError } from '../errors.ts';
+import { BadRequestError, TooLargeError } from '../errors.ts';
+
+/** The deepest nesting of messages counted; as for OTLP/JSON (otlp/json.ts), far past what the normaliser stores. */
+export const PROTOBUF_MAX_DEPTH = 4096;
 
 /** Decoded heap bytes budgeted per message; a quarter of the heap may go to one request. */
 const BYTES_PER_MESSAGE = 256;
@@ -30,6 +33,7 @@ function messageFields(t: protobuf.Type): Map<number, protobuf.Type> {
 /**
  * Counts the messages in protobuf `bytes` of type `root`, stopping at `max`.
  * Malformed input stops the count early; the decoder reports it properly.
+ * Nesting deeper than PROTOBUF_MAX_DEPTH throws (400) at once.
  */
 export function countProtobufMessages(bytes: Uint8Array, root: protobuf.Type, max: number): number {
   let count = 1;
@@ -65,6 +69,7 @@ export function countProtobufMessages(bytes: Uint8Array, root: protobuf.Type, ma
       const child = messageFields(top.type).get(Math.floor(tag / 8));
       if (child) {
         if (++count > max) return count;
+        if (stack.length >= PROTOBUF_MAX_DEPTH) throw new BadRequestError(`request body nests messages deeper than ${PROTOBUF_MAX_DEPTH} levels (the protobuf depth limit)`);
         stack.push({ end: pos + len, type: child });
       } else pos += len;
     } else return count;
@@ -72,18 +77,15 @@ export function countProtobufMessages(bytes: Uint8Array, root: protobuf.Type, ma
   return count;
 }
 
-/** Counts `{` in a JSON body: every object is at least one decoded object. */
-export function countJsonObjects(bytes: Uint8Array, max: number): number {
-  let count = 0;
-  for (let i = bytes.indexOf(123); i !== -1 && count <= max; i = bytes.indexOf(123, i + 1)) count++;
-  return count;
-}
-
-/** Refuses a body that would decode into more objects than the budget. */
-export function checkDecodeBudget(bytes: Uint8Array, encoding: 'protobuf' | 'json', root: protobuf.Type, budget = MESSAGE_BUDGET): void {
-  // A message takes at least 2 bytes in either encoding: smaller bodies cannot exceed the budget.
+/**
+ * Refuses a protobuf body that would decode into more messages than the
+ * budget. (JSON bodies are scanned by the JSON decoder itself, for depth and
+ * values alike: otlp/json.ts, common/json-budget.ts.)
+ */
+export function checkDecodeBudget(bytes: Uint8Array, root: protobuf.Type, budget = MESSAGE_BUDGET): void {
+  // A message takes at least 2 bytes: smaller bodies cannot exceed the budget.
   if (bytes.length / 2 <= budget) return;
-  const n = encoding === 'json' ? countJsonObjects(bytes, budget) : countProtobufMessages(bytes, root, budget);
+  const n = countProtobufMessages(bytes, root, budget);
   if (n > budget) {
     throw new TooLargeError(`request holds more than ${budget} messages (the decode budget of this receiver's heap); send smaller batches`);
   }

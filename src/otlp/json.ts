@@ -12,7 +12,9 @@
  * protobufjs's `fromObject` cannot be used here: it reads a string in a
  * `bytes` field as base64, which silently corrupts hex IDs.
  */
-import { BadRequestError } from '../errors.ts';
+import { describeExcess, jsonExcessBytes, jsonExcessText, type JsonLimits } from '../common/json-budget.ts';
+import { BadRequestError, TooLargeError } from '../errors.ts';
+import { MESSAGE_BUDGET } from './budget.ts';
 import type {
   AnyValue,
   ExportLogsServiceRequest,
@@ -45,19 +47,45 @@ const EMPTY = new Uint8Array(0);
 const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-/** Parses a JSON body as an ExportTraceServiceRequest. */
-export function decodeTraceJson(text: string): ExportTraceServiceRequest {
-  const root = parseRoot(text);
+/**
+ * The deepest JSON an OTLP body may nest. An AnyValue level takes 3 or 4 JSON
+ * levels (value, arrayValue or kvlistValue, values, and a KeyValue), so this
+ * passes any value the normaliser could store (64 levels) and far beyond;
+ * deeper values are refused whole rather than built first.
+ */
+export const JSON_MAX_DEPTH = 4096;
+
+/** Depth, and values as many as the decode budget allows messages (a value costs no more than a message). */
+export const OTLP_JSON_LIMITS: JsonLimits = { maxDepth: JSON_MAX_DEPTH, maxNodes: MESSAGE_BUDGET };
+
+/** Parses a JSON body (UTF-8 bytes or text) as an ExportTraceServiceRequest. */
+export function decodeTraceJson(body: string | Uint8Array, limits: JsonLimits = OTLP_JSON_LIMITS): ExportTraceServiceRequest {
+  const root = parseRoot(body, limits);
   return { resourceSpans: list(root, 'resourceSpans', 'resource_spans', '', readResourceSpans) };
 }
 
-/** Parses a JSON body as an ExportLogsServiceRequest. */
-export function decodeLogsJson(text: string): ExportLogsServiceRequest {
-  const root = parseRoot(text);
+/** Parses a JSON body (UTF-8 bytes or text) as an ExportLogsServiceRequest. */
+export function decodeLogsJson(body: string | Uint8Array, limits: JsonLimits = OTLP_JSON_LIMITS): ExportLogsServiceRequest {
+  const root = parseRoot(body, limits);
   return { resourceLogs: list(root, 'resourceLogs', 'resource_logs', '', readResourceLogs) };
 }
 
-function parseRoot(text: string): Obj {
+/**
+ * Refuses JSON that crosses `limits` before JSON.parse allocates anything:
+ * too deep is invalid (400), too many values is too large (413, like the
+ * protobuf decode budget). A body shorter than both limits cannot cross them.
+ */
+export function checkJsonLimits(body: string | Uint8Array, limits: JsonLimits, what = 'request body'): void {
+  if (body.length < limits.maxDepth && body.length < limits.maxNodes) return;
+  const excess = typeof body === 'string' ? jsonExcessText(body, limits) : jsonExcessBytes(body, limits);
+  if (excess === null) return;
+  if (excess.limit === 'depth') throw new BadRequestError(describeExcess(excess, what));
+  throw new TooLargeError(describeExcess(excess, what));
+}
+
+function parseRoot(body: string | Uint8Array, limits: JsonLimits): Obj {
+  checkJsonLimits(body, limits);
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -7,35 +7,97 @@ import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { BadRequestError, TooLargeError, UnsupportedMediaTypeError } from '../errors.ts';
+import { droppedReceived } from '../common/reclaim.ts';
+import type { Receipt, ReceiveBudget } from './receiving.ts';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const zstd = typeof zlib.zstdDecompress === 'function' ? promisify(zlib.zstdDecompress) : undefined;
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * How far a compressed body may expand: at most `maxInflateRatio` times its
+ * size on the wire (--max-inflate-ratio), and never past the size limit.
+ * OTLP batches compress 5–20×, repeated prompts up to ~150×; a bracket bomb
+ * compresses 1000× (58 KB of gzip holding 60 MB). Bodies that inflate to
+ * less than INFLATE_FLOOR are not held to the ratio.
+ */
+export const DEFAULT_MAX_INFLATE_RATIO = 200;
+export const INFLATE_FLOOR = 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit: number, maxInflateRatio = DEFAULT_MAX_INFLATE_RATIO, budget?: ReceiveBudget): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
+  const receipt = budget?.start(req.socket);
+  let raw: Buffer;
+  try {
+    raw = await receive(req, limit, receipt);
+  } finally {
+    receipt?.release();
   }
-  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-  return decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase(), limit);
+  return decompress(raw, String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase(), limit, maxInflateRatio);
 }
 
-async function decompress(raw: Buffer, encoding: string, limit: number): Promise<Buffer> {
+/** Reads the body's chunks, counting them against the receive budget and cutting a body that is too slow or too late. */
+function receive(req: IncomingMessage, limit: number, receipt: Receipt | undefined): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const timer = receipt ? setInterval(() => {
+      const late = receipt.overdue(Date.now());
+      if (late) finish(late);
+    }, 250) : null;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      if (timer) clearInterval(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        // Stop reading; the answer goes out with Connection: close (http.ts), which ends the connection.
+        req.pause();
+        chunks.length = 0;
+        droppedReceived(size);
+        reject(err);
+      } else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(tooLarge(limit));
+      try {
+        receipt?.add(chunk.length);
+      } catch (err) {
+        return finish(err as Error);
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) => finish(err);
+    const onClose = () => finish(new BadRequestError('the client closed the connection before the body was complete'));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+}
+
+async function decompress(raw: Buffer, encoding: string, limit: number, maxRatio: number): Promise<Buffer> {
   // gzip is the one coding OTLP specifies; deflate and zstd cost nothing extra to accept (the Collector does too).
   const codec = encoding === 'gzip' || encoding === 'x-gzip' ? gunzip : encoding === 'deflate' ? inflate : encoding === 'zstd' ? zstd : undefined;
   if (encoding === 'identity' || encoding === '') return raw;
   if (!codec) throw new UnsupportedMediaTypeError(`unsupported Content-Encoding ${JSON.stringify(encoding)}; supported: gzip, deflate${zstd ? ', zstd' : ''}`);
+  const byRatio = Math.max(INFLATE_FLOOR, raw.length * maxRatio);
+  const max = Math.min(limit, byRatio);
   try {
-    return await codec(raw, { maxOutputLength: limit });
+    return await codec(raw, { maxOutputLength: max });
   } catch (err) {
     // zlib stops at maxOutputLength: a decompression bomb ends here, not in memory.
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit, 'after decompression');
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      if (max < limit) throw new TooLargeError(`${encoding} body expands more than ${maxRatio} times its ${raw.length} bytes (the decompression ratio limit)`);
+      throw tooLarge(limit, 'after decompression');
+    }
     throw new BadRequestError(`${encoding}: invalid compressed body: ${(err as Error).message}`);
   }
 }

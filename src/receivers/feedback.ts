@@ -5,17 +5,21 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BadRequestError, MethodNotAllowedError, UnsupportedMediaTypeError } from '../errors.ts';
-import { parseFeedback } from '../feedback/parse.ts';
+import { FEEDBACK_JSON_LIMITS, parseFeedback } from '../feedback/parse.ts';
+import { checkJsonLimits } from '../otlp/json.ts';
 import type { Ingest } from '../ingest.ts';
 import { emptyBatch } from '../model/rows.ts';
 import type { EvaluationPolicy } from '../normalize/evaluations.ts';
 import { readBody } from './body.ts';
+import type { ReceiveBudget } from './receiving.ts';
 import { sendJson, type Route } from './http.ts';
 
 export interface FeedbackOptions {
   ingest: Ingest;
   policy: EvaluationPolicy;
   maxBodyBytes: number;
+  maxInflateRatio?: number;
+  receiveBudget?: ReceiveBudget;
 }
 
 export function feedbackRoute(opts: FeedbackOptions): Route {
@@ -23,7 +27,8 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/feedback; supported: POST`, 'POST');
     const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; /v1/feedback takes application/json`);
-    const body = await readBody(req, opts.maxBodyBytes);
+    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio, opts.receiveBudget);
+    checkJsonLimits(body, FEEDBACK_JSON_LIMITS);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
@@ -34,6 +39,7 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     const batch = emptyBatch();
     batch.evaluations = rows;
     await opts.ingest.write(batch, body.length, 'http');
+    if (res.headersSent) return; // answered 503 at the drain deadline
     sendJson(res, 200, { accepted: rows.length, ids: rows.map((r) => r.id) });
   };
 }

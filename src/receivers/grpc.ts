@@ -21,6 +21,18 @@ export interface GrpcReceiverOptions {
   authenticate?: (metadata: grpc.Metadata) => void;
   credentials?: grpc.ServerCredentials;
   onExport?: (signal: Signal, result: ExportResult | null, outcome: Outcome | null, seconds: number) => void;
+  /** A call's request message must arrive whole within this (--receive-timeout): else DEADLINE_EXCEEDED. */
+  receiveTimeoutMs?: number;
+  /** HTTP/2 streams one connection may have open at once. */
+  maxConcurrentStreams?: number;
+  /** Memory one HTTP/2 connection may hold, in MiB (--max-receiving-per-connection); beyond it new streams are refused. */
+  maxSessionMemoryMiB?: number;
+}
+
+/** A call in progress, for the receive timeout and the drain deadline. */
+interface Active {
+  call: grpc.ServerInterceptingCall;
+  done: boolean;
 }
 
 const raw = (b: Buffer) => b;
@@ -36,6 +48,7 @@ const METRICS_EXPORT = '/opentelemetry.proto.collector.metrics.v1.MetricsService
 export class GrpcReceiver {
   readonly #opts: GrpcReceiverOptions;
   readonly #server: grpc.Server;
+  readonly #active = new Set<Active>();
   #port = 0;
 
   constructor(opts: GrpcReceiverOptions) {
@@ -43,6 +56,11 @@ export class GrpcReceiver {
     this.#server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      // HTTP/2 limits (RFC 9113 SETTINGS_MAX_CONCURRENT_STREAMS): an exporter sends a few calls at once; a reset flood
+      // (CVE-2023-44487) opens thousands. Node's http2 also refuses a session whose peer keeps resetting streams it was refused.
+      'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 100,
+      ...(opts.maxSessionMemoryMiB ? { 'grpc-node.max_session_memory': opts.maxSessionMemoryMiB } : {}),
+      interceptors: [this.#track],
     });
     this.#server.addService({ Export: unary(TRACE_EXPORT) }, { Export: this.#export('traces') });
     this.#server.addService({ Export: unary(LOGS_EXPORT) }, { Export: this.#export('logs') });
@@ -52,6 +70,47 @@ export class GrpcReceiver {
       },
     });
   }
+
+  /**
+   * Every call is tracked from its start: one whose request message has not
+   * arrived whole within the receive timeout is answered DEADLINE_EXCEEDED
+   * (grpc-js would hold a partial message for ever), and at the drain deadline
+   * each unanswered call gets UNAVAILABLE, which exporters retry.
+   */
+  readonly #track: grpc.ServerInterceptor = (_method, next) => {
+    const ms = this.#opts.receiveTimeoutMs;
+    let timer: NodeJS.Timeout | null = null;
+    const active: Active = { call: undefined as unknown as grpc.ServerInterceptingCall, done: false };
+    const settle = () => {
+      active.done = true;
+      if (timer) clearTimeout(timer);
+      this.#active.delete(active);
+    };
+    active.call = new grpc.ServerInterceptingCall(next, {
+      start: (go) => {
+        this.#active.add(active);
+        if (ms) {
+          timer = setTimeout(() => {
+            if (active.done) return;
+            active.call.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `the request message did not arrive whole within ${ms} ms (the receive timeout)` });
+          }, ms);
+        }
+        go({
+          onReceiveMessage: (message, pass) => {
+            if (timer) clearTimeout(timer);
+            pass(message);
+          },
+          onCancel: settle,
+        });
+      },
+      sendStatus: (status, pass) => {
+        if (active.done) return;
+        settle();
+        pass(status);
+      },
+    });
+    return active.call;
+  };
 
   #export(signal: Signal): grpc.handleUnaryCall<Buffer, Buffer> {
     const ingest = this.#opts.ingest;
@@ -69,7 +128,7 @@ export class GrpcReceiver {
         (err: unknown) => {
           const o = outcomeOf(err);
           this.#opts.onExport?.(signal, null, o, (performance.now() - started) / 1000);
-          const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message };
+          const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
           if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
           else this.#opts.log.info(line, 'request refused');
           callback(grpcError(o));
@@ -106,8 +165,16 @@ export class GrpcReceiver {
     return new Promise((resolve) => this.#server.tryShutdown(() => resolve()));
   }
 
-  /** Cancels in-flight calls. */
-  forceClose(): void {
+  /** The drain deadline: every call not answered yet gets UNAVAILABLE (retryable), never a reset; then the connections close. */
+  async forceClose(): Promise<void> {
+    let answered = 0;
+    for (const a of [...this.#active]) {
+      if (a.done) continue;
+      a.call.sendStatus({ code: grpc.status.UNAVAILABLE, details: 'the receiver is shutting down before this call could finish; retry' });
+      answered++;
+    }
+    // Let the trailers flush before the connections go.
+    if (answered > 0) await new Promise((r) => setTimeout(r, 200));
     this.#server.forceShutdown();
   }
 }

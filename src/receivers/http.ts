@@ -13,6 +13,7 @@ import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
 import type { Encoding, Signal } from '../otlp/types.ts';
 import type { Readiness } from '../store/store.ts';
 import { readBody } from './body.ts';
+import type { ReceiveBudget } from './receiving.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
 import { METRICS_NOT_STORED, outcomeOf, statusJson, statusProto, type Outcome } from './status.ts';
 
@@ -25,6 +26,10 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, path: strin
 export interface HttpReceiverOptions {
   ingest: Ingest;
   maxBodyBytes: number;
+  /** --max-inflate-ratio (receivers/body.ts). */
+  maxInflateRatio?: number;
+  /** Bytes being received, the minimum rate and the receive timeout (receivers/receiving.ts). */
+  receiveBudget?: ReceiveBudget;
   ready: () => Promise<Readiness>;
   log: Logger;
   routes?: Record<string, Route>;
@@ -42,6 +47,8 @@ const MEDIA_TYPES: Record<string, Encoding> = { 'application/x-protobuf': 'proto
 export class HttpReceiver {
   readonly #opts: HttpReceiverOptions;
   readonly #servers: http.Server[] = [];
+  /** Requests not answered yet, for the drain deadline. */
+  readonly #active = new Set<{ req: IncomingMessage; res: ServerResponse }>();
   #draining = false;
 
   constructor(opts: HttpReceiverOptions) {
@@ -101,10 +108,33 @@ export class HttpReceiver {
     );
   }
 
+  /**
+   * The drain deadline has passed: bodies still arriving are cut, and every
+   * request not answered yet gets 503 with Retry-After (OTLP clients retry
+   * it) and Connection: close, never a reset; then the connections close.
+   */
+  async forceClose(): Promise<void> {
+    this.#draining = true;
+    this.#opts.receiveBudget?.cutAll();
+    for (const a of this.#active) {
+      if (a.res.headersSent) continue;
+      a.res.setHeader('Connection', 'close');
+      this.#fail(a.req, a.res, new UnavailableError('the receiver is shutting down before this request could finish; retry', 5), String(a.req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-protobuf') ? 'protobuf' : 'json');
+    }
+    // Let the answers flush, then close what is left.
+    await new Promise((r) => setTimeout(r, 200));
+    for (const s of this.#servers) s.closeAllConnections();
+  }
+
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
     // Errors before the body is read (auth, draining, routing) answer in the request's encoding too.
     const protobuf = String(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/x-protobuf');
-    void this.#route(req, res).catch((err: unknown) => this.#fail(req, res, err, protobuf ? 'protobuf' : 'json'));
+    const entry = { req, res };
+    this.#active.add(entry);
+    res.once('close', () => this.#active.delete(entry));
+    void this.#route(req, res).catch((err: unknown) => {
+      if (!res.writableEnded) this.#fail(req, res, err, protobuf ? 'protobuf' : 'json');
+    });
   };
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -151,22 +181,25 @@ export class HttpReceiver {
       // Turn away an over-budget body before reading it, when its size is declared.
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) this.#opts.ingest.checkAdmission(declared);
-      const body = await readBody(req, this.#opts.maxBodyBytes);
+      const body = await readBody(req, this.#opts.maxBodyBytes, this.#opts.maxInflateRatio, this.#opts.receiveBudget);
       const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding, 'http') : await this.#opts.ingest.logs(body, encoding, 'http');
       this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
+      // Answered already (503) when the drain deadline passed while it was being written.
+      if (res.writableEnded || res.headersSent) return;
       // While draining, close the connection after answering so shutdown need not wait for keep-alive to expire.
       if (this.#draining) res.setHeader('Connection', 'close');
       sendExportResponse(res, signal, encoding, result);
     } catch (err) {
       this.#opts.onExport?.(signal, null, outcomeOf(err), (performance.now() - started) / 1000);
-      this.#fail(req, res, err, encoding);
+      // Answered already when the drain deadline cut it.
+      if (!res.writableEnded) this.#fail(req, res, err, encoding);
     }
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown, encoding: Encoding): void {
     const o = outcomeOf(err);
     // One line per failed request, with its cause (never one per span).
-    const line = { method: req.method, path: req.url, status: o.http, err: o.message };
+    const line = { method: req.method, path: req.url, status: o.http, err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
     if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
     else this.#opts.log.info(line, 'request refused');
     if (res.headersSent) {

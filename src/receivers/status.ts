@@ -13,6 +13,7 @@
  * | missing credentials          | 401              | UNAUTHENTICATED                     |
  * | browser origin not allowed   | 403              | PERMISSION_DENIED                   |
  * | review item's state forbids  | 409              | FAILED_PRECONDITION                 |
+ * | body too slow to arrive      | 408              | DEADLINE_EXCEEDED                   |
  * | over the in-flight budget    | 429 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | database unavailable, drain  | 503 + Retry-After| UNAVAILABLE + RetryInfo             |
  * | anything else                | 500              | INTERNAL                            |
@@ -29,6 +30,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
+  RequestTimeoutError,
   TooLargeError,
   UnauthenticatedError,
   UnavailableError,
@@ -47,12 +49,14 @@ export interface Outcome {
   retryAfter?: number;
   violations?: ReadonlyArray<{ field: string; description: string }>;
   allow?: string;
+  /** The full cause (a database's own message), for the server's log only: never sent to the client. */
+  detail?: string;
 }
 
 export function outcomeOf(err: unknown): Outcome {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof BadRequestError) return { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message, violations: err.violations };
-  if (err instanceof DataError) return { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message };
+  if (err instanceof DataError) return { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message, ...(err.detail ? { detail: err.detail } : {}) };
   if (err instanceof TooLargeError) return { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message };
   if (err instanceof UnsupportedMediaTypeError) return { http: 415, grpc: GrpcStatus.INVALID_ARGUMENT, message };
   if (err instanceof NotFoundError) return { http: 404, grpc: GrpcStatus.UNIMPLEMENTED, message };
@@ -60,9 +64,11 @@ export function outcomeOf(err: unknown): Outcome {
   if (err instanceof UnauthenticatedError) return { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, message };
   if (err instanceof ConflictError) return { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message };
   if (err instanceof ForbiddenError) return { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message };
+  if (err instanceof RequestTimeoutError) return { http: 408, grpc: GrpcStatus.DEADLINE_EXCEEDED, message };
   if (err instanceof OverloadedError) return { http: 429, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
-  if (err instanceof UnavailableError) return { http: 503, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds };
-  return { http: 500, grpc: GrpcStatus.INTERNAL, message: `internal error: ${message}` };
+  if (err instanceof UnavailableError) return { http: 503, grpc: GrpcStatus.UNAVAILABLE, message, retryAfter: err.retryAfterSeconds, ...(err.detail ? { detail: err.detail } : {}) };
+  // A bug: the client learns that much; the log gets the error.
+  return { http: 500, grpc: GrpcStatus.INTERNAL, message: 'internal error (logged by the receiver)', detail: message };
 }
 
 const TYPE_URL = 'type.googleapis.com/';

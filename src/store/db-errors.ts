@@ -11,6 +11,13 @@ export function sqlState(err: unknown): string | undefined {
 
 export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
 
+/** SQLSTATE classes (PostgreSQL Appendix A), in words a client can act on. */
+const CLASSES: Record<string, string> = {
+  '22': 'a value the database cannot store (data exception)',
+  '23': 'a value that breaks a constraint',
+  '54': 'a value too large for the database (e.g. for an index)',
+};
+
 /**
  * 22 (data exception), 23 (integrity constraint; unique violations are
  * handled before this) and 54 (program limit exceeded, e.g. an index row too
@@ -18,15 +25,21 @@ export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '2
  * shutdown 57P0x, timeouts 57014 and 55P03, out of resources 53, a missing
  * table while an operator repairs the schema) is the database's, and the
  * exporter should retry.
+ *
+ * The client is told the class and, when the database names it, the column;
+ * never the database's own text (it names indexes, tables and values of other
+ * requests in the same transaction): that goes to the server's log as `detail`.
  */
 export function classify(err: unknown): DataError | UnavailableError {
   if (err instanceof DataError || err instanceof UnavailableError) return err;
-  // A value the COPY encoder cannot represent is the data's fault too; retrying would loop.
-  if (err instanceof RangeError && (err as NodeJS.ErrnoException).code === 'ERR_OUT_OF_RANGE') return new DataError(`a value is out of range for its column: ${err.message}`, '22003');
-  const code = sqlState(err);
   const message = err instanceof Error ? err.message : String(err);
+  // A value the COPY encoder cannot represent is the data's fault too; retrying would loop.
+  if (err instanceof RangeError && (err as NodeJS.ErrnoException).code === 'ERR_OUT_OF_RANGE') return new DataError('a value is out of range for its column', '22003', message);
+  const code = sqlState(err);
+  const column = (err as { column?: unknown } | null)?.column;
   if (code && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))) {
-    return new DataError(`the database refused the data: ${message} (SQLSTATE ${code})`, code);
+    const where = typeof column === 'string' && /^[a-z_]+$/.test(column) ? ` in ${column}` : '';
+    return new DataError(`the database refused ${CLASSES[code.slice(0, 2)]}${where} (SQLSTATE ${code}); nothing of this request was stored`, code, message);
   }
-  return new UnavailableError(`the database cannot take the rows now: ${message}${code ? ` (SQLSTATE ${code})` : ''}`, 1, { cause: err });
+  return new UnavailableError(`the database cannot take the rows now${code ? ` (SQLSTATE ${code})` : ''}; retry later`, 1, { cause: err, detail: message });
 }

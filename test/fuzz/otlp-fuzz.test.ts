@@ -46,8 +46,16 @@ import { createDatabase } from '../helpers/postgres.ts';
 import { freePort, startTestServer, type Backend, type TestServer } from '../helpers/server.ts';
 
 const SEED = Number(process.env.VERDICT_FUZZ_SEED ?? 20260603);
-/** The run must try at least this many inputs (with the default seed it tries 5,174). */
-const MIN_INPUTS = 5000;
+/**
+ * The long mode (`npm run fuzz -- --inputs 200000`, outside CI) scales the
+ * four random categories so the run tries about that many inputs; CI runs
+ * the bounded default (5,174 inputs with the default seed).
+ */
+const WANTED = Number(process.env.VERDICT_FUZZ_INPUTS ?? 0);
+const SCALE = WANTED > 5174 ? WANTED / 5174 : 1;
+const scaled = (n: number) => Math.round(n * SCALE);
+/** The run must try at least this many inputs. */
+const MIN_INPUTS = SCALE > 1 ? Math.floor(WANTED * 0.9) : 5000;
 /** Heap growth allowed between the end of the first category and the end of the run, after forced GCs. */
 const HEAP_GROWTH_LIMIT = 32 * 1024 * 1024;
 const SMALL_LIMIT = 16 * 1024;
@@ -1139,24 +1147,24 @@ describe('fuzz: bad input over both transports and both encodings', () => {
     await Promise.all([...targets, small].map((t) => t?.t.close()));
   });
 
-  it('random bytes and media types (embedded database)', { timeout: 120_000 }, async () => {
-    await runAll(targets[0] as Target, randomCases(rng.fork(1), 1500, (targets[0] as Target).limit), 4);
+  it('random bytes and media types (embedded database)', { timeout: 120_000 * SCALE }, async () => {
+    await runAll(targets[0] as Target, randomCases(rng.fork(1), scaled(1500), (targets[0] as Target).limit), 4);
     heap.push(['after random bytes', settledHeap(gc)]);
     expect(failureReport('random bytes')).toEqual([]);
   });
 
-  it('mutated valid protobuf (both databases)', { timeout: 120_000 }, async () => {
-    for (const [i, target] of targets.entries()) await runAll(target, mutatedProtoCases(rng.fork(20 + i), 700, bases, 'mutated protobuf', 1_000_000), 4);
+  it('mutated valid protobuf (both databases)', { timeout: 120_000 * SCALE }, async () => {
+    for (const [i, target] of targets.entries()) await runAll(target, mutatedProtoCases(rng.fork(20 + i), scaled(700), bases, 'mutated protobuf', 1_000_000), 4);
     expect(failureReport('mutated protobuf')).toEqual([]);
   });
 
-  it('mutated valid JSON (both databases)', { timeout: 120_000 }, async () => {
-    for (const [i, target] of targets.entries()) await runAll(target, mutatedJsonCases(rng.fork(30 + i), 500, bases, 'mutated JSON', 2_000_000), 4);
+  it('mutated valid JSON (both databases)', { timeout: 120_000 * SCALE }, async () => {
+    for (const [i, target] of targets.entries()) await runAll(target, mutatedJsonCases(rng.fork(30 + i), scaled(500), bases, 'mutated JSON', 2_000_000), 4);
     expect(failureReport('mutated JSON')).toEqual([]);
   });
 
-  it('truncated, corrupt and mismatched compression (both databases)', { timeout: 120_000 }, async () => {
-    for (const [i, target] of targets.entries()) await runAll(target, compressionCases(rng.fork(40 + i), 250, target.limit, 3_000_000), 4);
+  it('truncated, corrupt and mismatched compression (both databases)', { timeout: 120_000 * SCALE }, async () => {
+    for (const [i, target] of targets.entries()) await runAll(target, compressionCases(rng.fork(40 + i), scaled(250), target.limit, 3_000_000), 4);
     expect(failureReport('compression')).toEqual([]);
   });
 

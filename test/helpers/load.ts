@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { makeSpans, Payload } from '../../bench/workload.ts';
 import { RetryInfo, RpcStatus } from '../../src/otlp/proto.ts';
 import { TRACE_PATH } from './otlp.ts';
@@ -386,9 +387,48 @@ export interface StoredCheck {
   matched: number;
   missing: number;
   missingExamples: string[];
-  /** All rows of verdict.spans, and distinct (trace_id, span_id) among them. */
+  /** All rows of verdict.spans. */
   rows: number;
-  distinctRows: number;
+  /**
+   * Span rows inserted by committed statements since installInsertCounter
+   * (a trigger's count of what each INSERT or COPY added, not the primary
+   * key's view): equal to `rows` when every stored span was inserted once.
+   */
+  inserted: number;
+  /**
+   * Traces whose summary counts a different number of spans than verdict.spans
+   * holds: the write path adds to summaries only what it newly stored, so a
+   * retry counted twice shows here.
+   */
+  summaryMismatches: number;
+  summaryMismatchExamples: string[];
+}
+
+/**
+ * Counts committed span inserts, independently of the primary key: an AFTER
+ * INSERT statement trigger on verdict.span_rows (a partitioned table: the
+ * transition table holds the rows of every partition) appends how many rows
+ * each statement inserted. Install it after the receiver has migrated and
+ * before the load starts.
+ */
+export async function installInsertCounter(databaseUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  await c.connect();
+  try {
+    await c.query(`
+      CREATE TABLE IF NOT EXISTS public.test_span_inserts (n bigint NOT NULL, xid xid8 NOT NULL DEFAULT pg_current_xact_id());
+      CREATE OR REPLACE FUNCTION public.test_count_span_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO public.test_span_inserts (n) SELECT count(*) FROM new_rows;
+        RETURN NULL;
+      END $$;
+      DROP TRIGGER IF EXISTS test_count_span_inserts ON verdict.span_rows;
+      CREATE TRIGGER test_count_span_inserts AFTER INSERT ON verdict.span_rows
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.test_count_span_inserts();
+      GRANT ALL ON public.test_span_inserts TO PUBLIC;`);
+  } finally {
+    await c.end();
+  }
 }
 
 /** Compares what the clients were told was accepted with what verdict.spans holds. */
@@ -402,10 +442,15 @@ export async function checkStored(databaseUrl: string, acked: Keys): Promise<Sto
              (SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id FROM acked) d) AS acknowledged_distinct,
              (SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id FROM acked) a JOIN verdict.spans s USING (trace_id, span_id)) AS matched,
              (SELECT count(*) FROM verdict.spans) AS rows,
-             (SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id FROM verdict.spans) d) AS distinct_rows`);
+             (SELECT COALESCE(sum(n), 0) FROM public.test_span_inserts) AS inserted`);
     const missing = await c.query<{ k: string }>(`
       SELECT trace_id || '/' || span_id AS k FROM acked a
       WHERE NOT EXISTS (SELECT 1 FROM verdict.spans s WHERE s.trace_id = a.trace_id AND s.span_id = a.span_id)`);
+    const mismatches = await c.query<{ k: string }>(`
+      SELECT COALESCE(t.trace_id, s.trace_id) || ': summary ' || COALESCE(t.span_count, 0) || ', stored ' || COALESCE(s.n, 0) AS k
+      FROM (SELECT trace_id, sum(span_count) AS span_count FROM verdict.trace_summary GROUP BY trace_id HAVING sum(span_count) > 0) t
+      FULL JOIN (SELECT trace_id, count(*) AS n FROM verdict.spans GROUP BY trace_id) s ON s.trace_id = t.trace_id
+      WHERE COALESCE(t.span_count, 0) <> COALESCE(s.n, 0)`);
     const row = r.rows[0]!;
     return {
       acknowledged: Number(row.acknowledged),
@@ -414,11 +459,21 @@ export async function checkStored(databaseUrl: string, acked: Keys): Promise<Sto
       missing: missing.rows.length,
       missingExamples: missing.rows.slice(0, 5).map((x) => x.k),
       rows: Number(row.rows),
-      distinctRows: Number(row.distinct_rows),
+      inserted: Number(row.inserted),
+      summaryMismatches: mismatches.rows.length,
+      summaryMismatchExamples: mismatches.rows.slice(0, 5).map((x) => x.k),
     };
   } finally {
     await c.end();
   }
+}
+
+/** The checks every durability test makes: each acknowledged span stored, each stored span inserted once and counted once. */
+export function expectStoredOnce(stored: StoredCheck): void {
+  expect(stored.missingExamples).toEqual([]);
+  expect(stored.matched).toBe(stored.acknowledgedDistinct);
+  expect(stored.inserted, 'committed inserts vs rows').toBe(stored.rows);
+  expect(stored.summaryMismatchExamples).toEqual([]);
 }
 
 // ---------------------------------------------------------------- the receiver
@@ -433,8 +488,8 @@ export interface Receiver {
 }
 
 /** `verdict serve` as a child process on PostgreSQL, on 127.0.0.1 (ports 0 = any free port). */
-export async function startReceiver(databaseUrl: string, args: string[] = [], ports: { http: number; grpc: number } = { http: 0, grpc: 0 }): Promise<Receiver> {
-  const v = spawnVerdict(['serve', '--database-url', databaseUrl, '--host', '127.0.0.1', '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--pg-port', '0', ...args]);
+export async function startReceiver(databaseUrl: string, args: string[] = [], ports: { http: number; grpc: number } = { http: 0, grpc: 0 }, env: Record<string, string> = {}): Promise<Receiver> {
+  const v = spawnVerdict(['serve', '--database-url', databaseUrl, '--host', '127.0.0.1', '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--pg-port', '0', ...args], env);
   const ready = await v.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('verdict ready'), 30_000).catch((err: unknown) => {
     v.proc.kill('SIGKILL');
     throw err;

@@ -12,6 +12,7 @@ import { baseConfig } from '../helpers/server.ts';
 import { grpcCall, postJson, TRACE_PATH } from '../helpers/otlp.ts';
 import { hexId, logs, T0, traces } from '../helpers/fixtures.ts';
 import pg from 'pg';
+import { checkStored, expectStoredOnce, installInsertCounter } from '../helpers/load.ts';
 
 describe('two receivers, one database', () => {
   let db: TestDatabase;
@@ -22,6 +23,7 @@ describe('two receivers, one database', () => {
     // Started together: the migrations race, and the advisory lock must serialise them.
     const start = () => startServer(baseConfig({ databaseUrl: db.url }), silentLogger);
     [a, b] = await Promise.all([start(), start()]);
+    await installInsertCounter(db.url);
   });
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
@@ -67,7 +69,12 @@ describe('two receivers, one database', () => {
     await c.connect();
     const count = async (q: string) => Number((await c.query(q)).rows[0].n);
     expect(await count('SELECT count(*) AS n FROM verdict.spans')).toBe(40 * 25);
-    expect(await count('SELECT count(DISTINCT (trace_id, span_id)) AS n FROM verdict.spans')).toBe(40 * 25);
+    // Every span acknowledged is stored, inserted by exactly one committed statement, and counted once in its run's summary.
+    const keys = requests.flatMap((_, r) => Array.from({ length: 25 }, (_, i) => [hexId(16, 300 + r), hexId(8, i + 1)] as const));
+    const stored = await checkStored(db.url, { traceIds: keys.map((k) => k[0]), spanIds: keys.map((k) => k[1]) });
+    expect(stored.acknowledged).toBe(1000);
+    expectStoredOnce(stored);
+    expect(stored.inserted).toBe(1000);
     expect(await count('SELECT count(*) AS n FROM verdict.logs')).toBe(40);
     expect(await count('SELECT count(*) AS n FROM verdict.evaluations')).toBe(40);
     await c.end();

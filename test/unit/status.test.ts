@@ -47,3 +47,27 @@ describe('classify database errors by SQLSTATE', () => {
     expect(classify(Object.assign(new Error('e'), { code })).name).toBe(name);
   });
 });
+
+describe('database errors are never quoted to the client', () => {
+  it('names the class (and column, when the database says), keeping the database text for the log', () => {
+    const pgError = Object.assign(new Error('index row size 3096 exceeds btree version 4 maximum 2704 for index "evaluations_response_id"'), { code: '54000' });
+    const o = outcomeOf(classify(pgError));
+    expect(o.http).toBe(400);
+    expect(o.message).toBe('the database refused a value too large for the database (e.g. for an index) (SQLSTATE 54000); nothing of this request was stored');
+    expect(o.detail).toContain('evaluations_response_id');
+    const withColumn = outcomeOf(classify(Object.assign(new Error('value too long for type character varying(8)'), { code: '22001', column: 'score_label' })));
+    expect(withColumn.message).toBe('the database refused a value the database cannot store (data exception) in score_label (SQLSTATE 22001); nothing of this request was stored');
+    const down = outcomeOf(classify(Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:5432'), { code: '08006' })));
+    expect(down).toMatchObject({ http: 503, message: 'the database cannot take the rows now (SQLSTATE 08006); retry later', detail: 'connect ECONNREFUSED 10.0.0.7:5432' });
+    // What goes out on the wire holds none of it.
+    for (const x of [o, down]) {
+      expect(statusJson(x)).not.toContain(x.detail!);
+      expect(Buffer.from(statusProto(x)).toString('latin1')).not.toContain(x.detail!);
+    }
+  });
+
+  it('answers a bug with a generic 500, the error kept for the log', () => {
+    const o = outcomeOf(new TypeError("Cannot read properties of undefined (reading 'rows')"));
+    expect(o).toMatchObject({ http: 500, message: 'internal error (logged by the receiver)', detail: "Cannot read properties of undefined (reading 'rows')" });
+  });
+});

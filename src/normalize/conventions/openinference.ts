@@ -10,6 +10,7 @@
  * LangChain's generations); LangChain's agent, provider and thread are in
  * the `metadata` JSON.
  */
+import { parseEmbeddedJson } from '../../common/json-budget.ts';
 import { isObject } from '../../common/util.ts';
 import { liftedText } from '../context.ts';
 import { finishReason, jsonish, toMessages, type Message } from '../message-shape.ts';
@@ -58,12 +59,8 @@ const stashed = (stash: Record<string, unknown>, key: string): string | undefine
 function object(stash: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
   const s = stashed(stash, key);
   if (s === undefined || s.charCodeAt(0) !== 123) return undefined;
-  try {
-    const v: unknown = JSON.parse(s);
-    return isObject(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
+  const v = parseEmbeddedJson(s, undefined, undefined);
+  return isObject(v) ? v : undefined;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? liftedText(v) : null);

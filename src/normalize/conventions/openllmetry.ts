@@ -7,6 +7,7 @@
  * .output, traceloop.association.properties.*, llm.request.type;
  * TraceloopSpanKindValues), and the captured export of 0.27.0.
  */
+import { parseEmbeddedJson } from '../../common/json-budget.ts';
 import { liftedText } from '../context.ts';
 import { isObject } from '../../common/util.ts';
 import { toMessages } from '../message-shape.ts';
@@ -20,14 +21,10 @@ export const TRACELOOP_KINDS: Readonly<Record<string, string>> = {
   tool: 'execute_tool',
 };
 
-/** Entity input and output are JSON.stringify of the function's arguments and return value. */
+/** Entity input and output are JSON.stringify of the function's arguments and return value (JSON past the limits: nothing is read from it). */
 function parsed(v: unknown): unknown {
   if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
+  return parseEmbeddedJson(v, v, undefined);
 }
 
 /** A tool's arguments from the entity input ({args: [...], kwargs: {...}}): the keyword arguments, else the only positional one. */

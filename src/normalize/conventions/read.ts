@@ -36,7 +36,8 @@ export function tokens(v: V): bigint | number | null {
 export function structured(v: V, parsed?: unknown): unknown {
   if (parsed !== undefined) return parsed;
   if (!v) return undefined;
-  if (anyValueCase(v) === 'stringValue') return jsonish(v.stringValue as string);
+  // JSON past the limits is neither messages nor a message's text: nothing is read from it.
+  if (anyValueCase(v) === 'stringValue') return jsonish(v.stringValue as string, 'nothing');
   return toJs(v);
 }
 

@@ -8,7 +8,14 @@
  */
 import { hexId, int, logsJson, str, traceJson } from './otlp.ts';
 
-const BASE_MS = Date.now() - 3_600_000;
+/**
+ * The runs start at a quarter to the hour, between 1¼ and 2¼ hours ago, so
+ * their 40 minutes always cross an hour: the release at the twelfth run is
+ * then first seen in the hour after the earlier runs, whatever the time of
+ * day (hourly rollups, and what changed, need both sides).
+ */
+const HOUR_MS = 3_600_000;
+const BASE_MS = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * HOUR_MS + 45 * 60_000;
 const ns = (ms: number) => String(BigInt(Math.round(ms)) * 1_000_000n + 123n);
 
 export interface Plan {

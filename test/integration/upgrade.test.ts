@@ -117,7 +117,7 @@ describe('upgrading a database of the previous schema', () => {
   });
 
   // The previous schema kept no message content, so runs it stored have no first request and no task (tasks are compared below,
-  // upgrading from the schema before 0011).
+  // upgrading from the schema before 0010).
   it.each((Object.keys(KEPT) as Array<keyof typeof KEPT>).filter((k) => k !== 'tasks'))('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
     // Columns the previous schema did not have (the GenAI conventions' user_id) start out NULL for the rows it stored.
     const unknownBefore = (rows: Array<Record<string, unknown>>) => rows.map(({ user_id: _, ...rest }) => rest);
@@ -140,12 +140,12 @@ describe('upgrading a database of the previous schema', () => {
 
 /**
  * Upgrading a database of the schema before the learning loop's layers,
- * layer rollup and stored tasks (0011): the migration's backfill gives what
+ * layer rollup and stored tasks (0010): the migration's backfill gives what
  * a receiver keeps at ingest. The old database gets every table a receiver
  * on that schema keeps (copied from a receiver on the new one, without the
- * columns 0011 adds), then migrates.
+ * columns 0010 adds), then migrates.
  */
-describe('upgrading a database of the schema before 0011', () => {
+describe('upgrading a database of the schema before 0010', () => {
   let fresh: TestDatabase;
   let old: TestDatabase;
   let applied: string[];
@@ -174,7 +174,7 @@ describe('upgrading a database of the schema before 0011', () => {
         staged: false,
       };
       await dst.query('BEGIN');
-      await applyMigrations(session, loadMigrations().filter((m) => m.version < 11));
+      await applyMigrations(session, loadMigrations().filter((m) => m.version < 10));
       await dst.query('COMMIT');
       // The same day partitions, so rows land where the receiver put them.
       for (const p of (await src.query<{ parent: string; day: string }>(`SELECT parent, to_char(day, 'YYYY-MM-DD') AS day FROM verdict.partitions WHERE day IS NOT NULL`)).rows) {
@@ -211,9 +211,9 @@ describe('upgrading a database of the schema before 0011', () => {
     await Promise.all([fresh?.drop(), old?.drop()]);
   });
 
-  it('applies 0011 and what came after it, nothing before it', () => {
-    expect(applied[0]).toBe('0011_learning_loop_at_scale');
-    expect(applied).toEqual(loadMigrations().filter((m) => m.version >= 11).map((m) => m.name));
+  it('applies 0010 and what came after it, nothing before it', () => {
+    expect(applied[0]).toBe('0010_learning_loop_at_scale');
+    expect(applied).toEqual(loadMigrations().filter((m) => m.version >= 10).map((m) => m.name));
   });
 
   it.each(['verdictLayers', 'layerRollup', 'tasks', 'verdictRollup', 'traces'] as const)('keeps the same %s as a receiver that got the data on the new schema', async (what) => {

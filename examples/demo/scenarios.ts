@@ -25,6 +25,7 @@ import type { Random } from './random.ts';
 import type { Order, Window } from './tools.ts';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 export interface Hour {
   start: number;
@@ -128,8 +129,11 @@ function weighted<T extends { weight: number }>(random: Random, items: readonly 
 
 /** Lays out the hour: conversations, their customers and orders, the deploy and the incidents. */
 export function planHour(random: Random, count: number, now: number, newId: () => string): Plan {
-  const end = now - MINUTE;
-  const hour: Hour = { start: end - 60 * MINUTE, end, deployAt: end - 30 * MINUTE, latest: now - 5_000 };
+  // The deploy falls on the hour, half an hour into the traffic, which ends at least a minute ago: the
+  // releases are then first seen in different hours, which the hourly learning-loop reports need to
+  // tell a before from an after (as they would for a deploy long after the previous one).
+  const deployAt = Math.floor((now - 31 * MINUTE) / HOUR) * HOUR;
+  const hour: Hour = { start: deployAt - 30 * MINUTE, end: deployAt + 30 * MINUTE, deployAt, latest: now - 5_000 };
   const orderIds = random.sample(Array.from({ length: 9000 }, (_, i) => String(41000 + i)), count);
   const conversations: ConversationPlan[] = [];
   for (let i = 0; i < count; i++) {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { hexId, postJson, traceJson } from '../helpers/otlp.ts';
 import { BACKENDS, serverForSuite } from '../helpers/server.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 describe.each(BACKENDS)('admin port on %s', (backend) => {
   const t = serverForSuite(backend, { adminPort: 0 });
@@ -18,6 +19,8 @@ describe.each(BACKENDS)('admin port on %s', (backend) => {
     expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([{ traceId: hexId(16, 1), spanId: hexId(8, 1), name: 'x', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }]))).status).toBe(200);
     const health = await fetch(`${admin()}/healthz`);
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
+    // The admin thread hears readiness every 250 ms: the first answers may still be start-up's.
+    await waitUntil('the admin port ready', async () => (await fetch(`${admin()}/readyz`)).status === 200, { timeoutMs: 10_000, everyMs: 50 });
     const ready = await fetch(`${admin()}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
     // Rendered after the export: it is counted.

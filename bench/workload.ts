@@ -150,7 +150,6 @@ export async function makeSpans(traces: number, seed = 1): Promise<ReadableSpan[
   return exporter.getFinishedSpans();
 }
 
-/** A pre-encoded ExportTraceServiceRequest whose trace IDs can be renewed per send. */
 /** 16 characters that Payload.renew overwrites, so each request's runs have IDs of their own. */
 function uniqueTail(r: () => number): string {
   return Math.floor(r() * 1e12).toString(36).padStart(16, '0');
@@ -159,6 +158,7 @@ function uniqueTail(r: () => number): string {
 /** Span attributes whose values name a run's context, renewed with the trace IDs (the last 16 characters of each). */
 const RENEWED = ['gen_ai.conversation.id', 'gen_ai.response.id'];
 
+/** A pre-encoded ExportTraceServiceRequest whose trace, conversation and response IDs can be renewed per send. */
 export class Payload {
   readonly bytes: Uint8Array;
   readonly spans: number;

@@ -365,16 +365,7 @@ async function evaluateCommand(cfg: Config, options: EvaluateOptions, env: Reado
       if (stopping) hooks.exitNow(1);
       stopping = true;
       log.info({ signal }, 'shutting down: releasing judge jobs');
-      judges.close().then(() => store.close()).then(
-        () => {
-          log.info('stopped');
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error({ err: (err as Error).message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      void stopped(judges.close().then(() => store.close()), log).then(resolve);
     };
     hooks.onSignal('SIGINT', () => stop('SIGINT'));
     hooks.onSignal('SIGTERM', () => stop('SIGTERM'));
@@ -415,17 +406,20 @@ async function serve(cfg: Config, summaryIntervalMs: number, log: Logger, hooks:
       }
       stopping = true;
       log.info({ signal }, 'shutting down: finishing in-flight exports');
-      running.close().then(
-        () => {
-          log.info('stopped');
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error({ err: (err as Error).message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      void stopped(running.close(), log).then(resolve);
     };
     if (signalled) onSignal(signalled);
   });
+}
+
+/** The exit code once a shutdown has finished: 0, or 1 (logged) when it failed. */
+async function stopped(closing: Promise<void>, log: Logger): Promise<number> {
+  try {
+    await closing;
+    log.info('stopped');
+    return 0;
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'shutdown failed');
+    return 1;
+  }
 }

@@ -20,14 +20,7 @@ export interface NewJob {
   not_before: string;
 }
 
-export interface Job {
-  evaluator: string;
-  evaluator_version: string;
-  target: string;
-  target_kind: TargetKind;
-  trace_id: string | null;
-  span_id: string | null;
-  conversation_id: string | null;
+export interface Job extends Omit<NewJob, 'not_before'> {
   attempts: number;
 }
 

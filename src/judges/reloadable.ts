@@ -6,8 +6,8 @@
  * verdicts keep theirs. A section that no longer validates is reported and
  * the previous evaluators stay in force.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { watchFile, type FileWatch } from '../common/file-watch.ts';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../log.ts';
 import { parseEvaluators, type Evaluator } from './config.ts';
@@ -17,8 +17,7 @@ export class ReloadableEvaluators {
   readonly #file: string | null;
   readonly #env: Readonly<Record<string, string | undefined>>;
   readonly #log: Logger;
-  #watcher: FSWatcher | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #watch: FileWatch | null = null;
 
   constructor(initial: readonly Evaluator[], file: string | null, env: Readonly<Record<string, string | undefined>>, log: Logger) {
     this.#current = initial;
@@ -48,18 +47,11 @@ export class ReloadableEvaluators {
 
   /** Reloads when the config file changes (debounced; the directory is watched, since editors replace files). */
   watch(): void {
-    if (!this.#file || this.#watcher) return;
-    const name = basename(this.#file);
-    this.#watcher = watch(dirname(this.#file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.reload(), 100);
-    });
-    this.#watcher.on('error', (err) => this.#log.warn({ err: err.message }, 'cannot watch the config file; reload evaluators with SIGHUP'));
+    if (!this.#file || this.#watch) return;
+    this.#watch = watchFile(this.#file, () => this.reload(), (err) => this.#log.warn({ err: err.message }, 'cannot watch the config file; reload evaluators with SIGHUP'));
   }
 
   close(): void {
-    this.#watcher?.close();
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#watch?.close();
   }
 }

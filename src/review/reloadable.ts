@@ -6,8 +6,8 @@
  * Items already queued stay; a queue that is gone simply has no one
  * claiming them.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { watchFile, type FileWatch } from '../common/file-watch.ts';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../log.ts';
 import { parseReviewConfig, type ReviewConfig } from './config.ts';
@@ -18,8 +18,7 @@ export class ReloadableReview {
   readonly #log: Logger;
   /** Checks a new section against the rest of the settings (reviewer tokens are not ingest tokens); throws ConfigError. */
   readonly #check: (cfg: ReviewConfig) => void;
-  #watcher: FSWatcher | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #watch: FileWatch | null = null;
 
   constructor(file: string | null, initial: ReviewConfig, log: Logger, check: (cfg: ReviewConfig) => void = () => {}) {
     this.#file = file;
@@ -49,18 +48,11 @@ export class ReloadableReview {
 
   /** Reloads when the file changes (debounced, the directory watched: editors replace files). */
   watch(): void {
-    if (!this.#file || this.#watcher) return;
-    const name = basename(this.#file);
-    this.#watcher = watch(dirname(this.#file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.reload(), 100);
-    });
-    this.#watcher.on('error', (err) => this.#log.warn({ err: err.message }, 'cannot watch the config file; reload the review queues with SIGHUP'));
+    if (!this.#file || this.#watch) return;
+    this.#watch = watchFile(this.#file, () => this.reload(), (err) => this.#log.warn({ err: err.message }, 'cannot watch the config file; reload the review queues with SIGHUP'));
   }
 
   close(): void {
-    this.#watcher?.close();
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#watch?.close();
   }
 }

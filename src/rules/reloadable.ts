@@ -4,8 +4,7 @@
  * reported and the previous rules stay in force; at start-up it stops
  * start-up instead (loadRules throws).
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { watchFile, type FileWatch } from '../common/file-watch.ts';
 import type { Logger } from '../log.ts';
 import { EMPTY_RULES, loadRules, type RuleSet } from './config.ts';
 
@@ -13,8 +12,7 @@ export class ReloadableRules {
   #current: RuleSet;
   readonly #file: string | null;
   readonly #log: Logger;
-  #watcher: FSWatcher | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #watch: FileWatch | null = null;
 
   constructor(file: string | null, log: Logger) {
     this.#file = file;
@@ -42,18 +40,11 @@ export class ReloadableRules {
    * steps). The directory is watched, since editors often replace the file.
    */
   watch(): void {
-    if (!this.#file || this.#watcher) return;
-    const name = basename(this.#file);
-    this.#watcher = watch(dirname(this.#file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.reload(), 100);
-    });
-    this.#watcher.on('error', (err) => this.#log.warn({ err: err.message }, 'cannot watch the rules file; reload with SIGHUP'));
+    if (!this.#file || this.#watch) return;
+    this.#watch = watchFile(this.#file, () => this.reload(), (err) => this.#log.warn({ err: err.message }, 'cannot watch the rules file; reload with SIGHUP'));
   }
 
   close(): void {
-    this.#watcher?.close();
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#watch?.close();
   }
 }

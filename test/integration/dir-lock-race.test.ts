@@ -4,29 +4,14 @@
  * owner, the others naming it. Real processes, so not a unit test.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, processStart, type Holder } from '../../src/store/pglite/dir-lock.ts';
+import { describe, expect, it } from 'vitest';
+import { deadPid, me, scratchDirs } from '../helpers/dir-lock.ts';
+import { LOCK_FILE } from '../../src/store/pglite/dir-lock.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'verdict-lock-race-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, String(n++));
-  mkdirSync(d);
-  return d;
-};
-const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-const me = (): Holder => ({ pid: process.pid, start: processStart(process.pid), boot: bootId, host: hostname(), since: new Date().toISOString(), nonce: 'n' });
-
-/** The PID of a process that has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(r.stdout);
-}
+const freshDir = scratchDirs('verdict-lock-race-');
 
 const DIR_LOCK = fileURLToPath(new URL('../../src/store/pglite/dir-lock.ts', import.meta.url));
 /** A process that waits for a common instant, tries the lock, prints the outcome and holds a won lock for a while. */

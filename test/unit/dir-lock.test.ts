@@ -4,29 +4,14 @@
  * and releasing it. Processes racing for it: test/integration/dir-lock-race.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { breakStale, DirLockedError, isAlive, LOCK_FILE, lockDir, processStart, type Holder } from '../../src/store/pglite/dir-lock.ts';
+import { describe, expect, it } from 'vitest';
+import { deadPid, me, scratchDirs } from '../helpers/dir-lock.ts';
+import { breakStale, DirLockedError, isAlive, LOCK_FILE, lockDir, processStart } from '../../src/store/pglite/dir-lock.ts';
 import { createHash } from 'node:crypto';
 
-const root = mkdtempSync(join(tmpdir(), 'verdict-lock-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-let n = 0;
-const freshDir = () => {
-  const d = join(root, String(n++));
-  mkdirSync(d);
-  return d;
-};
-const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-const me = (): Holder => ({ pid: process.pid, start: processStart(process.pid), boot: bootId, host: hostname(), since: new Date().toISOString(), nonce: 'n' });
-
-/** The PID of a process that has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  return Number(r.stdout);
-}
+const freshDir = scratchDirs('verdict-lock-');
 
 describe('a lock holder is alive', () => {
   it('when its PID runs and started when the lock says', () => {
@@ -57,7 +42,7 @@ describe('lockDir in one process', () => {
     const lock = await lockDir(dir);
     const err = await lockDir(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DirLockedError);
-    expect((err as DirLockedError).holder).toMatchObject({ pid: process.pid, start: processStart(process.pid), boot: bootId });
+    expect((err as DirLockedError).holder).toMatchObject({ pid: process.pid, start: processStart(process.pid), boot: me().boot });
     lock.release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
     (await lockDir(dir)).release();

@@ -12,22 +12,28 @@
  *   3. at 1×: an open-loop run at half the measured maximum, for latency;
  *   4. with --judge: the closed-loop run again on a receiver with an online
  *      evaluator judging every run (sample 1, settle 0) at its full budget,
- *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts).
+ *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts);
+ *   5. with --baseline DIR (a checkout of an earlier commit, with its
+ *      node_modules): the closed-loop run again on that checkout's receiver,
+ *      on a database of its own (its schema may differ), so "before" and
+ *      "after" are measured in the same run on the same machine.
+ * With --judge or --baseline, --rounds repeats the pair, alternating which
+ * goes first, since one pair is at the mercy of the machine.
  * Prints a table, and writes it with the raw figures to bench/results/.
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
- *                     [--judge] [--judge-calls-per-minute 1200] [--judge-rounds 1] [--warmup 40000]
+ *                     [--judge] [--judge-calls-per-minute 1200] [--baseline DIR] [--rounds 1] [--warmup 40000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { CeilingResult, CeilingSpec } from './ceiling.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
-import { emptyTables } from './tables.ts';
+import { emptyTables, storedSpans } from './tables.ts';
 import { cpuSeconds, machineBusySeconds, memory, parentPid, serverCpuSeconds } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
 import { startFakeJudge, type FakeJudge } from '../test/helpers/fake-judge.ts';
@@ -45,8 +51,10 @@ interface Options {
   batch: number;
   /** Also measure with an evaluator judging every run, this many calls a minute. */
   judge: number | null;
-  /** With --judge: rounds of the pair (without, with), alternating which goes first, since one pair is at the mercy of the machine. */
-  judgeRounds: number;
+  /** A checkout of an earlier commit whose receiver is measured alongside this one's. */
+  baseline: string | null;
+  /** With --judge or --baseline: rounds of the pair, alternating which goes first, since one pair is at the mercy of the machine. */
+  rounds: number;
   warmup: number;
 }
 
@@ -65,7 +73,9 @@ function options(argv: string[]): Options {
     concurrency: Number(flag('concurrency') ?? 16),
     batch: Number(flag('batch') ?? 512),
     warmup: Number(flag('warmup') ?? 40_000),
-    judgeRounds: Number(flag('judge-rounds') ?? 1),
+    // --judge-rounds is the older name of --rounds.
+    rounds: Number(flag('rounds') ?? flag('judge-rounds') ?? 1),
+    baseline: flag('baseline') ? resolve(flag('baseline') as string) : null,
     judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
   };
 }
@@ -75,6 +85,8 @@ interface Row {
   transport: string;
   scale: number;
   mode: 'max' | 'half' | 'judge';
+  /** Which receiver: this checkout's, or --baseline's. */
+  build: 'this' | 'baseline';
   /** Judge calls made during the run (--judge). */
   judgeCalls?: number;
   spans: number;
@@ -120,8 +132,17 @@ interface Receiver {
   stop(): Promise<void>;
 }
 
-async function startReceiver(args: string[]): Promise<Receiver> {
-  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
+/** The receiver's entry point in a checkout (older ones started from src/cli.ts). */
+function entryOf(dir: string): string {
+  const bin = join(dir, 'bin', 'verdict.js');
+  if (existsSync(bin)) return bin;
+  const cli = join(dir, 'src', 'cli.ts');
+  if (existsSync(cli)) return cli;
+  throw new Error(`--baseline ${dir}: neither bin/verdict.js nor src/cli.ts is there; give a checkout of Verdict with its node_modules`);
+}
+
+async function startReceiver(args: string[], bin = BIN): Promise<Receiver> {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, bin, 'serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const ready = await new Promise<{ grpc: string[]; http: string[]; pgUrl?: string | null }>((resolve, reject) => {
@@ -174,16 +195,23 @@ async function main(): Promise<void> {
   for (const backend of o.backends) {
     let admin: pg.Client | null = null;
     let dbUrl = '';
+    let baselineDbUrl = '';
+    const baselineBin = o.baseline === null ? '' : entryOf(o.baseline);
     if (backend === 'postgres') {
       admin = new pg.Client(o.databaseUrl);
       await admin.connect();
-      // A name of this run's own: two benches on one server must not drop each other's database.
-      await admin.query(`CREATE DATABASE ${BENCH_DB}`);
-      const u = new URL(o.databaseUrl);
-      u.pathname = `/${BENCH_DB}`;
-      dbUrl = u.toString();
-      // Migrate once with the receiver's own command.
-      await (await startReceiver(['--database-url', dbUrl])).stop();
+      // Names of this run's own: two benches on one server must not drop each other's databases.
+      const create = async (name: string, bin: string) => {
+        await admin!.query(`CREATE DATABASE ${name}`);
+        const u = new URL(o.databaseUrl);
+        u.pathname = `/${name}`;
+        // Migrate once with the receiver's own command.
+        await (await startReceiver(['--database-url', u.toString()], bin)).stop();
+        return u.toString();
+      };
+      dbUrl = await create(BENCH_DB, BIN);
+      // The baseline's schema may differ from this checkout's: a database of its own.
+      if (o.baseline !== null) baselineDbUrl = await create(`${BENCH_DB}_baseline`, baselineBin);
     }
     for (const scale of o.scales) {
       const spans = o.spans * scale;
@@ -195,8 +223,8 @@ async function main(): Promise<void> {
       log(`  ceiling (one client, binary COPY): ${Math.round(ceiling.spansPerSecond)} spans/s (${ceiling.spans} spans + ${ceiling.evaluations} verdicts, ${ceiling.megabytes.toFixed(0)} MB, ${ceiling.seconds.toFixed(1)} s)`);
       if (backend === 'pglite') rmSync(join(pgliteDir, 'ceiling'), { recursive: true, force: true });
 
-      for (const transport of o.transports) for (const judged of judgeVariants(o)) {
-        const db = new pg.Client(dbUrl || 'postgres://unused');
+      for (const transport of o.transports) for (const { judged, build } of variants(o)) {
+        const db = new pg.Client((build === 'baseline' ? baselineDbUrl : dbUrl) || 'postgres://unused');
         // PostgreSQL's CPU is its own server's processes (their parent is the postmaster of this backend).
         let postmaster = 0;
         if (backend === 'postgres') {
@@ -208,9 +236,11 @@ async function main(): Promise<void> {
         const pgCpu = () => (backend === 'postgres' ? serverCpuSeconds(postmaster) : 0);
         const pgPort = backend === 'pglite' ? String(20000 + Math.floor(Math.random() * 20000)) : '0';
         const receiver = await startReceiver([
-          ...(backend === 'postgres' ? ['--database-url', dbUrl] : ['--data-dir', join(pgliteDir, `${transport}${judged ? '-judge' : ''}`), '--pg-port', pgPort]),
+          ...(backend === 'postgres'
+            ? ['--database-url', build === 'baseline' ? baselineDbUrl : dbUrl]
+            : ['--data-dir', join(pgliteDir, `${transport}${judged ? '-judge' : ''}${build === 'baseline' ? '-baseline' : ''}`), '--pg-port', pgPort]),
           ...(judged ? ['--config', judgeConfig] : []),
-        ]);
+        ], build === 'baseline' ? baselineBin : BIN);
         const address = transport === 'grpc' ? receiver.grpc : receiver.http;
         const run = async (n: number, rate: number): Promise<LoadResult & { receiverCpu: number; pgCpu: number; machine: number }> => {
           const spec: LoadSpec = { transport, address, tracesPerRequest, spans: n, concurrency: o.concurrency, rate, salt: salt++ };
@@ -226,7 +256,7 @@ async function main(): Promise<void> {
         const warm = await child<LoadResult>('loadgen.ts', { transport, address, tracesPerRequest, spans: o.warmup, concurrency: o.concurrency, rate: 0, salt: salt++ } satisfies LoadSpec);
         const sql = backend === 'postgres' ? db : new pg.Client(receiver.pgUrl!);
         if (backend === 'pglite') await sql.connect();
-        const warmStored = Number((await sql.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
+        const warmStored = await storedSpans(sql);
         if (warmStored !== warm.ackedSpans) log(`  ✗ warm-up: stored ${warmStored}, acknowledged ${warm.ackedSpans}`);
         await emptyTables(sql);
         await sql.query('CHECKPOINT');
@@ -236,8 +266,8 @@ async function main(): Promise<void> {
         const judgeCalls = (judge?.calls ?? 0) - callsBefore;
         let acked = max.ackedSpans;
         const results: Array<[LoadResult & { receiverCpu: number; pgCpu: number; machine: number }, Row['mode']]> = [[max, judged ? 'judge' : 'max']];
-        // With --judge the comparison is the point: the half-load run is left out to keep the run short.
-        if (scale === o.scales[0] && o.judge === null) {
+        // With --judge or --baseline the comparison is the point: the half-load run is left out to keep the run short.
+        if (scale === o.scales[0] && o.judge === null && o.baseline === null) {
           const perSecond = (0.5 * max.spansPerSecond) / max.spansPerRequest;
           const half = await run(Math.max(200, Math.round(perSecond * 15)) * max.spansPerRequest, perSecond);
           acked += half.ackedSpans;
@@ -246,24 +276,24 @@ async function main(): Promise<void> {
         const peak = memory(receiver.proc.pid!).peak;
         let stored: number;
         if (backend === 'postgres') {
-          stored = Number((await db.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
+          stored = await storedSpans(db);
           await db.end();
         } else {
           const c = new pg.Client(receiver.pgUrl!);
           await c.connect();
-          stored = Number((await c.query('SELECT count(*) AS n FROM verdict.span_rows')).rows[0].n);
+          stored = await storedSpans(c);
           await c.end();
         }
         await receiver.stop();
         for (const [r, mode] of results) {
           const row: Row = {
-            backend, transport, scale, mode, spans: r.ackedSpans, spansPerSecond: r.spansPerSecond, ceiling: ceiling.spansPerSecond,
+            backend, transport, scale, mode, build, spans: r.ackedSpans, spansPerSecond: r.spansPerSecond, ceiling: ceiling.spansPerSecond,
             ratio: r.spansPerSecond / ceiling.spansPerSecond, p50: r.latencyMs.p50, p99: r.latencyMs.p99,
             receiverCores: r.receiverCpu / r.seconds, postgresCores: r.pgCpu / r.seconds, machineCores: r.machine / r.seconds,
             peakRssMb: peak / 1048576, failed: r.failed, stored, acked, ...(mode === 'judge' ? { judgeCalls } : {}),
           };
           rows.push(row);
-          log(`  ${transport.padEnd(4)} ${mode === 'max' ? `${o.concurrency} in flight` : mode === 'judge' ? `judged (${judgeCalls} calls)` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
+          log(`  ${transport.padEnd(4)} ${build === 'baseline' ? 'baseline ' : ''}${mode === 'max' ? `${o.concurrency} in flight` : mode === 'judge' ? `judged (${judgeCalls} calls)` : 'half load  '}: ${Math.round(row.spansPerSecond)} spans/s = ${row.ratio.toFixed(2)} × ceiling; p50 ${row.p50} ms, p99 ${row.p99} ms; receiver ${row.receiverCores.toFixed(2)} cores, postgres ${row.postgresCores.toFixed(2)}, machine ${row.machineCores.toFixed(2)}; peak RSS ${row.peakRssMb.toFixed(0)} MB; failed ${row.failed}${JSON.stringify(r.statuses) !== `{"${transport === 'grpc' ? 'OK' : '200'}":${r.requests}}` ? ` ${JSON.stringify(r.statuses)}` : ''}`);
         }
         log(`  ${transport}: stored ${stored} spans, acknowledged ${acked}${stored === acked ? ' ✓' : ' ✗ MISMATCH'}`);
       }
@@ -271,12 +301,13 @@ async function main(): Promise<void> {
     }
     if (admin) {
       await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+      await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB}_baseline WITH (FORCE)`);
       await admin.end();
     }
   }
 
   await judge?.close();
-  const table = render(rows, o);
+  const table = render(rows, o) + comparison(rows, o);
   process.stdout.write(`\n${table}\n`);
   const dir = join(HERE, 'results');
   mkdirSync(dir, { recursive: true });
@@ -287,17 +318,50 @@ async function main(): Promise<void> {
   log(`\nwritten to bench/results/${stamp}.md and .json`);
 }
 
-/** Without and with the evaluator, round after round, alternating the order: [false, true, true, false, …]. */
-function judgeVariants(o: Options): boolean[] {
-  if (o.judge === null) return [false];
-  return Array.from({ length: o.judgeRounds }, (_, i) => (i % 2 === 0 ? [false, true] : [true, false])).flat();
+interface Variant {
+  judged: boolean;
+  build: Row['build'];
+}
+
+/**
+ * The receivers of one transport's runs: this checkout's alone, or a pair
+ * (without and with the evaluator; the baseline and this checkout), round
+ * after round, alternating the order: [a, b, b, a, …].
+ */
+function variants(o: Options): Variant[] {
+  const pair: Variant[] | null =
+    o.judge !== null ? [{ judged: false, build: 'this' }, { judged: true, build: 'this' }]
+    : o.baseline !== null ? [{ judged: false, build: 'baseline' }, { judged: false, build: 'this' }]
+    : null;
+  if (pair === null) return [{ judged: false, build: 'this' }];
+  return Array.from({ length: o.rounds }, (_, i) => (i % 2 === 0 ? pair : [...pair].reverse())).flat();
+}
+
+/** Per backend and transport with --judge or --baseline: the median of each side's rounds, and their ratio. */
+function comparison(rows: Row[], o: Options): string {
+  if (o.judge === null && o.baseline === null) return '';
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const [a, b] = o.judge !== null ? ['without evaluator', 'with evaluator'] : ['baseline', 'this checkout'];
+  const lines = [`| backend | transport | scale | ${a}, spans/s (median) | ${b} | ratio | rounds |`, '|---|---|---|---|---|---|---|'];
+  for (const key of new Set(rows.map((r) => `${r.backend}|${r.transport}|${r.scale}`))) {
+    const mine = rows.filter((r) => `${r.backend}|${r.transport}|${r.scale}` === key && r.mode !== 'half');
+    const isB = (r: Row) => (o.judge !== null ? r.mode === 'judge' : r.build === 'this');
+    const before = median(mine.filter((r) => !isB(r)).map((r) => r.spansPerSecond));
+    const after = median(mine.filter(isB).map((r) => r.spansPerSecond));
+    const [backend, transport, scale] = key.split('|');
+    lines.push(`| ${backend} | ${transport} | ${scale}× | ${Math.round(before)} | ${Math.round(after)} | ${(after / before).toFixed(3)} | ${mine.length / 2} |`);
+  }
+  return `\n\n${lines.join('\n')}`;
 }
 
 function render(rows: Row[], o: Options): string {
   const head = '| backend | transport | scale | load | spans | spans/s | COPY ceiling | ratio | p50 ms | p99 ms | receiver CPU (cores) | postgres CPU | peak RSS MB | failed | stored = acked |';
   const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const body = rows.map((r) =>
-    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.mode === 'max' ? `${o.concurrency} in flight` : r.mode === 'judge' ? `${o.concurrency} in flight, judged (${r.judgeCalls} judge calls)` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
+    `| ${r.backend} | ${r.transport} | ${r.scale}× | ${r.build === 'baseline' ? 'baseline, ' : ''}${r.mode === 'max' ? `${o.concurrency} in flight` : r.mode === 'judge' ? `${o.concurrency} in flight, judged (${r.judgeCalls} judge calls)` : 'half of max'} | ${r.spans} | ${Math.round(r.spansPerSecond)} | ${Math.round(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.p50} | ${r.p99} | ${r.receiverCores.toFixed(2)} | ${r.backend === 'postgres' ? r.postgresCores.toFixed(2) : '(in receiver)'} | ${r.peakRssMb.toFixed(0)} | ${r.failed} | ${r.stored === r.acked ? 'yes' : `NO (${r.stored}/${r.acked})`} |`,
   );
   return [head, sep, ...body].join('\n');
 }

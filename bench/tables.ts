@@ -23,3 +23,10 @@ export async function emptyTables(db: Queryable): Promise<void> {
     }
   }
 }
+
+/** The number of stored spans (verdict.span_rows; verdict.spans in schemas before partitioning, for --baseline). */
+export async function storedSpans(db: Queryable): Promise<number> {
+  const { rows } = await db.query(`SELECT COALESCE(to_regclass('verdict.span_rows'), to_regclass('verdict.spans'))::text AS t`);
+  const { rows: n } = await db.query(`SELECT count(*) AS n FROM ${rows[0]!.t as string}`);
+  return Number(n[0]!.n);
+}

@@ -67,8 +67,9 @@ changed AS (
   WHERE e.target_harness_version IS DISTINCT FROM l.harness_version OR e.target_context_version IS DISTINCT FROM l.context_version
 ),
 updated AS (
+  -- The key list bounds the scan of verdict.evaluations whatever plan the statistics suggest.
   UPDATE verdict.evaluations e SET target_harness_version = c.harness_version, target_context_version = c.context_version
-  FROM changed c WHERE e.id = c.id AND e.time = c.time
+  FROM changed c WHERE e.id = ANY (ARRAY(SELECT id FROM changed)) AND e.id = c.id AND e.time = c.time
   RETURNING e.id
 ),
 moved AS (
@@ -91,7 +92,8 @@ WITH found AS (
 )
 UPDATE verdict.trace_summary t SET task = f.task, task_id = f.task_id
 FROM found f
-WHERE t.trace_id = f.trace_id AND (f.old_task IS DISTINCT FROM f.task OR f.old_task_id IS DISTINCT FROM f.task_id)`;
+-- The key list bounds the scan of verdict.trace_summary whatever plan the statistics suggest.
+WHERE t.trace_id = ANY ($1::text[]) AND t.trace_id = f.trace_id AND (f.old_task IS DISTINCT FROM f.task OR f.old_task_id IS DISTINCT FROM f.task_id)`;
 
 /**
  * Settles the layers of the verdicts this write stored or resolved and of

@@ -186,8 +186,8 @@ runs_counted AS (
   INSERT INTO verdict.trace_summary AS t (
     trace_id, verdicts, positive_verdicts, negative_verdicts, neutral_verdicts, user_verdicts, indirect_verdicts,
     llm_judge_verdicts, rule_verdicts, reviewer_verdicts, verdicts_by_source)
-  SELECT target_trace_id, count(*), ${COUNTERS}, ${BY_SOURCE}
-  FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1 ORDER BY 1
+  SELECT trace_id, d_verdicts, ${COUNTER_NAMES.map((c) => `d_${c}`).join(', ')}, d_by_source
+  FROM verdicts_by_run ORDER BY trace_id
   ON CONFLICT (trace_id) DO UPDATE SET
     ${REMEMBER},
     verdicts = t.verdicts + EXCLUDED.verdicts,

@@ -83,9 +83,20 @@ export interface WriteOptions {
   serialize: boolean;
 }
 
+/**
+ * Every statement below reads stored rows by key (a run, a span, a verdict's
+ * id, a conversation), and a sequential scan is never the right plan for
+ * that; but a table that is new or was just emptied has statistics that make
+ * one look cheapest, and a prepared statement's cached plan can keep it long
+ * after the table has grown. The staging tables have no index, and are still
+ * scanned.
+ */
+const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
+
 /** The body of the write transaction (BEGIN and COMMIT are the caller's). */
 export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions): Promise<void> {
   await prepare(s);
+  await s.exec(INDEXED_ONLY);
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
   const turns = batches.flatMap((b) => b.turns);

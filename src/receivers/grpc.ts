@@ -4,6 +4,7 @@
  * and decoded by the same path as OTLP/HTTP; grpc-js handles gzip and the
  * size limit (after decompression, answering RESOURCE_EXHAUSTED).
  */
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { NotFoundError } from '../errors.ts';
 import type { ExportResult, Ingest } from '../ingest.ts';
@@ -11,6 +12,8 @@ import type { Logger } from '../log.ts';
 import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
 import type { Signal } from '../otlp/types.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
+import { H2Gate } from './h2-gate.ts';
+import { ResetGuard } from './reset-guard.ts';
 import { grpcError, METRICS_NOT_STORED, outcomeOf, type Outcome } from './status.ts';
 
 export interface GrpcReceiverOptions {
@@ -28,6 +31,9 @@ export interface GrpcReceiverOptions {
   /** Memory one HTTP/2 connection may hold, in MiB (--max-receiving-per-connection); beyond it new streams are refused. */
   maxSessionMemoryMiB?: number;
 }
+
+/** Rapid-reset defence (reset-guard.ts): twice the streams an exporter may have open, cancelled within a second, is a flood. */
+const RESET_COOLDOWN_MS = 10_000;
 
 /** A call in progress, for the receive timeout and the drain deadline. */
 interface Active {
@@ -49,16 +55,29 @@ export class GrpcReceiver {
   readonly #opts: GrpcReceiverOptions;
   readonly #server: grpc.Server;
   readonly #active = new Set<Active>();
+  readonly #guard: ResetGuard;
+  readonly #maxResets: number;
+  /** The listeners are Verdict's own, so a connection can be refused or closed before grpc-js spends anything on it. */
+  readonly #listeners: net.Server[] = [];
+  readonly #sockets = new Set<net.Socket>();
   #port = 0;
 
   constructor(opts: GrpcReceiverOptions) {
     this.#opts = opts;
+    const maxStreams = opts.maxConcurrentStreams ?? 100;
+    this.#maxResets = 2 * maxStreams;
+    this.#guard = new ResetGuard({
+      maxResetsPerSecond: this.#maxResets,
+      cooldownMs: RESET_COOLDOWN_MS,
+      onFlood: (address, resets) =>
+        opts.log.warn({ address, resets, refusedForMs: RESET_COOLDOWN_MS }, 'closed a gRPC connection that cancelled streams faster than any exporter does (HTTP/2 rapid reset); refusing new connections from its address for a while'),
+    });
     this.#server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
       // HTTP/2 limits (RFC 9113 SETTINGS_MAX_CONCURRENT_STREAMS): an exporter sends a few calls at once; a reset flood
       // (CVE-2023-44487) opens thousands. Node's http2 also refuses a session whose peer keeps resetting streams it was refused.
-      'grpc.max_concurrent_streams': opts.maxConcurrentStreams ?? 100,
+      'grpc.max_concurrent_streams': maxStreams,
       ...(opts.maxSessionMemoryMiB ? { 'grpc-node.max_session_memory': opts.maxSessionMemoryMiB } : {}),
       interceptors: [this.#track],
     });
@@ -100,7 +119,10 @@ export class GrpcReceiver {
             if (timer) clearTimeout(timer);
             pass(message);
           },
-          onCancel: settle,
+          onCancel: () => {
+            settle();
+            this.#guard.reset(active.call.getPeer());
+          },
         });
       },
       sendStatus: (status, pass) => {
@@ -137,19 +159,42 @@ export class GrpcReceiver {
     };
   }
 
+  /** Binds every address of `host` on `port` (0 = any free port, the same on all addresses); returns host:port strings. */
   async listen(host: string, port: number): Promise<string[]> {
     const creds = this.#opts.credentials ?? grpc.ServerCredentials.createInsecure();
+    // grpc-js serves connections it is handed (TLS included) as it serves those it accepts itself.
+    const injector = this.#server.createConnectionInjector(creds);
     const bound: string[] = [];
     for (const address of bindAddresses(host)) {
+      const server = net.createServer({ noDelay: true }, (socket) => {
+        if (!this.#guard.admit(socket)) {
+          socket.destroy();
+          return;
+        }
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
+        // Plaintext connections pass the gate (h2-gate.ts); TLS ones are covered by the guard alone.
+        injector.injectConnection(this.#opts.credentials ? socket : new H2Gate(socket, {
+          maxResetsPerSecond: this.#maxResets,
+          onFlood: (resets) => this.#guard.flooded(socket, resets),
+        }));
+      });
       try {
-        port = await new Promise<number>((resolve, reject) =>
-          this.#server.bindAsync(formatAddress(address, port), creds, (err, p) => (err ? reject(err) : resolve(p))),
-        );
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: address, port, ipv6Only: address.includes(':') }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
       } catch (err) {
-        // grpc-js reports a missing ::1 as a bind error without an errno code.
-        if (bound.length > 0 && (isAddressUnavailable(err) || /No address added|EADDRNOTAVAIL|EAFNOSUPPORT/.test(String(err)))) continue;
+        if (bound.length > 0 && isAddressUnavailable(err)) continue;
         throw err;
       }
+      // Accept errors (out of file descriptors) are the machine's, not fatal to the receiver.
+      server.on('error', (err) => this.#opts.log.warn({ err: String(err) }, 'gRPC listener error'));
+      port = (server.address() as net.AddressInfo).port;
+      this.#listeners.push(server);
       bound.push(formatAddress(address, port));
     }
     this.#port = port;
@@ -160,9 +205,17 @@ export class GrpcReceiver {
     return this.#port;
   }
 
-  /** Stops accepting calls and waits for in-flight ones (bounded by the caller's shutdown timeout). */
-  close(): Promise<void> {
-    return new Promise((resolve) => this.#server.tryShutdown(() => resolve()));
+  /**
+   * Stops accepting calls and waits for in-flight ones (bounded by the
+   * caller's shutdown timeout). grpc-js closes each connection gracefully
+   * (GOAWAY, then close once its calls are answered) but does not wait for
+   * connections it was handed; the listeners do: their close completes when
+   * the last connection they accepted has closed.
+   */
+  async close(): Promise<void> {
+    const drained = Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+    await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
+    await drained;
   }
 
   /** The drain deadline: every call not answered yet gets UNAVAILABLE (retryable), never a reset; then the connections close. */
@@ -175,7 +228,10 @@ export class GrpcReceiver {
     }
     // Let the trailers flush before the connections go.
     if (answered > 0) await new Promise((r) => setTimeout(r, 200));
+    for (const l of this.#listeners) l.close();
     this.#server.forceShutdown();
+    // Connections not yet (or no longer) grpc-js's: a TLS handshake, a gated flood.
+    for (const socket of this.#sockets) socket.destroy();
   }
 }
 

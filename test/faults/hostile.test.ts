@@ -7,17 +7,20 @@
  * its RSS stays under a bound during the attack and returns within 50 MB of
  * its baseline after.
  *
- * Each attack is the issue's figure: gzip bracket bombs (30 M `[` then `]`,
- * 58 KB on the wire) on /v1/traces, three at once; a 10 M-level bomb on
- * /v1/feedback; a protobuf nesting bomb over gRPC.
+ * The attacks are the sizes measured against earlier versions: gzip
+ * bracket bombs (30 M `[` then `]`, 58 KB on the wire) on /v1/traces, three
+ * at once; a 10 M-level bomb on /v1/feedback; a protobuf nesting bomb over
+ * gRPC; an HTTP/2 rapid-reset flood (100,000 streams from four reconnecting
+ * clients) on the gRPC port.
  */
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcFrame, RawGrpc } from '../helpers/fuzz.ts';
 import { rssMiB, sleep, startReceiver, type Receiver } from '../helpers/load.ts';
-import { hexId, post, postJson, TRACE_PATH, traceJson } from '../helpers/otlp.ts';
+import { hexId, post, postJson, TRACE_PATH, traceJson, traceProto } from '../helpers/otlp.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { bracketBomb, protobufNestingBomb } from '../helpers/bombs.ts';
+import { rapidReset, type ResetFlood } from '../helpers/h2-flood.ts';
 
 /** RSS may rise this much over the baseline while an attack runs (the receiver idles at about 120 MiB). */
 const RSS_RISE_LIMIT_MIB = 150;
@@ -156,6 +159,41 @@ describe('hostile clients against a receiver process', () => {
       await expectRssReturns();
     } finally {
       g.close();
+    }
+  });
+
+  it('an HTTP/2 rapid-reset flood on the gRPC port: the flooding connections are closed; no stall; a gRPC client already connected from the same address keeps exporting', { timeout: 60_000 }, async () => {
+    const exporter = new RawGrpc(r.grpc);
+    const request = (n: number) =>
+      grpcFrame(traceProto({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: Buffer.from(hexId(16, 900_000 + n), 'hex'), spanId: Buffer.from(hexId(8, 1), 'hex'), name: 'exporter', startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225601000000000' }] }] }] }));
+    try {
+      // Connected before the flood: the address's existing connections are left alone.
+      expect((await exporter.call(TRACE_PATH, request(0))).status).toBe(0);
+      let exported = 0;
+      const m = await underAttack(async () => {
+        const floods: ResetFlood[] = [];
+        let streams = 0;
+        // Four clients, each reconnecting when its connection is closed, until 100,000 streams are sent.
+        await Promise.all([1, 2, 3, 4].map(async () => {
+          while (streams < 100_000) {
+            const f = await rapidReset(r.grpc, TRACE_PATH, 5_000);
+            floods.push(f);
+            streams += f.streams;
+            if (f.streams === 0 && f.endedBy !== null) await sleep(20);
+          }
+        }));
+        for (let i = 1; i <= 5; i++) if ((await exporter.call(TRACE_PATH, request(i))).status === 0) exported++;
+        return floods;
+      });
+      // Every flooding connection was ended by the receiver, none outlived its flood.
+      expect(m.result.every((f) => f.endedBy !== null)).toBe(true);
+      expect(exported).toBe(5);
+      expectUnharmed(`HTTP/2 rapid reset, ${m.result.length} connections`, m);
+      const warned = r.v.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('closed a gRPC connection that cancelled streams'));
+      expect(warned.length).toBeGreaterThan(0);
+      expect(warned[0]).toMatchObject({ address: '127.0.0.1' });
+    } finally {
+      exporter.close();
     }
   });
 });

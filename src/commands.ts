@@ -86,10 +86,10 @@ export const COMMANDS = {
 `,
   },
   evaluate: {
-    usage: 'verdict evaluate [--workers 2] | --backfill --since 7d [--until T] [--evaluator NAME] [settings]',
+    usage: 'verdict evaluate [--workers 4] | --backfill --since 7d [--until T] [--evaluator NAME] [settings]',
     summary: 'judge queued runs with the evaluators of the config file (online LLM judges; any number of machines); --backfill queues past runs',
     options: { backfill: { type: 'boolean' }, since: { type: 'string' }, until: { type: 'string' }, evaluator: { type: 'string' }, workers: { type: 'string' } },
-    optionsHelp: `  --workers <n>                jobs judged at once by this process (default 2)
+    optionsHelp: `  --workers <n>                jobs judged at once by this process (default 4)
   --backfill                   queue the runs stored in a time range (sampling applied), then exit;
                                the judging is done by verdict serve or verdict evaluate, within the budgets
   --since <time|age>           with --backfill: runs started from then: 2026-03-02, or 7d, 12h ago (required)

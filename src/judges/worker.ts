@@ -28,7 +28,7 @@ export interface PoolOptions {
   write: (rows: EvaluationRow[]) => Promise<void>;
   log: Logger;
   metrics?: JudgeMetrics;
-  /** Jobs judged at once (default 2). */
+  /** Jobs judged at once (default 4). */
   concurrency?: number;
   /** How long an idle worker waits before it looks for due jobs again. */
   pollMs?: number;
@@ -38,7 +38,14 @@ export interface PoolOptions {
   owner?: string;
 }
 
-export const DEFAULT_CONCURRENCY = 2;
+export const DEFAULT_CONCURRENCY = 4;
+/**
+ * Verdicts a pool may have waiting for their commit while its workers go on
+ * judging. In `serve` a verdict joins ingest's group commit, which under load
+ * takes most of a second: a worker that waited for it would judge a couple of
+ * targets a second whatever its budget.
+ */
+const MAX_COMMITTING = 32;
 /** Longest backoff between retries without a Retry-After. */
 const MAX_BACKOFF_MS = 60_000;
 
@@ -60,6 +67,8 @@ export class JudgePool {
   #stopping = false;
   #wake: Array<() => void> = [];
   readonly #inflight = new Set<AbortController>();
+  /** Verdicts written but not committed yet, each finishing its job once committed. */
+  readonly #committing = new Set<Promise<void>>();
 
   constructor(o: PoolOptions) {
     this.#o = o;
@@ -78,6 +87,8 @@ export class JudgePool {
     for (const w of this.#wake.splice(0)) w();
     for (const c of this.#inflight) c.abort(new Error('shutting down'));
     await Promise.all(this.#loops);
+    // Their verdicts are paid for: let them commit, and their jobs finish, before the rest are released.
+    await Promise.all(this.#committing);
     try {
       const n = await releaseAll(this.#o.db, this.owner, this.#clock());
       if (n > 0) this.#o.log.info({ jobs: n }, 'released judge jobs on shutdown');
@@ -96,8 +107,13 @@ export class JudgePool {
     }
   }
 
-  /** Claims and handles one due job; false when there was none. */
-  async step(): Promise<boolean> {
+  /**
+   * Claims and handles one due job; false when there was none. By default it
+   * resolves once the job is finished; `pipelined` (the workers' loops) lets
+   * it resolve once the verdict is written, its commit and the job's finish
+   * still pending (at most MAX_COMMITTING at once).
+   */
+  async step(pipelined = false): Promise<boolean> {
     await this.#o.beforeClaim?.();
     const evaluators = this.#o.evaluators();
     if (evaluators.length === 0) return false;
@@ -114,7 +130,7 @@ export class JudgePool {
     }
     this.#o.metrics?.running.inc({ evaluator: ev.name });
     try {
-      await this.#handle(ev, job);
+      await this.#handle(ev, job, pipelined);
     } finally {
       this.#o.metrics?.running.dec({ evaluator: ev.name });
     }
@@ -125,7 +141,7 @@ export class JudgePool {
     while (!this.#stopping) {
       let took = false;
       try {
-        took = await this.step();
+        took = await this.step(true);
       } catch (err) {
         if (!this.#stopping) this.#o.log.warn({ err: (err as Error).message }, 'judge worker: database error; retrying');
       }
@@ -139,7 +155,7 @@ export class JudgePool {
     }
   }
 
-  async #handle(ev: Evaluator, job: Job): Promise<void> {
+  async #handle(ev: Evaluator, job: Job, pipelined: boolean): Promise<void> {
     const { db, log, metrics } = this.#o;
     const now = this.#clock();
     const count = (outcome: string) => metrics?.jobs.inc({ evaluator: ev.name, outcome });
@@ -212,10 +228,18 @@ export class JudgePool {
     if (row.error_type) {
       log.warn({ evaluator: ev.name, version: ev.version, target: job.target, cause: 'invalid_output', err: row.explanation }, 'judge answer cannot be read; stored as an error verdict');
     }
-    await this.#o.write([row]);
-    const held = await finish(db, job, this.owner, 'done', this.#clock(), row.id, row.error_type ? row.explanation : null);
-    count(row.error_type ? 'invalid_output' : 'done');
-    if (!held) log.warn({ evaluator: ev.name, target: job.target }, 'judge job finished after its lease ran out; the verdict is stored once');
+    const committed = (async () => {
+      await this.#o.write([row]);
+      const held = await finish(db, job, this.owner, 'done', this.#clock(), row.id, row.error_type ? row.explanation : null);
+      count(row.error_type ? 'invalid_output' : 'done');
+      if (!held) log.warn({ evaluator: ev.name, target: job.target }, 'judge job finished after its lease ran out; the verdict is stored once');
+    })();
+    if (!pipelined) return committed;
+    // A verdict that cannot be stored leaves its job leased: once the lease runs out it is judged again, and stored once.
+    const tracked = committed.catch((err: unknown) => log.warn({ evaluator: ev.name, target: job.target, err: (err as Error).message }, 'judge verdict not stored; the job is tried again when its lease runs out'))
+      .finally(() => this.#committing.delete(tracked));
+    this.#committing.add(tracked);
+    while (this.#committing.size >= MAX_COMMITTING) await Promise.race(this.#committing);
   }
 }
 

@@ -15,7 +15,7 @@ import { Judges } from '../../src/app/judges.ts';
 import { backfill } from '../../src/judges/backfill.ts';
 import { parseEvaluators, type Evaluator } from '../../src/judges/config.ts';
 import { silentLogger, type Logger } from '../../src/log.ts';
-import { emptyBatch } from '../../src/model/rows.ts';
+import { emptyBatch, type EvaluationRow } from '../../src/model/rows.ts';
 import { startFakeJudge, type FakeJudge } from '../helpers/fake-judge.ts';
 import { hexId, T0, traces, type SpanSpec } from '../helpers/fixtures.ts';
 import { postJson } from '../helpers/otlp.ts';
@@ -121,14 +121,17 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
       for (const j of open) await j.close();
     });
 
+    /** Writes verdict rows through the suite's batcher, as `serve` does. */
+    const submit = (rows: EvaluationRow[]) => {
+      const batch = emptyBatch();
+      batch.evaluations = rows;
+      return t.server.batcher.submit(batch, 1024);
+    };
+
     /** Judges for these evaluators on the suite's server, driven by hand; jobs queued by backfill. */
-    function manual(list: readonly Evaluator[], log: Logger = silentLogger, configFile: string | null = null) {
-      const judges = new Judges({ cfg: { ...t.config, evaluators: list, configFile }, env: ENV, log, registry: new Registry(), clock });
-      const pool = judges.start(t.server.store, (rows) => {
-        const batch = emptyBatch();
-        batch.evaluations = rows;
-        return t.server.batcher.submit(batch, 1024);
-      }, { run: false });
+    function manual(list: readonly Evaluator[], log: Logger = silentLogger, configFile: string | null = null, opts: { write?: typeof submit; concurrency?: number } = {}) {
+      const judges = new Judges({ cfg: { ...t.config, evaluators: list, configFile }, env: ENV, log, registry: new Registry(), clock, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) });
+      const pool = judges.start(t.server.store, opts.write ?? submit, { run: false });
       open.push(judges);
       /** Queues these runs' jobs (backfill over the suite's time range, then only these runs' jobs kept). */
       const queue = async (...runs: Array<{ traceId: string }>) => {
@@ -155,6 +158,34 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
       expect(judge.requests[0]!.prompt).toContain(`Trace ${a.traceId}`);
       expect((await verdicts('escalation')).map((v) => v.trace_id)).toEqual([a.traceId]);
       expect(await job('escalation', b.traceId)).toMatchObject({ status: 'skipped', last_error: 'not in the sample' });
+    });
+
+    it('a worker goes on judging while its verdicts wait for their commit, and finishes each job once its verdict has committed', async () => {
+      judge.reset();
+      const runs = [41, 42, 43, 44, 45].map((n) => run(n));
+      await send(t, ...runs);
+      // A group commit that takes as long as the test likes.
+      let commit!: () => void;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      const { judges, pool, queue } = manual(evaluators(judge, { name: 'pipelined' }), silentLogger, null, {
+        concurrency: 1,
+        write: (rows) => committing.then(() => submit(rows)),
+      });
+      await queue(...runs);
+      pool.start();
+      try {
+        // One worker has judged all five while none of their verdicts has committed.
+        await waitUntil('five judge calls', async () => judge.calls === 5, { timeoutMs: 15_000 });
+        expect(await t.query(`SELECT status, count(*)::int AS n FROM verdict.judge_jobs WHERE evaluator = 'pipelined' GROUP BY 1`)).toEqual([{ status: 'running', n: 5 }]);
+        expect(await verdicts('pipelined')).toEqual([]);
+        commit();
+        await waitUntil('five jobs done', async () => (await t.query(`SELECT 1 FROM verdict.judge_jobs WHERE evaluator = 'pipelined' AND status = 'done'`)).length === 5, { timeoutMs: 15_000 });
+        expect((await verdicts('pipelined')).map((v) => v.trace_id)).toEqual(runs.map((r) => r.traceId).sort());
+        expect(judge.calls).toBe(5);
+      } finally {
+        commit();
+        await judges.close();
+      }
     });
 
     it('the per-minute and per-day budgets stop calls, and calls resume in the next minute and day', async () => {

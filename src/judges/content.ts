@@ -8,7 +8,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import type { PLACEHOLDERS } from './config.ts';
+import type { Evaluator, PLACEHOLDERS } from './config.ts';
 import type { Job } from './queue.ts';
 import type { TargetView } from './sampling.ts';
 
@@ -88,9 +88,20 @@ async function verdictsOn(db: Kysely<Database>, job: Job): Promise<TargetView['v
   return r.rows;
 }
 
-/** Reads the target; null when it is not stored (pruned, or never arrived). */
-export async function loadTarget(db: Kysely<Database>, job: Job): Promise<LoadedTarget | null> {
-  const [correction, verdicts] = await Promise.all([correctionOf(db, job), verdictsOn(db, job)]);
+/**
+ * Reads the target; null when it is not stored (pruned, or never arrived).
+ * A reviewer's correction is read only for a prompt that shows it, and the
+ * verdicts on the target only for an evaluator whose filters ask for one:
+ * each is a query per judged target, on the evaluator's budget of the
+ * database.
+ */
+export async function loadTarget(db: Kysely<Database>, job: Job, ev: Pick<Evaluator, 'prompt' | 'where' | 'alwaysWhen'>): Promise<LoadedTarget | null> {
+  const showsCorrection = /\{\{\s*correction\s*\}\}/.test(ev.prompt);
+  const filtersOnVerdicts = [ev.where, ...ev.alwaysWhen].some((f) => f.hasVerdict !== undefined);
+  const [correction, verdicts] = await Promise.all([
+    showsCorrection ? correctionOf(db, job) : '',
+    filtersOnVerdicts ? verdictsOn(db, job) : [],
+  ]);
   const ids = { trace_id: job.trace_id ?? '', span_id: job.span_id ?? '', conversation_id: job.conversation_id ?? '' };
 
   if (job.target_kind === 'span') {

@@ -159,7 +159,7 @@ export class JudgePool {
     const { db, log, metrics } = this.#o;
     const now = this.#clock();
     const count = (outcome: string) => metrics?.jobs.inc({ evaluator: ev.name, outcome });
-    const target = await loadTarget(db, job);
+    const target = await loadTarget(db, job, ev);
     if (!target) {
       await finish(db, job, this.owner, 'skipped', now, null, 'the target is not stored');
       count('skipped');

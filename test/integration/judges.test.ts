@@ -188,6 +188,20 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
       }
     });
 
+    it("shows the judge a reviewer's correction of the run where the prompt asks for one", async () => {
+      judge.reset();
+      const r = run(51);
+      await send(t, r);
+      const fb = await postJson(`${t.httpUrl}/v1/feedback`, { trace_id: r.traceId, name: 'correctness', source: 'reviewer', score_label: 'incorrect', correction: 'It is raining in Paris.' });
+      expect(fb.status).toBe(200);
+      const { pool, queue } = manual(evaluators(judge, { name: 'with_correction' }, { name: 'without_correction', prompt: 'Question: {{input}}\nAnswer: {{output}}' }));
+      await queue(r);
+      expect(await pool.drain()).toBe(2);
+      const prompts = judge.requests.map((q) => q.prompt);
+      expect(prompts.filter((p) => p.includes('Correction: It is raining in Paris.'))).toHaveLength(1);
+      expect(prompts.filter((p) => p.startsWith('Question: Weather in Paris? (run 51)'))).toHaveLength(1);
+    });
+
     it('the per-minute and per-day budgets stop calls, and calls resume in the next minute and day', async () => {
       judge.reset();
       const runs = [21, 22, 23, 24].map((n) => run(n));

@@ -6,7 +6,7 @@
 import { BadRequestError, DataError, OverloadedError, TooLargeError } from './errors.ts';
 import type { Metrics, Transport } from './metrics.ts';
 import { decodeLogsJson, decodeTraceJson } from './otlp/json.ts';
-import { checkDecodeBudget } from './otlp/budget.ts';
+import { checkDecodeBudget, PROTOBUF_MAX_DEPTH } from './otlp/budget.ts';
 import { decodeLogsRequest, decodeTraceRequest, LogsRequest, TraceRequest } from './otlp/proto.ts';
 import type { Encoding, ExportLogsServiceRequest, ExportTraceServiceRequest, Signal } from './otlp/types.ts';
 import type { EvaluationPolicy } from './normalize/evaluations.ts';
@@ -136,6 +136,8 @@ function decode<T>(fn: () => T, encoding: Encoding, what: string): T {
     return fn();
   } catch (err) {
     if (err instanceof BadRequestError || err instanceof TooLargeError) throw err;
+    // protobufjs stops at the nesting limit (otlp/proto.ts); named as the decode budget's scan names it (docs/operations.md, "Limits").
+    if ((err as Error).message === 'max depth exceeded') throw new BadRequestError(`request body nests messages deeper than ${PROTOBUF_MAX_DEPTH} levels (the protobuf depth limit)`);
     // protobufjs reports wire errors ("index out of range", "invalid wire type"); deep nesting overflows the stack in either decoder.
     const reason = err instanceof RangeError && /call stack/.test(err.message) ? 'it nests too deeply' : (err as Error).message;
     throw new BadRequestError(`request body is not a valid ${what} in ${encoding === 'json' ? 'OTLP/JSON' : 'protobuf'}: ${reason}`);

@@ -93,9 +93,6 @@ function addRecord(
   const spanId = traceId === null ? null : optionalId(r.spanId, 8, 'span_id');
   const time = toBigInt(r.timeUnixNano);
   const observed = toBigInt(r.observedTimeUnixNano);
-  // fixed64 goes to 2^64-1; Postgres bigint (nanoseconds) to 2^63-1, the year 2262.
-  if (time > MAX_NS) throw new RejectedItem(`time_unix_nano ${time} is past the year 2262`);
-  if (observed > MAX_NS) throw new RejectedItem(`observed_time_unix_nano ${observed} is past the year 2262`);
   const attributes = attributesJson(r.attributes);
   const eventName = r.eventName || legacyEventName(r.attributes);
   // GenAI message events: their content, in the one shape, for their span (and the rules).
@@ -116,6 +113,10 @@ function addRecord(
     return;
   }
 
+  // fixed64 goes to 2^64-1; Postgres bigint (nanoseconds) to 2^63-1, the year 2262. Only a log row keeps the
+  // nanoseconds: a verdict keeps a timestamptz, as it does from a span event at the same time (stored once from both).
+  if (time > MAX_NS) throw new RejectedItem(`time_unix_nano ${time} is past the year 2262`);
+  if (observed > MAX_NS) throw new RejectedItem(`observed_time_unix_nano ${observed} is past the year 2262`);
   const body = r.body ? anyValueJson(r.body) : null;
   const row: LogRow = {
     id: '',

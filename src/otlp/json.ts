@@ -17,6 +17,7 @@ import { BadRequestError, TooLargeError } from '../errors.ts';
 import { MESSAGE_BUDGET } from './budget.ts';
 import type {
   AnyValue,
+  AnyValueCase,
   ExportLogsServiceRequest,
   ExportTraceServiceRequest,
   InstrumentationScope,
@@ -46,6 +47,19 @@ export class UndecodableId extends Uint8Array {
 const EMPTY = new Uint8Array(0);
 const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/**
+ * Standard or URL-safe base64, padded or not (proto3 JSON accepts either),
+ * or null if `s` is not base64. Base64 never has 4n+1 characters, and
+ * padding only completes a group of four (RFC 4648 §4), which Node's
+ * decoder would not check: it drops what it cannot use.
+ */
+function base64(s: string): Buffer | null {
+  if (!BASE64.test(s)) return null;
+  const data = s.length - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
+  if (data % 4 === 1 || (data !== s.length && s.length % 4 !== 0)) return null;
+  return Buffer.from(s, 'base64');
+}
 
 /**
  * The deepest JSON an OTLP body may nest. An AnyValue level takes 3 or 4 JSON
@@ -219,42 +233,58 @@ function readKeyValue(o: Obj, path: string): KeyValue {
   };
 }
 
+/** AnyValue members under either JSON name (a Map: a JSON key may be anything, "constructor" included). */
+const MEMBERS = new Map<string, AnyValueCase>(
+  (['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] as const).flatMap((m) => [
+    [m, m],
+    [m.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), m],
+  ]),
+);
+
 function readAnyValue(v: unknown, path: string): AnyValue {
   const o = asObj(v, path);
-  // proto3 JSON: a oneof is the one member key present (null counts as absent).
+  // proto3 JSON: a oneof has at most one member set, and a second one makes
+  // the message invalid (protobuf conformance test OneofFieldDuplicate);
+  // null counts as absent. As for any field (get), the snake_case name is
+  // read only when the lowerCamelCase one is not there.
+  let member: AnyValueCase | undefined;
+  let x: unknown;
   for (const key in o) {
-    const x = o[key];
-    if (x === null || x === undefined) continue;
-    switch (key) {
-      case 'stringValue':
-      case 'string_value':
-        if (typeof x !== 'string') throw typeError(`${path}.stringValue`, 'a string', x);
-        return { stringValue: x };
-      case 'boolValue':
-      case 'bool_value':
-        if (typeof x !== 'boolean') throw typeError(`${path}.boolValue`, 'true or false', x);
-        return { boolValue: x };
-      case 'intValue':
-      case 'int_value':
-        return { intValue: int64Of(x, `${path}.intValue`, true) };
-      case 'doubleValue':
-      case 'double_value':
-        return { doubleValue: doubleOf(x, `${path}.doubleValue`) };
-      case 'arrayValue':
-      case 'array_value':
-        return { arrayValue: { values: list(asObj(x, `${path}.arrayValue`), 'values', 'values', `${path}.arrayValue`, (e, p) => readAnyValue(e, p), true) } };
-      case 'kvlistValue':
-      case 'kvlist_value':
-        return { kvlistValue: { values: list(asObj(x, `${path}.kvlistValue`), 'values', 'values', `${path}.kvlistValue`, readKeyValue) } };
-      case 'bytesValue':
-      case 'bytes_value':
-        if (typeof x !== 'string' || !BASE64.test(x)) throw typeError(`${path}.bytesValue`, 'a base64 string', x);
-        return { bytesValue: Buffer.from(x, 'base64') };
-      default:
-      // Unknown members (including the profiles-only string_value_strindex) are ignored.
+    const m = MEMBERS.get(key);
+    // Unknown members (including the profiles-only string_value_strindex) are ignored.
+    if (m === undefined || (key !== m && Object.hasOwn(o, m))) continue;
+    const value = o[key];
+    if (value === null || value === undefined) continue;
+    if (member !== undefined) {
+      const description = `an AnyValue holds one value, got both ${member} and ${m}`;
+      throw new BadRequestError(`${path}: ${description}`, [{ field: path, description }]);
     }
+    member = m;
+    x = value;
   }
-  return {};
+  switch (member) {
+    case 'stringValue':
+      if (typeof x !== 'string') throw typeError(`${path}.stringValue`, 'a string', x);
+      return { stringValue: x };
+    case 'boolValue':
+      if (typeof x !== 'boolean') throw typeError(`${path}.boolValue`, 'true or false', x);
+      return { boolValue: x };
+    case 'intValue':
+      return { intValue: int64Of(x, `${path}.intValue`, true) };
+    case 'doubleValue':
+      return { doubleValue: doubleOf(x, `${path}.doubleValue`) };
+    case 'arrayValue':
+      return { arrayValue: { values: list(asObj(x, `${path}.arrayValue`), 'values', 'values', `${path}.arrayValue`, (e, p) => readAnyValue(e, p), true) } };
+    case 'kvlistValue':
+      return { kvlistValue: { values: list(asObj(x, `${path}.kvlistValue`), 'values', 'values', `${path}.kvlistValue`, readKeyValue) } };
+    case 'bytesValue': {
+      const bytes = typeof x === 'string' ? base64(x) : null;
+      if (bytes === null) throw typeError(`${path}.bytesValue`, 'a base64 string', x);
+      return { bytesValue: bytes };
+    }
+    default:
+      return {};
+  }
 }
 
 // ---- scalar readers ------------------------------------------------------
@@ -311,13 +341,22 @@ function int64Of(v: unknown, path: string, signed: boolean): bigint {
   return n;
 }
 
+/** A JSON number (RFC 8259 §6): the form a double sent as a string must have, as it would unquoted. */
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * proto3 JSON: a number, a number in a string, or "NaN", "Infinity",
+ * "-Infinity". JSON has no infinite numbers: JSON.parse gives Infinity only
+ * for a literal beyond the range of a double, which is refused (protobuf
+ * conformance test DoubleFieldTooLarge), not stored as Infinity.
+ */
 function doubleOf(v: unknown, path: string): number {
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v === 'NaN') return NaN;
   if (v === 'Infinity') return Infinity;
   if (v === '-Infinity') return -Infinity;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  throw typeError(path, 'a number or "NaN", "Infinity", "-Infinity"', v);
+  if (typeof v === 'string' && JSON_NUMBER.test(v) && Number.isFinite(Number(v))) return Number(v);
+  throw typeError(path, 'a number within the range of a double, or "NaN", "Infinity", "-Infinity"', v);
 }
 
 function enumValue(o: Obj, camel: string, snake: string, path: string, names: Record<string, number>): number {
@@ -339,10 +378,8 @@ function id(o: Obj, camel: string, snake: string, path: string): Uint8Array {
   if (v === undefined || v === null || v === '') return EMPTY;
   if (typeof v !== 'string') throw typeError(`${path}.${camel}`, 'a hex string', v);
   if (v.length % 2 === 0 && HEX.test(v) && (v.length === 32 || v.length === 16)) return Buffer.from(v, 'hex');
-  if (BASE64.test(v)) {
-    const bytes = Buffer.from(v, 'base64');
-    if (bytes.length === 16 || bytes.length === 8) return bytes;
-  }
+  const bytes = base64(v);
+  if (bytes !== null && (bytes.length === 16 || bytes.length === 8)) return bytes;
   if (v.length % 2 === 0 && HEX.test(v)) return Buffer.from(v, 'hex');
   return new UndecodableId(v);
 }

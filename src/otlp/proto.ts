@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { PROTOBUF_MAX_DEPTH } from './budget.ts';
 import type { ExportLogsServiceRequest, ExportTraceServiceRequest } from './types.ts';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
@@ -52,9 +53,26 @@ function acceptInvalidUtf8(ns: protobuf.NamespaceBase): void {
 export const root = loadRoot();
 
 // protobufjs stops at 100 nested messages (protoc's default). OTLP values may
-// nest 64 AnyValue levels (two messages each) under a handful of envelopes;
-// deeper ones are rejected per item by the normaliser, not per request here.
-protobuf.Reader.recursionLimit = 256;
+// nest 64 AnyValue levels (two or three messages each) under a handful of
+// envelopes; deeper ones are rejected per item by the normaliser, and only
+// past the documented protobuf nesting limit (docs/operations.md, "Limits":
+// 4096 levels, the request being the first, as the decode budget counts
+// them) is the whole request refused. protobufjs counts from 0 at the request.
+protobuf.Reader.recursionLimit = PROTOBUF_MAX_DEPTH - 1;
+
+// protobufjs skips an unknown varint however long it is. The wire format
+// allows ten bytes at most (protobuf.dev, "Encoding": a varint encodes up to
+// 64 bits in up to ten bytes), and the reference parsers refuse a longer
+// one wherever it is, as protobufjs does when it reads a known field.
+const skipBytes = protobuf.Reader.prototype.skip;
+protobuf.Reader.prototype.skip = function skip(this: protobuf.Reader, length?: number): protobuf.Reader {
+  if (typeof length === 'number') return skipBytes.call(this, length);
+  for (let i = 0; i < 10; i++) {
+    if (this.pos >= this.len) throw new RangeError(`index out of range: ${this.pos} + 1 > ${this.len}`);
+    if ((this.buf[this.pos++] as number) < 0x80) return this;
+  }
+  throw new Error('invalid varint encoding');
+};
 
 export const TraceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 export const TraceResponse = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');

@@ -5,8 +5,8 @@
  * protobufjs message objects as they are, and the JSON decoder
  * (`json.ts`) builds it by hand. Differences between the wire encodings are
  * settled before this point: IDs are bytes, enums are numbers, 64-bit values
- * are a Long, a number or a bigint, and an AnyValue has at most one member
- * set as an own property (`anyValueCase` tells which).
+ * are a Long, a number or a bigint, and an AnyValue's members are own
+ * properties (`anyValueCase` tells which one it holds).
  */
 
 /** A 64-bit integer as protobufjs (Long), or the JSON decoder (bigint), gives it. */
@@ -22,9 +22,11 @@ export interface LongLike {
 export type AnyValueCase = 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue';
 
 /**
- * At most one member is present (an own property of the object); none means
+ * A member is present when it is an own property of the object; none means
  * an empty value. Upstream declares the members as `oneof value`; see
- * proto/opentelemetry/proto/common/v1/common.proto for why Verdict does not.
+ * proto/opentelemetry/proto/common/v1/common.proto for why Verdict does not,
+ * and docs/design.md for the one consequence: a protobuf value sent with
+ * several members keeps them all, and `anyValueCase` picks one.
  * Absent members may still read as protobufjs prototype defaults, so test
  * presence with `anyValueCase`, never by comparing a member with undefined.
  */

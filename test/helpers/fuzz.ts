@@ -10,19 +10,24 @@
  *   (a status, or the connection error when there was no answer);
  * - an oracle: given the bytes the receiver will decode, it says what the
  *   answer must be and which spans, log records and verdicts must be stored.
- *   It decodes with Verdict's own decoders (their conformance to the official
- *   serializers is test/unit/proto.test.ts and json.test.ts), then applies
- *   the documented rules independently of src/normalize: invalid IDs, times
- *   past 2^63-1 ns and AnyValue nesting deeper than 64 levels reject the item;
- *   duplicates are stored once; everything else is stored.
+ *   It is independent of the receiver: it decodes with decoders of its own
+ *   (test/helpers/oracle/: a hand-written protobuf wire reader and OTLP/JSON
+ *   mapping over field tables transcribed from the OTLP specification, no
+ *   src/, protobufjs or proto/; checked against the official OpenTelemetry
+ *   serializers in test/unit/oracle-decode.test.ts), so a receiver that
+ *   refuses a body the specification and Verdict's documented leniencies
+ *   accept, or accepts or misreads one, disagrees with it and fails the test.
+ *   It then applies the documented rules, also without src/normalize:
+ *   invalid IDs, times past 2^63-1 ns and AnyValue nesting deeper than 64
+ *   levels reject the item; duplicates are stored once; everything else is
+ *   stored.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import zlib from 'node:zlib';
-import { decodeLogsJson, decodeTraceJson, UndecodableId } from '../../src/otlp/json.ts';
-import { decodeLogsRequest, decodeTraceRequest } from '../../src/otlp/proto.ts';
+import { decodeRequest, InvalidId, type Decoded } from './oracle/decode.ts';
 
 // ---- seeded PRNG (sfc32, seeded through splitmix32) ------------------------
 
@@ -638,36 +643,34 @@ export interface Prediction {
   evalsWithoutTrace: Set<string>;
 }
 
-type Dec = Record<string, any>;
+type Dec = Decoded;
 
-const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-/** The member an AnyValue has, in the receiver's documented precedence for a value with several (proto/ declares them `optional`). */
+const MEMBERS = ['stringValue', 'intValue', 'doubleValue', 'boolValue', 'arrayValue', 'kvlistValue', 'bytesValue'];
+/**
+ * The member an AnyValue holds, if any. In JSON the oracle's decoder allows
+ * one at most (a oneof). On the wire it keeps every member seen, and
+ * Verdict's documented reading applies: the first present in this order
+ * (docs/design.md, "Where this departs from the starting design").
+ */
 function caseOf(v: Dec | null | undefined): string | undefined {
   if (!v) return undefined;
-  for (const k of ['stringValue', 'intValue', 'doubleValue', 'boolValue', 'arrayValue', 'kvlistValue', 'bytesValue']) if (hasOwn(v, k)) return k;
+  for (const k of MEMBERS) if (Object.hasOwn(v, k)) return k;
   return undefined;
 }
 
-export function toBig(v: unknown): bigint {
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number') return BigInt(v);
-  const l = v as { low: number; high: number; unsigned: boolean };
-  const lo = BigInt(l.low >>> 0);
-  return l.unsigned ? (BigInt(l.high >>> 0) << 32n) | lo : (BigInt(l.high | 0) << 32n) | lo;
-}
-
 export const clean = (s: string): string => s.toWellFormed().replaceAll('\0', '\uFFFD');
-// protobufjs leaves an absent bytes field as a plain [] (its prototype default), hence Buffer.from over the array-like.
-const hex = (b: ArrayLike<number>) => Buffer.from(b as Uint8Array).toString('hex');
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
+/** The request's 16-byte trace IDs are looked up whether or not their items are valid. */
+const isTraceSized = (b: Uint8Array | InvalidId) => b instanceof Uint8Array && b.length === 16;
 
 /** A required ID: hex, or null when the item must be rejected. */
-function requiredId(b: Uint8Array, size: number): string | null {
-  return !(b instanceof UndecodableId) && b.length === size && !isZero(b) ? hex(b) : null;
+function requiredId(b: Uint8Array | InvalidId, size: number): string | null {
+  return b instanceof Uint8Array && b.length === size && !isZero(b) ? hex(b) : null;
 }
 /** An optional ID: { bad } when the item must be rejected, else hex or null (absent or zero). */
-function optionalId(b: Uint8Array, size: number): { bad: boolean; hex: string | null } {
-  if (b instanceof UndecodableId || (b.length !== 0 && b.length !== size)) return { bad: true, hex: null };
+function optionalId(b: Uint8Array | InvalidId, size: number): { bad: boolean; hex: string | null } {
+  if (b instanceof InvalidId || (b.length !== 0 && b.length !== size)) return { bad: true, hex: null };
   return { bad: false, hex: b.length === 0 || isZero(b) ? null : hex(b) };
 }
 
@@ -688,7 +691,7 @@ function scalar(v: Dec | null | undefined): string | number | boolean | bigint |
     case 'boolValue': return (v as Dec).boolValue;
     case 'doubleValue': return (v as Dec).doubleValue;
     case 'intValue': {
-      const b = toBig((v as Dec).intValue);
+      const b = (v as Dec).intValue as bigint;
       return b >= -9007199254740991n && b <= 9007199254740991n ? Number(b) : b;
     }
     default: return undefined;
@@ -749,16 +752,11 @@ function emptyPrediction(ok: boolean, why: string): Prediction {
   return { ok, why, total: 0, rejected: 0, traceIds: new Set(), spans: new Set(), logsWithTrace: 0, logsWithoutTrace: new Set(), evalsWithTrace: 0, evalsWithoutTrace: new Set() };
 }
 
-/** Decodes as the receiver does (same decoders), then applies the storage rules. */
+/** Decodes with the oracle's own decoders (test/helpers/oracle/), then applies the storage rules. */
 export function predict(signal: Signal, encoding: Encoding, body: Buffer, salt: string): Prediction {
   let req: Dec;
   try {
-    if (encoding === 'json') {
-      const text = body.toString('utf8');
-      req = signal === 'traces' ? decodeTraceJson(text) : decodeLogsJson(text);
-    } else {
-      req = signal === 'traces' ? decodeTraceRequest(body) : decodeLogsRequest(body);
-    }
+    req = decodeRequest(signal, encoding, body);
   } catch (err) {
     return emptyPrediction(false, (err as Error).message.slice(0, 120));
   }
@@ -774,11 +772,11 @@ function predictTraces(req: Dec): Prediction {
       const deep = envelopeDeep || kvsTooDeep(ss.scope?.attributes);
       for (const s of ss.spans as Dec[]) {
         p.total++;
-        if (s.traceId.length === 16) p.traceIds.add(hex(s.traceId));
+        if (isTraceSized(s.traceId)) p.traceIds.add(hex(s.traceId));
         const traceId = requiredId(s.traceId, 16);
         const spanId = requiredId(s.spanId, 8);
-        const start = toBig(s.startTimeUnixNano);
-        const end = toBig(s.endTimeUnixNano);
+        const start = s.startTimeUnixNano as bigint;
+        const end = s.endTimeUnixNano as bigint;
         const valid =
           !deep && traceId !== null && spanId !== null && !optionalId(s.parentSpanId, 8).bad && start < TWO63 && end < TWO63 &&
           !kvsTooDeep(s.attributes) && !(s.events as Dec[]).some((e) => kvsTooDeep(e.attributes)) &&
@@ -790,7 +788,7 @@ function predictTraces(req: Dec): Prediction {
         p.spans.add(`${traceId}:${spanId}`);
         for (const e of s.events as Dec[]) {
           if (e.name !== EVALUATION_EVENT) continue;
-          const t = toBig(e.timeUnixNano);
+          const t = e.timeUnixNano as bigint;
           const ev = evaluationKey(e.attributes, traceId, spanId, String(t === 0n ? end : t));
           if ('key' in ev) evals.add(ev.key);
         }
@@ -811,11 +809,11 @@ function predictLogs(req: Dec, salt: string): Prediction {
     for (const sl of rl.scopeLogs as Dec[]) {
       for (const r of sl.logRecords as Dec[]) {
         p.total++;
-        if (r.traceId.length === 16) p.traceIds.add(hex(r.traceId));
+        if (isTraceSized(r.traceId)) p.traceIds.add(hex(r.traceId));
         const trace = optionalId(r.traceId, 16);
         const span = trace.hex === null ? { bad: false, hex: null } : optionalId(r.spanId, 8);
-        const time = toBig(r.timeUnixNano);
-        const observed = toBig(r.observedTimeUnixNano);
+        const time = r.timeUnixNano as bigint;
+        const observed = r.observedTimeUnixNano as bigint;
         const legacy = (r.attributes as Dec[]).find((kv) => kv.key === 'event.name');
         const legacyName = legacy ? scalar(legacy.value) : undefined;
         const eventName: string = r.eventName || (typeof legacyName === 'string' ? legacyName : '');

@@ -9,7 +9,8 @@ import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bracketBomb, protobufNestingBomb } from '../helpers/bombs.ts';
 import { grpcFrame, RawGrpc } from '../helpers/fuzz.ts';
-import { hexId, post, postJson, TRACE_PATH, traceJson } from '../helpers/otlp.ts';
+import { RpcStatus } from '../../src/otlp/proto.ts';
+import { hexId, post, postJson, postProto, TRACE_PATH, traceJson } from '../helpers/otlp.ts';
 import { BACKENDS, serverForSuite } from '../helpers/server.ts';
 
 describe.each(BACKENDS)('hostile bodies on %s', (backend) => {
@@ -74,6 +75,16 @@ describe.each(BACKENDS)('hostile bodies on %s', (backend) => {
     const plain = await post(`${t.httpUrl}/v1/feedback`, Buffer.concat([Buffer.alloc(2_000_000, '['), Buffer.alloc(2_000_000, ']')]), { 'content-type': 'application/json' });
     expect(plain.status).toBe(400);
     expect(plain.json().message).toBe('request body nests JSON arrays and objects deeper than 64 levels (the JSON depth limit)');
+    await stillAnswers();
+  });
+
+  it('protobuf nesting to the 4096th level decodes; one level more is 400 naming the depth limit', async () => {
+    // Too small for the decode budget's scan: protobufjs's own limit answers, in the same words.
+    const within = await postProto(`${t.httpUrl}/v1/traces`, protobufNestingBomb(4091));
+    expect(within.status).toBe(200);
+    const past = await postProto(`${t.httpUrl}/v1/traces`, protobufNestingBomb(4092));
+    expect(past.status).toBe(400);
+    expect((RpcStatus.toObject(RpcStatus.decode(past.body)) as { message: string }).message).toBe('request body nests messages deeper than 4096 levels (the protobuf depth limit)');
     await stillAnswers();
   });
 

@@ -53,6 +53,21 @@ describe('OTLP/JSON decoding', () => {
     expect(Array.from(s.attributes[2]!.value!.bytesValue!)).toEqual([1, 2, 3]);
   });
 
+  it('refuses an AnyValue with two members, base64 of an impossible length and doubles out of range, as proto3 JSON does', () => {
+    const value = (v: string) => decodeTraceJson(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"k","value":${v}}]}]}]}]}`).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes[0]!.value!;
+    expect(() => value('{"stringValue":"x","int_value":"1"}')).toThrow('value: an AnyValue holds one value, got both stringValue and intValue');
+    // One member under both names is one field: the lowerCamelCase name wins, even as null.
+    expect(value('{"string_value":"y","stringValue":"x"}')).toEqual({ stringValue: 'x' });
+    expect(value('{"stringValue":null,"string_value":"y"}')).toEqual({});
+    expect(value('{"bytesValue":"q93jAEAQ"}').bytesValue).toHaveLength(6);
+    for (const bad of ['{"bytesValue":"q93jAEAQX"}', '{"bytesValue":"AB="}', '{"doubleValue":1e400}', '{"doubleValue":"+1"}', '{"doubleValue":" 1"}', '{"doubleValue":".5"}']) {
+      expect(() => value(bad), bad).toThrow(BadRequestError);
+    }
+    expect(value('{"doubleValue":"-2.5e-3"}')).toEqual({ doubleValue: -0.0025 });
+    // A base64 ID of an impossible length is no ID.
+    expect(spanOf({ traceId: `${Buffer.alloc(16, 7).toString('base64').slice(0, 22)}=` }).traceId).toBeInstanceOf(UndecodableId);
+  });
+
   it('names the path of what is wrong', () => {
     const cases: Array<[unknown, string]> = [
       [{ resourceSpans: {} }, 'resourceSpans: expected an array, got an object'],

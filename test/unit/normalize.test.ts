@@ -446,6 +446,13 @@ describe('normalizeLogs', () => {
     );
   });
 
+  it('keeps a verdict record whose time is past 2262: a verdict keeps a timestamptz, as it does from a span event', () => {
+    const { rows, n } = logRows(logs([{ time: 18446744073709551615n, observedTime: 9223372036854775808n, eventName: EVAL, attributes: { 'gen_ai.evaluation.name': 'late' } }]).decoded());
+    expect(rows).toEqual([]);
+    expect(n.rejections.rejected).toBe(0);
+    expect(n.batch.evaluations.map((e) => e.name)).toEqual(['late']);
+  });
+
   it('turns gen_ai.evaluation.result records into verdicts, not log rows, and rejects those without a usable name or score', () => {
     const attributes = { 'gen_ai.evaluation.name': 'Correctness', 'gen_ai.evaluation.score.label': 'incorrect', 'gen_ai.evaluation.score': 2 };
     const { rows, n } = logRows(logs([

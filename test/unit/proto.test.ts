@@ -12,6 +12,7 @@ import { toJs } from '../../src/normalize/anyvalue.ts';
 import { toBigInt } from '../../src/normalize/anyvalue.ts';
 import type { AnyValue, KeyValue, LogRecord, Span } from '../../src/otlp/types.ts';
 import { makeSpans } from '../../bench/workload.ts';
+import { protobufNestingBomb } from '../helpers/bombs.ts';
 import { LoggerProvider, InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
@@ -107,5 +108,19 @@ describe('proto/ against the official serializers', () => {
     bytes[at + 2] = 0xc3; // a lead byte without its continuation
     const decoded = decodeLogsRequest(bytes);
     expect(decoded.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.severityText).toBe('X\uFFFD\uFFFDX');
+  });
+
+  it('skips an unknown varint of up to 10 bytes and refuses a longer one, as it does a known field', () => {
+    // Field 2 of ExportTraceServiceRequest is unknown: a varint there is skipped.
+    const unknownVarint = (bytes: number) => Buffer.from([0x10, ...Array<number>(bytes - 1).fill(0x80), 0x01]);
+    expect(decodeTraceRequest(unknownVarint(10)).resourceSpans).toEqual([]);
+    expect(() => decodeTraceRequest(unknownVarint(11))).toThrow('invalid varint encoding');
+    expect(() => decodeTraceRequest(Buffer.from([0x10, 0x80]))).toThrow('index out of range');
+  });
+
+  it('decodes messages nested to the documented limit of 4096 levels, and refuses one more', () => {
+    // The request, ResourceSpans, Resource, KeyValue and AnyValue, then one message per level.
+    expect(() => decodeTraceRequest(protobufNestingBomb(4091))).not.toThrow();
+    expect(() => decodeTraceRequest(protobufNestingBomb(4092))).toThrow('max depth exceeded');
   });
 });

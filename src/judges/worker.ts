@@ -69,6 +69,13 @@ export class JudgePool {
   readonly #inflight = new Set<AbortController>();
   /** Verdicts written but not committed yet, each finishing its job once committed. */
   readonly #committing = new Set<Promise<void>>();
+  /**
+   * Evaluators whose budget this pool found spent, and until when: their jobs
+   * are not claimed meanwhile. Without it a spent budget would not stop the
+   * work per job, only the call: every due job would be claimed, its target
+   * read and its job put back, as fast as the workers go.
+   */
+  readonly #spentUntil = new Map<string, number>();
 
   constructor(o: PoolOptions) {
     this.#o = o;
@@ -115,9 +122,9 @@ export class JudgePool {
    */
   async step(pipelined = false): Promise<boolean> {
     await this.#o.beforeClaim?.();
-    const evaluators = this.#o.evaluators();
-    if (evaluators.length === 0) return false;
     const now = this.#clock();
+    const evaluators = this.#o.evaluators().filter((e) => (this.#spentUntil.get(e.name) ?? 0) <= now);
+    if (evaluators.length === 0) return false;
     const versions = evaluators.map((e) => ({ evaluator: e.name, evaluator_version: e.version }));
     // One lease length for a claim of several evaluators: the longest.
     const lease = Math.max(...evaluators.map(leaseMs));
@@ -159,14 +166,21 @@ export class JudgePool {
     const { db, log, metrics } = this.#o;
     const now = this.#clock();
     const count = (outcome: string) => metrics?.jobs.inc({ evaluator: ev.name, outcome });
+    const sampleKey = job.target_kind === 'conversation' ? (job.conversation_id ?? '') : (job.trace_id ?? '');
+    const sampled = inSample(ev.name, sampleKey, ev.rate);
+    // Out of the sample, and nothing that could bring it in: no need to read the target.
+    if (!sampled && ev.alwaysWhen.length === 0) {
+      await finish(db, job, this.owner, 'skipped', now, null, 'not in the sample');
+      count('skipped');
+      return;
+    }
     const target = await loadTarget(db, job, ev);
     if (!target) {
       await finish(db, job, this.owner, 'skipped', now, null, 'the target is not stored');
       count('skipped');
       return;
     }
-    const sampleKey = job.target_kind === 'conversation' ? (job.conversation_id ?? '') : (job.trace_id ?? '');
-    const chosen = inSample(ev.name, sampleKey, ev.rate) || ev.alwaysWhen.some((f) => matches(f, target.view));
+    const chosen = sampled || ev.alwaysWhen.some((f) => matches(f, target.view));
     if (!matches(ev.where, target.view) || !chosen) {
       await finish(db, job, this.owner, 'skipped', now, null, chosen ? 'the target does not match where' : 'not in the sample');
       count('skipped');
@@ -178,12 +192,14 @@ export class JudgePool {
       const spent = await tokensToday(db, ev.name, now);
       metrics?.budgetLeft.set({ evaluator: ev.name, budget: 'tokens_per_day' }, Math.max(0, ev.tokensPerDay - spent));
       if (spent >= ev.tokensPerDay) {
+        this.#spentUntil.set(ev.name, dayStart(now) + 86_400_000);
         await release(db, job, this.owner, dayStart(now) + 86_400_000, 'the daily token budget is spent', false);
         count('deferred');
         return;
       }
     }
     if (!(await takeCall(db, ev.name, now, ev.callsPerMinute))) {
+      this.#spentUntil.set(ev.name, minuteStart(now) + 60_000);
       metrics?.budgetLeft.set({ evaluator: ev.name, budget: 'calls_per_minute' }, 0);
       await release(db, job, this.owner, minuteStart(now) + 60_000, 'the per-minute call budget is spent', false);
       count('deferred');

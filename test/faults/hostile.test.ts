@@ -189,6 +189,7 @@ describe('hostile clients against a receiver process', () => {
       expect(m.result.every((f) => f.endedBy !== null)).toBe(true);
       expect(exported).toBe(5);
       expectUnharmed(`HTTP/2 rapid reset, ${m.result.length} connections`, m);
+      await expectRssReturns();
       const warned = r.v.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('closed a gRPC connection that cancelled streams'));
       expect(warned.length).toBeGreaterThan(0);
       expect(warned[0]).toMatchObject({ address: '127.0.0.1' });

@@ -32,7 +32,7 @@ export interface GrpcReceiverOptions {
   maxSessionMemoryMiB?: number;
 }
 
-/** Rapid-reset defence (reset-guard.ts): twice the streams an exporter may have open, cancelled within a second, is a flood. */
+/** How long an address whose connection flooded resets (reset-guard.ts, h2-gate.ts) is refused new connections. */
 const RESET_COOLDOWN_MS = 10_000;
 
 /** A call in progress, for the receive timeout and the drain deadline. */
@@ -65,6 +65,7 @@ export class GrpcReceiver {
   constructor(opts: GrpcReceiverOptions) {
     this.#opts = opts;
     const maxStreams = opts.maxConcurrentStreams ?? 100;
+    // An exporter cancels at most the calls it has open, each once: twice that within a second is a flood.
     this.#maxResets = 2 * maxStreams;
     this.#guard = new ResetGuard({
       maxResetsPerSecond: this.#maxResets,

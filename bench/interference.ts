@@ -11,9 +11,13 @@
  *                                (--admin-port); with --on-ingest-port, on
  *                                the OTLP/HTTP port instead (no admin port).
  *
- * Rounds alternate without and with the attack (--rounds, default 2 each),
- * on PostgreSQL (a fresh database on VERDICT_TEST_DATABASE_URL's server,
- * dropped after). Prints one JSON line: spans/s of each round and the cut.
+ * Rounds come in pairs, without and with the attack, alternating which goes
+ * first (--rounds pairs, default 2), each on emptied tables after a
+ * CHECKPOINT, so that no round inherits a bigger table or the last round's
+ * dirty pages; on PostgreSQL (a fresh database on VERDICT_TEST_DATABASE_URL's
+ * server, dropped after). Prints one JSON line: spans/s of each round, the
+ * cut of the means, and the median of the pairs' cuts (less at the mercy of
+ * one slow round).
  *
  *   npm run bench:poisoned-feedback
  *   npm run bench:admin-flood [-- --on-ingest-port]
@@ -26,6 +30,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NODE_FLAGS } from '../src/runtime.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
+import { emptyTables } from './tables.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
@@ -129,13 +134,18 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   const useAdmin = o.attack === 'admin-flood' && !o['on-ingest-port'];
   const r = await startReceiver(url.toString(), useAdmin);
+  const db = new pg.Client({ connectionString: url.toString() });
+  await db.connect();
   const rounds: Array<{ attack: boolean; spansPerSecond: number; attackStatuses?: Record<string, number> }> = [];
   try {
     const spec = (salt: number): LoadSpec => ({ transport: 'http', address: r.http, tracesPerRequest: 10, spans: Number(o.spans), concurrency: 8, rate: 0, salt });
     // Warm-up: partitions, JIT, connections.
     await loadgen({ ...spec(1), spans: 5000 });
     for (let i = 0; i < Number(o.rounds) * 2; i++) {
-      const attacking = i % 2 === 1;
+      // Pairs alternate their order: [without, with], [with, without], …
+      const attacking = (i % 2 === 1) !== (Math.floor(i / 2) % 2 === 1);
+      await emptyTables(db);
+      await db.query('CHECKPOINT');
       const stop = attacking ? attack(r) : null;
       const res = await loadgen(spec(100 + i));
       const statuses = stop ? await stop() : undefined;
@@ -143,6 +153,7 @@ async function main(): Promise<void> {
       log(`  round ${i + 1}: ${attacking ? 'with' : 'without'} ${o.attack}: ${Math.round(res.spansPerSecond)} spans/s${statuses ? ` (attack answers ${JSON.stringify(statuses)})` : ''}`);
     }
   } finally {
+    await db.end();
     r.proc.kill('SIGTERM');
     await new Promise((resolve) => r.proc.once('exit', resolve));
     agent.destroy();
@@ -152,12 +163,24 @@ async function main(): Promise<void> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const without = mean(rounds.filter((x) => !x.attack).map((x) => x.spansPerSecond));
   const withAttack = mean(rounds.filter((x) => x.attack).map((x) => x.spansPerSecond));
+  const pairCuts: number[] = [];
+  for (let i = 0; i + 1 < rounds.length; i += 2) {
+    const pair = [rounds[i]!, rounds[i + 1]!];
+    const w = pair.find((x) => !x.attack)!.spansPerSecond;
+    const a = pair.find((x) => x.attack)!.spansPerSecond;
+    pairCuts.push(((w - a) / w) * 100);
+  }
+  pairCuts.sort((a, b) => a - b);
+  const mid = pairCuts.length / 2;
+  const medianCut = pairCuts.length % 2 ? pairCuts[Math.floor(mid)]! : (pairCuts[mid - 1]! + pairCuts[mid]!) / 2;
   const result = {
     attack: o.attack + (o.attack === 'admin-flood' ? (useAdmin ? ' (admin port)' : ' (ingest port, no admin port)') : ''),
     rounds,
     spansPerSecondWithout: Math.round(without),
     spansPerSecondWith: Math.round(withAttack),
     cutPercent: Number((((without - withAttack) / without) * 100).toFixed(1)),
+    pairCutsPercent: pairCuts.map((c) => Number(c.toFixed(1))),
+    medianPairCutPercent: Number(medianCut.toFixed(1)),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -13,6 +13,7 @@ import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
 import type { Signal } from '../otlp/types.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
 import { H2Gate } from './h2-gate.ts';
+import { RefusalLog } from './refusals.ts';
 import { ResetGuard } from './reset-guard.ts';
 import { grpcError, METRICS_NOT_STORED, outcomeOf, type Outcome } from './status.ts';
 
@@ -60,10 +61,12 @@ export class GrpcReceiver {
   /** The listeners are Verdict's own, so a connection can be refused or closed before grpc-js spends anything on it. */
   readonly #listeners: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
+  readonly #refusals: RefusalLog;
   #port = 0;
 
   constructor(opts: GrpcReceiverOptions) {
     this.#opts = opts;
+    this.#refusals = new RefusalLog(opts.log);
     const maxStreams = opts.maxConcurrentStreams ?? 100;
     // An exporter cancels at most the calls it has open, each once: twice that within a second is a flood.
     this.#maxResets = 2 * maxStreams;
@@ -153,7 +156,7 @@ export class GrpcReceiver {
           this.#opts.onExport?.(signal, null, o, (performance.now() - started) / 1000);
           const line = { rpc: signal, code: grpc.status[o.grpc], err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
           if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
-          else this.#opts.log.info(line, 'request refused');
+          else this.#refusals.refused(line);
           callback(grpcError(o));
         },
       );

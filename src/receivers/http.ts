@@ -15,6 +15,7 @@ import type { Readiness } from '../store/store.ts';
 import { readBody } from './body.ts';
 import type { ReceiveBudget } from './receiving.ts';
 import { bindAddresses, formatAddress, isAddressUnavailable } from './listen.ts';
+import { RefusalLog } from './refusals.ts';
 import { METRICS_NOT_STORED, outcomeOf, statusJson, statusProto, type Outcome } from './status.ts';
 
 /** An extra route; it writes its own response or throws an error that status.ts maps. */
@@ -50,9 +51,11 @@ export class HttpReceiver {
   /** Requests not answered yet, for the drain deadline. */
   readonly #active = new Set<{ req: IncomingMessage; res: ServerResponse }>();
   #draining = false;
+  readonly #refusals: RefusalLog;
 
   constructor(opts: HttpReceiverOptions) {
     this.#opts = opts;
+    this.#refusals = new RefusalLog(opts.log);
   }
 
   /** Binds every address of `host` on `port` (0 = any free port, the same on all addresses); returns host:port strings. */
@@ -201,7 +204,7 @@ export class HttpReceiver {
     // One line per failed request, with its cause (never one per span).
     const line = { method: req.method, path: req.url, status: o.http, err: o.message, ...(o.detail ? { detail: o.detail } : {}) };
     if (o.http >= 500) this.#opts.log.warn(line, 'request failed');
-    else this.#opts.log.info(line, 'request refused');
+    else this.#refusals.refused(line);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -55,7 +55,10 @@ const SEED = Number(process.env.VERDICT_FUZZ_SEED ?? 20260603);
  * the bounded default (5,192 inputs with the default seed).
  */
 const WANTED = Number(process.env.VERDICT_FUZZ_INPUTS ?? 0);
-const SCALE = WANTED > 5192 ? WANTED / 5192 : 1;
+/** Of the bounded run's inputs, those of the four random categories (scaled: 1,500 + 2 × 700 + 2 × 500 + 2 × 250), and the rest (not). */
+const SCALED_INPUTS = 4400;
+const FIXED_INPUTS = 5192 - SCALED_INPUTS;
+const SCALE = WANTED > 5192 ? (WANTED - FIXED_INPUTS) / SCALED_INPUTS : 1;
 const scaled = (n: number) => Math.round(n * SCALE);
 /** The run must try at least this many inputs. */
 const MIN_INPUTS = SCALE > 1 ? Math.floor(WANTED * 0.9) : 5000;

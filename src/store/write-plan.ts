@@ -73,10 +73,23 @@ ON CONFLICT (resource_id) DO NOTHING`;
  * verdict and the span it waits for, written at once by two transactions,
  * cannot each miss the other. Taken first, in one sorted statement, so two
  * writers never wait on each other's keys in crossing orders.
+ *
+ * Each key is an entry in PostgreSQL's shared lock table, which holds
+ * max_locks_per_transaction (default 64) × max_connections entries for the
+ * whole server: large batches locking thousands of keys each would fill it
+ * ("out of shared memory"). So every write first takes one key for all,
+ * shared; a write with more than MAX_KEY_LOCKS keys takes that one key
+ * alone, exclusive, and so waits for (and holds off) every other write
+ * instead of naming its keys.
  */
+const ALL_WRITES = 7314159265;
+const LOCK_SHARED = `SELECT pg_advisory_xact_lock_shared(${ALL_WRITES}::bigint)`;
+const LOCK_ALL = `SELECT pg_advisory_xact_lock(${ALL_WRITES}::bigint)`;
 const LOCK_KEYS = `
 SELECT count(pg_advisory_xact_lock(k))::int AS n
-FROM (SELECT DISTINCT hashtextextended(x, 7314159265) AS k FROM unnest($1::text[]) x ORDER BY 1) keys`;
+FROM (SELECT DISTINCT hashtextextended(x, ${ALL_WRITES}) AS k FROM unnest($1::text[]) x ORDER BY 1) keys`;
+/** Keys one write may lock one by one: two writers' worth stay well inside the default lock table (6,400 entries). */
+const MAX_KEY_LOCKS = 2000;
 
 export interface WriteOptions {
   /** Another writer may write at the same time (PostgreSQL): take the keys' advisory locks. */
@@ -105,7 +118,14 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
     ...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id), ...messages.map((m) => m.trace_id),
   ]);
   const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
-  if (opts.serialize) await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`)]]);
+  if (opts.serialize) {
+    if (traceIds.length + responseIds.length > MAX_KEY_LOCKS) {
+      await s.exec(LOCK_ALL);
+    } else {
+      await s.exec(LOCK_SHARED);
+      await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`)]]);
+    }
+  }
 
   await writeResources(s, batches.flatMap((b) => b.resources));
   const stored = await writeSpans(s, batches, facts, safe);

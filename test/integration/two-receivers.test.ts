@@ -79,4 +79,24 @@ describe('two receivers, one database', () => {
     expect(await count('SELECT count(*) AS n FROM verdict.evaluations')).toBe(40);
     await c.end();
   });
+
+  it('stores a request of more runs than the lock table holds keys for: its write locks out all writes instead', async () => {
+    // 16,000 runs: one advisory lock each would pass what a default lock table holds (64 × 100 connections, plus slack:
+    // about 13,000 here), and the write would fail with "out of shared memory" however often it is retried.
+    const spans = Array.from({ length: 16_000 }, (_, i) => ({ traceId: `77${(900_000 + i).toString(16).padStart(30, '0')}`, spanId: hexId(8, 1), name: 'wide' }));
+    const small = [{ traceId: `78${'0'.repeat(29)}1`, spanId: hexId(8, 1), name: 'wide' }];
+    const [wide, beside] = await Promise.all([
+      postJson(`http://127.0.0.1:${a.http.port}/v1/traces`, traces(spans).json()),
+      postJson(`http://127.0.0.1:${b.http.port}/v1/traces`, traces(small).json()),
+    ]);
+    expect([wide.status, wide.body.toString()]).toEqual([200, '{}']);
+    expect([beside.status, beside.body.toString()]).toEqual([200, '{}']);
+    const c = new pg.Client(db.url);
+    await c.connect();
+    const r = await c.query(`SELECT count(*)::int AS spans, count(DISTINCT trace_id)::int AS runs FROM verdict.span_rows WHERE name = 'wide'`);
+    const t = await c.query(`SELECT count(*)::int AS runs, sum(span_count)::int AS spans FROM verdict.trace_summary WHERE trace_id = ANY ($1)`, [spans.map((sp) => sp.traceId)]);
+    await c.end();
+    expect(r.rows[0]).toEqual({ spans: 16_001, runs: 16_001 });
+    expect(t.rows[0]).toEqual({ runs: 16_000, spans: 16_000 });
+  });
 });

@@ -158,6 +158,34 @@ export class PostgresStore implements Store {
  */
 const INERT_CONNECTION = { stream: { write: () => true, once: () => {} }, sendCopyFail: () => {} };
 
+/**
+ * pg-copy-streams reports a COPY's error as soon as the server's
+ * ErrorResponse arrives; pg still counts the COPY as the client's query
+ * until the ReadyForQuery that follows. The caller's next statement (the
+ * ROLLBACK) must wait for it: sent earlier, pg queues it behind a query
+ * already running, which it warns about on stderr and will refuse in pg 9.
+ */
+const READY_WAIT_MS = 2000;
+
+function afterReady(client: pg.PoolClient, then: () => void): void {
+  const connection = client.connection as unknown as NodeJS.EventEmitter;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    connection.off('readyForQuery', onReady);
+    connection.off('end', finish);
+    // After pg's own handler of the same message, which makes the client idle.
+    setImmediate(then);
+  };
+  const onReady = () => finish();
+  // A connection that died sends no ReadyForQuery: the error goes on without it.
+  const timer = setTimeout(finish, READY_WAIT_MS);
+  connection.once('readyForQuery', onReady);
+  connection.once('end', finish);
+}
+
 function copyInto(client: pg.PoolClient, sql: string, chunks: Buffer[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = client.query(copyFrom(sql));
@@ -165,7 +193,7 @@ function copyInto(client: pg.PoolClient, sql: string, chunks: Buffer[]): Promise
       process.nextTick(() => {
         (stream as unknown as { connection: unknown }).connection = INERT_CONNECTION;
       });
-      reject(err);
+      afterReady(client, () => reject(err));
     });
     stream.on('finish', () => resolve());
     for (const chunk of chunks) stream.write(chunk);

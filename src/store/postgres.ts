@@ -116,12 +116,13 @@ export class PostgresStore implements Store {
       query_timeout: opts.writeTimeoutMs + 5000,
       keepAlive: true,
       application_name: 'verdict',
+      // No JIT for Verdict's own sessions: its statements are short, but the planner's estimates for the write
+      // statements (CTEs over just-staged rows) can pass jit_above_cost, and compiling them took 14 s a write on
+      // a 10-million-span database (docs/performance.md). Set at connection start-up, so no query of its own
+      // runs, or is still running, when the pool hands the connection out.
+      options: '-c jit=off',
       types: TYPES,
     });
-    // No JIT for Verdict's own sessions: its statements are short, but the planner's estimates for the write
-    // statements (CTEs over just-staged rows) can pass jit_above_cost, and compiling them took 14 s a write on
-    // a 10-million-span database (docs/performance.md). Queued on the new client, so it runs before anything else.
-    pool.on('connect', (client) => void client.query('SET jit = off').catch(() => {}));
     // Idle clients that lose their server emit here; without a listener the process would crash.
     pool.on('error', (err) => opts.log.warn({ err: err.message }, 'idle database connection lost'));
     // A connection lost while checked out (the server restarted mid-transaction) errors on the client itself;

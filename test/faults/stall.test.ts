@@ -60,7 +60,8 @@ describe('database stalled under load', () => {
   // Each phase lasts until what it is for has been observed, not for a guessed time: on a loaded machine it only takes longer.
   it('held lock: answers with backpressure, keeps memory bounded, and recovers fully when the lock is released', { timeout: 180_000 }, async () => {
     const dbUrl = await cluster.createDatabase('verdict_fault_stall');
-    const r = await startReceiver(dbUrl, ['--write-timeout', '1s', '--max-inflight-rows', String(MAX_INFLIGHT_ROWS)]);
+    // A warning on stderr fails the test below; with its stack, so that it says where it came from.
+    const r = await startReceiver(dbUrl, ['--write-timeout', '1s', '--max-inflight-rows', String(MAX_INFLIGHT_ROWS)], undefined, { NODE_OPTIONS: '--trace-deprecation' });
     await installInsertCounter(dbUrl);
     receivers.push(r);
     const source = await ProtobufSource.create(50);

@@ -24,15 +24,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NODE_FLAGS } from '../src/runtime.ts';
-import type { LoadResult, LoadSpec } from './loadgen.ts';
+import type { LoadSpec } from './loadgen.ts';
 import { emptyTables } from './tables.ts';
+import { runLoadgen } from './proc.ts';
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
 const ADMIN_URL = process.env.VERDICT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -70,14 +69,6 @@ async function startReceiver(databaseUrl: string, admin: boolean): Promise<Recei
   return { proc, http: ready.http[0]!, admin: ready.admin?.[0] ?? null };
 }
 
-function loadgen(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(HERE, 'loadgen.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
-  });
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 function request(url: string, method: string, body?: string): Promise<number> {
@@ -140,14 +131,14 @@ async function main(): Promise<void> {
   try {
     const spec = (salt: number): LoadSpec => ({ transport: 'http', address: r.http, tracesPerRequest: 10, spans: Number(o.spans), concurrency: 8, rate: 0, salt });
     // Warm-up: partitions, JIT, connections.
-    await loadgen({ ...spec(1), spans: 5000 });
+    await runLoadgen({ ...spec(1), spans: 5000 });
     for (let i = 0; i < Number(o.rounds) * 2; i++) {
       // Pairs alternate their order: [without, with], [with, without], …
       const attacking = (i % 2 === 1) !== (Math.floor(i / 2) % 2 === 1);
       await emptyTables(db);
       await db.query('CHECKPOINT');
       const stop = attacking ? attack(r) : null;
-      const res = await loadgen(spec(100 + i));
+      const res = await runLoadgen(spec(100 + i));
       const statuses = stop ? await stop() : undefined;
       rounds.push({ attack: attacking, spansPerSecond: Math.round(res.spansPerSecond), ...(statuses ? { attackStatuses: statuses } : {}) });
       log(`  round ${i + 1}: ${attacking ? 'with' : 'without'} ${o.attack}: ${Math.round(res.spansPerSecond)} spans/s${statuses ? ` (attack answers ${JSON.stringify(statuses)})` : ''}`);

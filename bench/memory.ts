@@ -26,11 +26,9 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadResult, LoadSpec } from './loadgen.ts';
-import { cpuSeconds, memory } from './proc.ts';
+import { cpuSeconds, memory, runLoadgen } from './proc.ts';
 import { NODE_FLAGS } from '../src/runtime.ts';
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
 const MB = 1024 * 1024;
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -103,14 +101,6 @@ async function startReceiver(dataDir: string, extraNodeFlags: string[]): Promise
   };
 }
 
-function loadgen(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(HERE, 'loadgen.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
-  });
-}
 
 interface Figures {
   startupPeak: number;
@@ -150,7 +140,7 @@ async function main(): Promise<void> {
     first.r.resetMax();
     const address = transport === 'grpc' ? first.r.address.grpc : first.r.address.http;
     const cpu0 = cpuSeconds(first.r.proc.pid!);
-    const result = await loadgen({ transport, address, tracesPerRequest: 51, spans, concurrency: 16, rate: 0, salt: Math.floor(Math.random() * 2 ** 30) });
+    const result = await runLoadgen({ transport, address, tracesPerRequest: 51, spans, concurrency: 16, rate: 0, salt: Math.floor(Math.random() * 2 ** 30) });
     // CPU time per span barely depends on how busy the machine is, unlike spans per second.
     const cpuPerKiloSpan = ((cpuSeconds(first.r.proc.pid!) - cpu0) / result.ackedSpans) * 1000;
     const underLoad = first.r.maxRss();

@@ -1,5 +1,8 @@
 /** CPU time and memory of a process, read from /proc (Linux). */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { LoadResult, LoadSpec } from './loadgen.ts';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -55,4 +58,14 @@ function readdirSafe(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** Runs the load generator (bench/loadgen.ts) in a process of its own and returns its result line. */
+export function runLoadgen(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(new URL('./loadgen.ts', import.meta.url)), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
+  });
 }

@@ -68,6 +68,11 @@ export interface LogRow {
   flags: number;
   dropped_attributes_count: number;
   scope_schema_url: string | null;
+  /**
+   * Sent with neither timestamp: stored at its arrival time, so a re-sent
+   * copy has another partition key and is found by its id instead (not a column).
+   */
+  timeless?: true;
 }
 
 /** How a verdict arrived; `span_attribute`: carried in a span's attributes (OpenInference annotations). */

@@ -141,6 +141,7 @@ function addRecord(
   row.id = logId(row, resource.attributes);
   // A collector sets the observed time when the record reaches it (logs data model); after hashing, so retries keep their id.
   if (observed === 0n) row.observed_time_unix_nano = nowNs;
+  if (time === 0n && observed === 0n) row.timeless = true;
   batch.logs.push(row);
   // Content needs a span to go to; without one it stays in the record only.
   if (traceId !== null && spanId !== null) {

@@ -17,7 +17,7 @@
  * copies onto spans.
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
-import type { Batch, ResourceRow, SpanFact } from '../model/rows.ts';
+import type { Batch, LogRow, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
 import { LAYER_DELTA_DDL, settleLoop } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
@@ -118,19 +118,21 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
     ...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id), ...messages.map((m) => m.trace_id),
   ]);
   const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
+  const logs = batches.flatMap((b) => b.logs);
+  const timeless = unique(logs.filter((l) => l.timeless).map((l) => l.id));
   if (opts.serialize) {
-    if (traceIds.length + responseIds.length > MAX_KEY_LOCKS) {
+    if (traceIds.length + responseIds.length + timeless.length > MAX_KEY_LOCKS) {
       await s.exec(LOCK_ALL);
     } else {
       await s.exec(LOCK_SHARED);
-      await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`)]]);
+      await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)]]);
     }
   }
 
   await writeResources(s, batches.flatMap((b) => b.resources));
   const stored = await writeSpans(s, batches, facts, safe);
   const rerooted = await mergeRuns(s, stored);
-  await copyTable(s, LOGS, [encodeRows(LOGS, batches.flatMap((b) => b.logs))], safe);
+  await copyTable(s, LOGS, [encodeRows(LOGS, timeless.length > 0 ? await unstoredLogs(s, logs, timeless) : logs)], safe);
   // Message content from log records: few rows, and re-sent with their records, so always the safe path.
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
   await fillSpanContent(s, batches);
@@ -157,6 +159,20 @@ async function writeResources(s: Session, resources: readonly ResourceRow[]): Pr
   const distinct = resources.filter((r) => !seen.has(r.resource_id) && seen.add(r.resource_id));
   await s.copy(copySql(RESOURCES, RESOURCES.staging), copyStream([encodeRows(RESOURCES, distinct)]));
   await s.exec(UPSERT_RESOURCES);
+}
+
+/**
+ * A log record sent with neither timestamp is stored at its arrival time
+ * (the observed time a collector sets), and that time is part of the log
+ * table's key, since it partitions the table; a re-sent copy arrives later,
+ * so the key would not catch it. Its id, hashed before the arrival time was
+ * set, is looked up instead (under its advisory lock, so two writers cannot
+ * both miss it): copies already stored, or earlier in this write, are left out.
+ */
+async function unstoredLogs(s: Session, logs: LogRow[], timeless: string[]): Promise<LogRow[]> {
+  const found = await s.rows<{ id: string }>(`SELECT DISTINCT id FROM ${LOGS.name} WHERE id = ANY ($1::text[])`, [timeless]);
+  const skip = new Set(found.map((r) => r.id));
+  return logs.filter((l) => !l.timeless || (!skip.has(l.id) && !!skip.add(l.id)));
 }
 
 /** Stores the spans; returns the facts of those that were new. */

@@ -62,6 +62,8 @@ const SCALE = WANTED > 5192 ? (WANTED - FIXED_INPUTS) / SCALED_INPUTS : 1;
 const scaled = (n: number) => Math.round(n * SCALE);
 /** The run must try at least this many inputs. */
 const MIN_INPUTS = SCALE > 1 ? Math.floor(WANTED * 0.9) : 5000;
+/** Replays the generated cases numbered so (`VERDICT_FUZZ_ONLY=1016866,1015977`, with the seed and --inputs of the run that failed), and nothing else. */
+const ONLY = process.env.VERDICT_FUZZ_ONLY ? new Set(process.env.VERDICT_FUZZ_ONLY.split(',').map(Number)) : null;
 /** Heap growth allowed between the end of the first category and the end of the run, after forced GCs. */
 const HEAP_GROWTH_LIMIT = 32 * 1024 * 1024;
 const SMALL_LIMIT = 16 * 1024;
@@ -94,6 +96,8 @@ interface Case {
   spec?: { rejected: number; spans?: number; logs?: number; evals?: number };
   /** Trace IDs the generator used, looked up even when the request is refused. */
   traceIds: string[];
+  /** The random generators' case number (their first trace ID's leading four bytes): VERDICT_FUZZ_ONLY=n replays that case alone. */
+  n?: number;
   /** Extra checks of what was stored (only after a 200). */
   check?: (t: TestServer) => Promise<string | null>;
 }
@@ -260,7 +264,7 @@ async function runCase(target: Target, c: Case): Promise<void> {
   try {
     await runCaseNo(target, c, no);
   } catch (err) {
-    failures.push({ category: c.category, where: `#${no} ${target.name} ${c.transport}/${c.encoding}/${c.signal} ${c.label}`, problem: `TEST BUG: ${(err as Error).stack?.slice(0, 600)}` });
+    failures.push({ category: c.category, where: `#${no}${c.n === undefined ? '' : ` n=${c.n}`} ${target.name} ${c.transport}/${c.encoding}/${c.signal} ${c.label}`, problem: `TEST BUG: ${(err as Error).stack?.slice(0, 600)}` });
   }
 }
 
@@ -305,20 +309,21 @@ async function runCaseNo(target: Target, c: Case, no: number): Promise<void> {
     problems.push(`half-stored: answered ${a.dropped ?? a.status} but stored ${got.spans.size} spans, ${got.logs} log records, ${got.evals} evaluations`);
   }
 
+  if (ONLY) notes.push(`replayed #${no} n=${c.n} ${target.name} ${c.transport}/${c.encoding}/${c.signal} ${c.label}: answered ${a.dropped ?? a.status}; oracle ${p ? `${p.ok ? `${p.spans.size} spans, ${p.rejected} rejected` : `undecodable (${p.why})`}` : c.expect?.why}; stored ${got.spans.size} spans, ${got.logs} log records, ${got.evals} evaluations`);
   const tl = tally(c.category);
   tl.inputs++;
   tl.ms += a.ms;
   if (success && p && p.rejected > 0) tl.partial++;
   else if (success) tl.ok++;
   else tl.refused.set(a.dropped ? 'dropped' : a.status, (tl.refused.get(a.dropped ? 'dropped' : a.status) ?? 0) + 1);
-  for (const problem of problems) failures.push({ category: c.category, where: `#${no} ${target.name} ${c.transport}/${c.encoding}/${c.signal} ${c.label}`, problem });
+  for (const problem of problems) failures.push({ category: c.category, where: `#${no}${c.n === undefined ? '' : ` n=${c.n}`} ${target.name} ${c.transport}/${c.encoding}/${c.signal} ${c.label}`, problem });
 }
 
 async function runAll(target: Target, cases: Iterable<Case>, concurrency: number): Promise<void> {
   const it = cases[Symbol.iterator]();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let n = it.next(); !n.done; n = it.next()) await runCase(target, n.value);
+      for (let n = it.next(); !n.done; n = it.next()) if (!ONLY || ONLY.has(n.value.n ?? -1)) await runCase(target, n.value);
     }),
   );
 }
@@ -873,7 +878,9 @@ function* mutatedProtoCases(r: Rng, count: number, bases: Bases, category: strin
     const fieldLevel = cr.chance(0.35);
     let fieldOps: string[] = [];
     if (signal === 'traces') {
-      base = bases.payload.renew(n, 0);
+      // Trace IDs: n, then a scramble of n, then eight bytes every case shares. With the scramble, a mutation of n alone
+      // cannot turn one case's trace ID into another's (the lookups below would find that case's spans).
+      base = bases.payload.renew(n, Math.imul(n, 0x9e3779b1) >>> 0);
       const req = TraceRequest.decode(base) as unknown as Parameters<typeof mutateTraceFields>[1];
       traceIds = [...new Set(req.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => Buffer.from(sp.traceId as Uint8Array).toString('hex')))))];
       if (fieldLevel) {
@@ -890,7 +897,7 @@ function* mutatedProtoCases(r: Rng, count: number, bases: Bases, category: strin
     const { bytes, ops } = fieldLevel && cr.chance(0.7) ? { bytes: base, ops: [] } : mutateBytes(cr, base, cr.range(1, fieldLevel ? 1 : 4));
     ops.unshift(...fieldOps);
     const transport: Transport = cr.chance(0.5) ? 'http' : 'grpc';
-    const c: Case = { category, label: ops.join(' '), signal, transport, encoding: 'protobuf', body: bytes, traceIds };
+    const c: Case = { category, label: ops.join(' '), signal, transport, encoding: 'protobuf', body: bytes, traceIds, n };
     if (cr.chance(0.1)) {
       const z = compress('gzip', bytes);
       if (transport === 'http') Object.assign(c, { contentEncoding: 'gzip', wire: z });
@@ -938,7 +945,7 @@ function* mutatedJsonCases(r: Rng, count: number, bases: Bases, category: string
       body = mutateText(cr, Buffer.from(text), k);
       label = `${k} text mutation(s)`;
     }
-    const c: Case = { category, label, signal, transport: 'http', encoding: 'json', body, traceIds };
+    const c: Case = { category, label, signal, transport: 'http', encoding: 'json', body, traceIds, n };
     if (cr.chance(0.1)) Object.assign(c, { contentEncoding: 'gzip', wire: compress('gzip', body), label: `${label} (gzip)` });
     yield c;
   }
@@ -1002,7 +1009,7 @@ function* compressionCases(r: Rng, count: number, limit: number, first: number):
       }
     }
     const d = decompress(codec, wire, limit);
-    const c: Case = { category, label: `${codec} ${how}`, signal, transport, encoding: 'protobuf', body: 'out' in d ? d.out : plain, traceIds: ids.traceIds };
+    const c: Case = { category, label: `${codec} ${how}`, signal, transport, encoding: 'protobuf', body: 'out' in d ? d.out : plain, traceIds: ids.traceIds, n };
     if (transport === 'http') {
       c.contentEncoding = codec;
       c.wire = wire;

@@ -88,4 +88,22 @@ describe.each(BACKENDS)('logs on %s', (backend) => {
     expect(Number(row!.observed_ms)).toBeLessThanOrEqual(Date.now() + 1);
     expect(row!.time_ms).toBe(row!.observed_ms);
   });
+
+  it('stores a record without timestamps once when it is re-sent later, or twice in one request', async () => {
+    // Stored at its arrival time, which differs between the copies: the copies' ids must still meet.
+    const record = { time: 0, body: 'no timestamps, re-sent' };
+    const once = logs([record], service('no-time-resent')).json();
+    const twice = logs([record, record], service('no-time-resent')).json();
+    expect((await postJson(`${t.httpUrl}/v1/logs`, once)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await postJson(`${t.httpUrl}/v1/logs`, twice)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await grpcCall(t.grpcAddress, LOGS_PATH, logs([record], service('no-time-resent')).proto())).code).toBe(0);
+    const other = logs([{ time: 0, body: 'no timestamps, another record' }, { time: 0, body: 'no timestamps, another record' }], service('no-time-resent')).json();
+    expect((await postJson(`${t.httpUrl}/v1/logs`, other)).status).toBe(200);
+    expect(await t.query(`SELECT body, count(*)::int AS n FROM verdict.logs WHERE service_name = 'no-time-resent' GROUP BY body ORDER BY body`)).toEqual([
+      { body: 'no timestamps, another record', n: 1 },
+      { body: 'no timestamps, re-sent', n: 1 },
+    ]);
+  });
 });

@@ -11,15 +11,21 @@
  *                                (--admin-port); with --on-ingest-port, on
  *                                the OTLP/HTTP port instead (no admin port).
  *
- * Rounds come in pairs, without and with the attack, alternating which goes
- * first (--rounds pairs, default 2), each on emptied tables after a
- * CHECKPOINT, so that no round inherits a bigger table or the last round's
- * dirty pages; on PostgreSQL (a fresh database on VERDICT_TEST_DATABASE_URL's
- * server, dropped after). Prints one JSON line: spans/s of each round, the
- * cut of the means, and the median of the pairs' cuts (less at the mercy of
- * one slow round).
+ * One long closed-loop run on one receiver and database (a fresh database on
+ * VERDICT_TEST_DATABASE_URL's server, dropped after), cut into --windows
+ * windows of --window-seconds; the attack runs in half of them, in the order
+ * without, with, with, without, … so that pairs alternate which goes first
+ * and a slow drift (the tables grow) cancels out. Each window's throughput is
+ * the spans acknowledged in it after its first --settle-seconds (the attack
+ * starting or stopping, a group commit under way), and each pair of windows
+ * gives one cut. Windows next to each other share the machine's state (cache,
+ * table size, checkpoints to come), which separate rounds did not: that noise
+ * was ±15 % a round, too much to resolve a few percent.
  *
- *   npm run bench:poisoned-feedback
+ * Prints one JSON line: the cut of the totals, and the mean, median and 95 %
+ * confidence interval of the pairs' cuts.
+ *
+ *   npm run bench:poisoned-feedback [-- --windows 40 --window-seconds 10]
  *   npm run bench:admin-flood [-- --on-ingest-port]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,7 +35,6 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NODE_FLAGS } from '../src/runtime.ts';
 import type { LoadSpec } from './loadgen.ts';
-import { emptyTables } from './tables.ts';
 import { runLoadgen } from './proc.ts';
 
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
@@ -40,8 +45,9 @@ const { values: o } = parseArgs({
   options: {
     attack: { type: 'string', default: 'poisoned-feedback' },
     'on-ingest-port': { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '2' },
-    spans: { type: 'string', default: '30000' },
+    windows: { type: 'string', default: '40' },
+    'window-seconds': { type: 'string', default: '10' },
+    'settle-seconds': { type: 'string', default: '2' },
   },
 });
 
@@ -116,7 +122,19 @@ function attack(r: Receiver): () => Promise<Record<string, number>> {
   };
 }
 
+/** Two-sided 95 % quantile of Student's t for n - 1 degrees of freedom (n pairs). */
+function t95(n: number): number {
+  const table: Array<[number, number]> = [[2, 12.71], [3, 4.303], [4, 3.182], [5, 2.776], [6, 2.571], [8, 2.365], [10, 2.262], [15, 2.145], [20, 2.093], [30, 2.045], [60, 2.001]];
+  for (const [k, t] of table) if (n <= k) return t;
+  return 1.96;
+}
+
 async function main(): Promise<void> {
+  const windows = Number(o.windows);
+  const windowMs = Number(o['window-seconds']) * 1000;
+  const settleMs = Number(o['settle-seconds']) * 1000;
+  if (!Number.isInteger(windows) || windows < 2 || windows % 2 !== 0) throw new Error(`--windows must be an even number of at least 2, got ${o.windows}`);
+  if (!(settleMs >= 0 && settleMs < windowMs)) throw new Error('--settle-seconds must be shorter than --window-seconds');
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   const name = `verdict_bench_interference_${process.pid}`;
@@ -125,55 +143,79 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   const useAdmin = o.attack === 'admin-flood' && !o['on-ingest-port'];
   const r = await startReceiver(url.toString(), useAdmin);
-  const db = new pg.Client({ connectionString: url.toString() });
-  await db.connect();
-  const rounds: Array<{ attack: boolean; spansPerSecond: number; attackStatuses?: Record<string, number> }> = [];
+  const plan = Array.from({ length: windows }, (_, i) => (i % 2 === 1) !== (Math.floor(i / 2) % 2 === 1));
+  const marks: Array<{ attack: boolean; fromMs: number; toMs: number; attackStatuses?: Record<string, number> }> = [];
+  let result: Awaited<ReturnType<typeof runLoadgen>>;
   try {
-    const spec = (salt: number): LoadSpec => ({ transport: 'http', address: r.http, tracesPerRequest: 10, spans: Number(o.spans), concurrency: 8, rate: 0, salt });
+    const spec: LoadSpec = { transport: 'http', address: r.http, tracesPerRequest: 10, spans: 0, concurrency: 8, rate: 0, salt: 1 };
     // Warm-up: partitions, JIT, connections.
-    await runLoadgen({ ...spec(1), spans: 5000 });
-    for (let i = 0; i < Number(o.rounds) * 2; i++) {
-      // Pairs alternate their order: [without, with], [with, without], …
-      const attacking = (i % 2 === 1) !== (Math.floor(i / 2) % 2 === 1);
-      await emptyTables(db);
-      await db.query('CHECKPOINT');
+    await runLoadgen({ ...spec, spans: 5000 });
+    log(`  ${windows} windows of ${windowMs / 1000} s, ${o.attack} in half of them`);
+    let went!: () => void;
+    const go = new Promise<void>((resolve) => (went = resolve));
+    const load = runLoadgen({ ...spec, salt: 2, seconds: (windows * windowMs) / 1000 + 1, timelineMs: 100 }, () => went());
+    await go;
+    const t0 = Date.now() + 500;
+    for (const [i, attacking] of plan.entries()) {
+      const fromMs = t0 + i * windowMs;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, fromMs - Date.now())));
       const stop = attacking ? attack(r) : null;
-      const res = await runLoadgen(spec(100 + i));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, fromMs + windowMs - Date.now())));
       const statuses = stop ? await stop() : undefined;
-      rounds.push({ attack: attacking, spansPerSecond: Math.round(res.spansPerSecond), ...(statuses ? { attackStatuses: statuses } : {}) });
-      log(`  round ${i + 1}: ${attacking ? 'with' : 'without'} ${o.attack}: ${Math.round(res.spansPerSecond)} spans/s${statuses ? ` (attack answers ${JSON.stringify(statuses)})` : ''}`);
+      marks.push({ attack: attacking, fromMs, toMs: fromMs + windowMs, ...(statuses ? { attackStatuses: statuses } : {}) });
     }
+    result = await load;
   } finally {
-    await db.end();
     r.proc.kill('SIGTERM');
     await new Promise((resolve) => r.proc.once('exit', resolve));
     agent.destroy();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
+  const tl = result.timeline!;
+  // Spans a second acknowledged in a window, after its settling time.
+  const rate = (fromMs: number, toMs: number) => {
+    let spans = 0;
+    let n = 0;
+    for (let b = Math.ceil((fromMs - tl.startMs) / tl.bucketMs); (b + 1) * tl.bucketMs + tl.startMs <= toMs; b++, n++) spans += tl.acked[b] ?? 0;
+    return (spans * 1000) / (n * tl.bucketMs);
+  };
+  const measured = marks.map((m) => ({ ...m, spansPerSecond: rate(m.fromMs + settleMs, m.toMs) }));
+  for (const [i, m] of measured.entries()) log(`  window ${i + 1}: ${m.attack ? 'with' : 'without'}: ${Math.round(m.spansPerSecond)} spans/s${m.attackStatuses ? ` (attack answers ${JSON.stringify(m.attackStatuses)})` : ''}`);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const without = mean(rounds.filter((x) => !x.attack).map((x) => x.spansPerSecond));
-  const withAttack = mean(rounds.filter((x) => x.attack).map((x) => x.spansPerSecond));
-  const pairCuts: number[] = [];
-  for (let i = 0; i + 1 < rounds.length; i += 2) {
-    const pair = [rounds[i]!, rounds[i + 1]!];
+  const without = mean(measured.filter((x) => !x.attack).map((x) => x.spansPerSecond));
+  const withAttack = mean(measured.filter((x) => x.attack).map((x) => x.spansPerSecond));
+  const cuts: number[] = [];
+  for (let i = 0; i + 1 < measured.length; i += 2) {
+    const pair = [measured[i]!, measured[i + 1]!];
     const w = pair.find((x) => !x.attack)!.spansPerSecond;
     const a = pair.find((x) => x.attack)!.spansPerSecond;
-    pairCuts.push(((w - a) / w) * 100);
+    cuts.push(((w - a) / w) * 100);
   }
-  pairCuts.sort((a, b) => a - b);
-  const mid = pairCuts.length / 2;
-  const medianCut = pairCuts.length % 2 ? pairCuts[Math.floor(mid)]! : (pairCuts[mid - 1]! + pairCuts[mid]!) / 2;
-  const result = {
+  const m = mean(cuts);
+  const sd = Math.sqrt(cuts.reduce((s, c) => s + (c - m) ** 2, 0) / (cuts.length - 1));
+  const half = (t95(cuts.length) * sd) / Math.sqrt(cuts.length);
+  const sorted = [...cuts].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const round1 = (x: number) => Number(x.toFixed(1));
+  const out = {
     attack: o.attack + (o.attack === 'admin-flood' ? (useAdmin ? ' (admin port)' : ' (ingest port, no admin port)') : ''),
-    rounds,
+    windows, windowSeconds: windowMs / 1000, settleSeconds: settleMs / 1000,
     spansPerSecondWithout: Math.round(without),
     spansPerSecondWith: Math.round(withAttack),
-    cutPercent: Number((((without - withAttack) / without) * 100).toFixed(1)),
-    pairCutsPercent: pairCuts.map((c) => Number(c.toFixed(1))),
-    medianPairCutPercent: Number(medianCut.toFixed(1)),
+    cutPercent: round1(((without - withAttack) / without) * 100),
+    pairCutsPercent: cuts.map(round1),
+    meanPairCutPercent: round1(m),
+    medianPairCutPercent: round1(median),
+    pairCut95Percent: [round1(m - half), round1(m + half)],
+    attackAnswers: measured.filter((x) => x.attackStatuses).reduce<Record<string, number>>((acc, x) => {
+      for (const [k, v] of Object.entries(x.attackStatuses!)) acc[k] = (acc[k] ?? 0) + v;
+      return acc;
+    }, {}),
+    failed: result.failed,
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 await main();

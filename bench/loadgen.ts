@@ -19,6 +19,10 @@ export interface LoadSpec {
   tracesPerRequest: number;
   /** Total spans to send (whole requests; at least this many). */
   spans: number;
+  /** Closed loop only: send for this long instead (`spans` is then ignored). */
+  seconds?: number;
+  /** Also count acknowledged spans per interval of this length (the result's `timeline`). */
+  timelineMs?: number;
   /** Closed loop: requests in flight. */
   concurrency: number;
   /** Open loop: requests per second; 0 = closed loop. */
@@ -37,14 +41,20 @@ export interface LoadResult {
   spansPerRequest: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   generatorCpuSeconds: number;
+  /** With `timelineMs`: spans acknowledged in each interval from `startMs` (wall-clock epoch ms) on. */
+  timeline?: { startMs: number; bucketMs: number; acked: number[] };
 }
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as LoadSpec;
+  if (spec.seconds !== undefined && spec.rate > 0) throw new Error('loadgen: seconds is for the closed loop (rate 0) only');
   // Eight distinct request shapes, so consecutive requests are not byte-identical.
   const payloads = await Promise.all(Array.from({ length: 8 }, async (_, i) => new Payload(await makeSpans(spec.tracesPerRequest, 1000 + i))));
   const perRequest = payloads[0]!.spans;
-  const total = Math.ceil(spec.spans / perRequest);
+  const total = spec.seconds !== undefined ? Infinity : Math.ceil(spec.spans / perRequest);
+  const bucketMs = spec.timelineMs ?? 0;
+  const timeline: number[] = [];
+  let startMs = 0;
   const send = spec.transport === 'grpc' ? grpcSender(spec.address, spec.concurrency) : httpSender(spec.address, spec.concurrency);
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -59,16 +69,25 @@ async function main(): Promise<void> {
     const status = await send(body);
     latencies.push(performance.now() - t);
     statuses[status] = (statuses[status] ?? 0) + 1;
-    if (status === 'OK' || status === '200') acked += p.spans;
+    if (status === 'OK' || status === '200') {
+      acked += p.spans;
+      if (bucketMs > 0) {
+        const b = Math.floor((Date.now() - startMs) / bucketMs);
+        while (timeline.length <= b) timeline.push(0);
+        timeline[b]! += p.spans;
+      }
+    }
     done++;
   };
   // Tells the orchestrator the timed phase starts (it samples CPU counters around it).
   process.stdout.write('go\n');
   const cpu0 = cpuSeconds(process.pid);
   const started = performance.now();
+  startMs = Date.now();
+  const until = spec.seconds !== undefined ? started + spec.seconds * 1000 : Infinity;
   const tty = process.stderr.isTTY;
   const progress = setInterval(() => {
-    const line = `    ${spec.transport}: ${done}/${total} requests, ${Math.round((acked / (performance.now() - started)) * 1000)} spans/s`;
+    const line = `    ${spec.transport}: ${done}${total === Infinity ? '' : `/${total}`} requests, ${Math.round((acked / (performance.now() - started)) * 1000)} spans/s`;
     process.stderr.write(tty ? `\r${line}   ` : `${line}\n`);
   }, tty ? 1000 : 10_000);
   if (spec.rate > 0) {
@@ -82,7 +101,7 @@ async function main(): Promise<void> {
     await Promise.all(pending);
   } else {
     await Promise.all(Array.from({ length: spec.concurrency }, async () => {
-      while (next < total) await one();
+      while (next < total && performance.now() < until) await one();
     }));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -91,15 +110,16 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const q = (f: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * f))] ?? 0) * 10) / 10;
   const result: LoadResult = {
-    requests: total,
+    requests: done,
     ackedSpans: acked,
-    failed: total - Object.entries(statuses).filter(([s]) => s === 'OK' || s === '200').reduce((n, [, c]) => n + c, 0),
+    failed: done - Object.entries(statuses).filter(([s]) => s === 'OK' || s === '200').reduce((n, [, c]) => n + c, 0),
     statuses,
     seconds,
     spansPerSecond: acked / seconds,
     spansPerRequest: perRequest,
     latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) },
     generatorCpuSeconds: cpuSeconds(process.pid) - cpu0,
+    ...(bucketMs > 0 ? { timeline: { startMs, bucketMs, acked: timeline } } : {}),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -60,12 +60,16 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
-/** Runs the load generator (bench/loadgen.ts) in a process of its own and returns its result line. */
-export function runLoadgen(spec: LoadSpec): Promise<LoadResult> {
+/** Runs the load generator (bench/loadgen.ts) in a process of its own and returns its result line; `onGo` when its timed phase starts. */
+export function runLoadgen(spec: LoadSpec, onGo?: () => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [fileURLToPath(new URL('./loadgen.ts', import.meta.url)), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stdout.on('data', (d: Buffer) => {
+      const first = out === '';
+      out += d.toString();
+      if (first && onGo && out.startsWith('go\n')) onGo();
+    });
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
   });
 }

@@ -171,8 +171,13 @@ async function writeResources(s: Session, resources: readonly ResourceRow[]): Pr
  */
 async function unstoredLogs(s: Session, logs: LogRow[], timeless: string[]): Promise<LogRow[]> {
   const found = await s.rows<{ id: string }>(`SELECT DISTINCT id FROM ${LOGS.name} WHERE id = ANY ($1::text[])`, [timeless]);
-  const skip = new Set(found.map((r) => r.id));
-  return logs.filter((l) => !l.timeless || (!skip.has(l.id) && !!skip.add(l.id)));
+  const stored = new Set(found.map((r) => r.id));
+  return logs.filter((l) => {
+    if (!l.timeless) return true;
+    if (stored.has(l.id)) return false;
+    stored.add(l.id); // a later copy in this write is left out too
+    return true;
+  });
 }
 
 /** Stores the spans; returns the facts of those that were new. */

@@ -30,6 +30,15 @@ const CLASSES: Record<string, string> = {
  * never the database's own text (it names indexes, tables and values of other
  * requests in the same transaction): that goes to the server's log as `detail`.
  */
+/**
+ * Retry-After, in seconds, while the database cannot take rows. Exporters
+ * spend a fixed retry budget per export: the OpenTelemetry JS exporters make
+ * at most 5 retries within their 10 s timeout, waiting what Retry-After says.
+ * At 1 s they give up after ~5 s, shorter than a database restart on a busy
+ * machine; at 2 s their retries span ~8 s of the outage.
+ */
+export const DATABASE_RETRY_AFTER_S = 2;
+
 export function classify(err: unknown): DataError | UnavailableError {
   if (err instanceof DataError || err instanceof UnavailableError) return err;
   const message = err instanceof Error ? err.message : String(err);
@@ -41,5 +50,5 @@ export function classify(err: unknown): DataError | UnavailableError {
     const where = typeof column === 'string' && /^[a-z_]+$/.test(column) ? ` in ${column}` : '';
     return new DataError(`the database refused ${CLASSES[code.slice(0, 2)]}${where} (SQLSTATE ${code}); nothing of this request was stored`, code, message);
   }
-  return new UnavailableError(`the database cannot take the rows now${code ? ` (SQLSTATE ${code})` : ''}; retry later`, 1, { cause: err, detail: message });
+  return new UnavailableError(`the database cannot take the rows now${code ? ` (SQLSTATE ${code})` : ''}; retry later`, DATABASE_RETRY_AFTER_S, { cause: err, detail: message });
 }

@@ -246,15 +246,16 @@ function checkRejected(c: Case, body: Buffer, enc: Encoding, p: Prediction | nul
 
 const sqlList = (ids: Iterable<string>) => [...ids].filter((id) => /^[0-9a-f]{32}$/.test(id)).map((id) => `'${id}'`).join(',');
 
-async function stored(t: TestServer, ids: Set<string>): Promise<{ spans: Set<string>; logs: number; evals: number }> {
+async function stored(t: TestServer, ids: Set<string>): Promise<{ spans: Set<string>; spanRows: number; logs: number; evals: number }> {
   const list = sqlList(ids);
-  if (!list) return { spans: new Set(), logs: 0, evals: 0 };
-  const [row] = await t.query<{ spans: string | null; logs: number; evals: number }>(
+  if (!list) return { spans: new Set(), spanRows: 0, logs: 0, evals: 0 };
+  const [row] = await t.query<{ spans: string | null; span_rows: number; logs: number; evals: number }>(
     `SELECT (SELECT string_agg(trace_id || ':' || span_id, ',') FROM verdict.spans WHERE trace_id IN (${list})) AS spans,
+            (SELECT count(*)::int FROM verdict.spans WHERE trace_id IN (${list})) AS span_rows,
             (SELECT count(*)::int FROM verdict.logs WHERE trace_id IN (${list})) AS logs,
             (SELECT count(*)::int FROM verdict.evaluations WHERE trace_id IN (${list})) AS evals`,
   );
-  return { spans: new Set(row?.spans ? row.spans.split(',') : []), logs: Number(row?.logs ?? 0), evals: Number(row?.evals ?? 0) };
+  return { spans: new Set(row?.spans ? row.spans.split(',') : []), spanRows: Number(row?.span_rows ?? 0), logs: Number(row?.logs ?? 0), evals: Number(row?.evals ?? 0) };
 }
 
 const setDiff = (a: Set<string>, b: Set<string>) => [...a].filter((x) => !b.has(x));
@@ -276,9 +277,9 @@ async function runCaseNo(target: Target, c: Case, no: number): Promise<void> {
     if (!p.ok) {
       // The oracle refuses a request the generator built to be accepted: a bug in this test (the receiver's answer is checked against the oracle below).
       problems.push(`TEST BUG: the rules accept this request (${JSON.stringify(s)}) but the oracle's decoder refuses all of it: ${p.why}`);
-    } else if (p.rejected !== s.rejected || (s.spans !== undefined && p.spans.size !== s.spans) || (s.logs !== undefined && p.logsWithTrace + p.logsWithoutTrace.size !== s.logs) || (s.evals !== undefined && p.evalsWithTrace + p.evalsWithoutTrace.size !== s.evals)) {
+    } else if (p.rejected !== s.rejected || (s.spans !== undefined && p.spanRows.size !== s.spans) || (s.logs !== undefined && p.logsWithTrace + p.logsWithoutTrace.size !== s.logs) || (s.evals !== undefined && p.evalsWithTrace + p.evalsWithoutTrace.size !== s.evals)) {
       // The oracle against the rule as the generator states it: a disagreement is a bug in this test.
-      problems.push(`TEST BUG: oracle (rejected ${p.rejected}, spans ${p.spans.size}, logs ${p.logsWithTrace + p.logsWithoutTrace.size}, evals ${p.evalsWithTrace}) disagrees with the spec ${JSON.stringify(s)}`);
+      problems.push(`TEST BUG: oracle (rejected ${p.rejected}, spans ${p.spanRows.size}, logs ${p.logsWithTrace + p.logsWithoutTrace.size}, evals ${p.evalsWithTrace}) disagrees with the spec ${JSON.stringify(s)}`);
     }
   }
   const a = await send(target, c);
@@ -292,9 +293,10 @@ async function runCaseNo(target: Target, c: Case, no: number): Promise<void> {
     const missing = setDiff(p.spans, got.spans);
     const extra = setDiff(got.spans, p.spans);
     if (missing.length || extra.length) problems.push(`spans stored: ${missing.length} accepted missing, ${extra.length} unexpected (${[...missing, ...extra].slice(0, 2).join(' ')})`);
+    if (got.spanRows !== p.spanRows.size) problems.push(`span rows stored ${got.spanRows}, expected ${p.spanRows.size} (one per span ID and start time)`);
     if (got.logs !== p.logsWithTrace) problems.push(`log records stored ${got.logs}, expected ${p.logsWithTrace}`);
     if (got.evals !== p.evalsWithTrace) problems.push(`evaluations stored ${got.evals}, expected ${p.evalsWithTrace}`);
-    target.spans += p.spans.size;
+    target.spans += p.spanRows.size;
     target.logs += p.logsWithTrace;
     target.evals += p.evalsWithTrace;
     for (const k of p.logsWithoutTrace) target.logsWithoutTrace.add(k);
@@ -518,6 +520,15 @@ function structuredBuilders(): Array<[string, (ids: Ids, r: Rng) => Built]> {
   B.push(['a duplicate whose second copy is invalid', (ids) => {
     const sp = goodSpan(ids);
     return tr([sp, { ...sp, parent: Buffer.alloc(3, 1) }], ids, { rejected: 1, spans: 1 });
+  }]);
+  // The start time is part of a span's key (it partitions the rows), to the microsecond it is stored with.
+  B.push(['one span ID twice with start times a second apart', (ids) => {
+    const sp = goodSpan(ids);
+    return tr([sp, { ...sp, start: T0 + 1_000_000_000n, end: T0 + 2_000_000_000n }], ids, { rejected: 0, spans: 2 });
+  }]);
+  B.push(['one span ID twice with start times within one microsecond', (ids) => {
+    const sp = goodSpan(ids, { start: T0 + 1_000n });
+    return tr([sp, { ...sp, start: T0 + 1_999n, name: 'second copy' }], ids, { rejected: 0, spans: 1 });
   }]);
   B.push(['one span ID under two trace IDs', (ids) => {
     const spanId = ids.span();

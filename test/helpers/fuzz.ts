@@ -636,6 +636,12 @@ export interface Prediction {
   traceIds: Set<string>;
   /** trace:span keys that must be stored (nothing else may be stored under `traceIds`). */
   spans: Set<string>;
+  /**
+   * The rows those spans make: a span's key includes its start time to the
+   * microsecond (the partition key is part of the primary key), so one span ID
+   * sent twice with different start times is two rows.
+   */
+  spanRows: Set<string>;
   /** Distinct log rows with a trace ID, and the content keys of those without. */
   logsWithTrace: number;
   logsWithoutTrace: Set<string>;
@@ -749,7 +755,7 @@ function evaluationKey(kvs: Dec[], traceId: string | null, spanId: string | null
 }
 
 function emptyPrediction(ok: boolean, why: string): Prediction {
-  return { ok, why, total: 0, rejected: 0, traceIds: new Set(), spans: new Set(), logsWithTrace: 0, logsWithoutTrace: new Set(), evalsWithTrace: 0, evalsWithoutTrace: new Set() };
+  return { ok, why, total: 0, rejected: 0, traceIds: new Set(), spans: new Set(), spanRows: new Set(), logsWithTrace: 0, logsWithoutTrace: new Set(), evalsWithTrace: 0, evalsWithoutTrace: new Set() };
 }
 
 /** Decodes with the oracle's own decoders (test/helpers/oracle/), then applies the storage rules. */
@@ -786,6 +792,7 @@ function predictTraces(req: Dec): Prediction {
           continue;
         }
         p.spans.add(`${traceId}:${spanId}`);
+        p.spanRows.add(`${traceId}:${spanId}:${start / 1000n}`);
         for (const e of s.events as Dec[]) {
           if (e.name !== EVALUATION_EVENT) continue;
           const t = e.timeUnixNano as bigint;

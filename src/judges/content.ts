@@ -88,6 +88,30 @@ async function verdictsOn(db: Kysely<Database>, job: Job): Promise<TargetView['v
   return r.rows;
 }
 
+interface RunSpan extends SpanContent {
+  start_time: Date;
+  start_time_unix_nano: string;
+  end_time_unix_nano: string;
+  attributes: Record<string, unknown>;
+  input_text: string | null;
+  output_text: string | null;
+}
+
+/**
+ * A run's input and output text, chosen as verdict.traces chooses them
+ * (sql/0005_genai_content.sql): the root span's own, else the first model
+ * call's input (by start time) and the last model call's output (by end
+ * time); span IDs break ties in byte order, as COLLATE "C" does there.
+ */
+export function runTexts(root: RunSpan | undefined, spans: readonly RunSpan[]): { input: string | null; output: string | null } {
+  const calls = spans.filter((s) => MODEL_CALLS.has(s.gen_ai_operation_name ?? ''));
+  const byNanos = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+  const byId = (a: RunSpan, b: RunSpan) => (a.span_id < b.span_id ? -1 : a.span_id > b.span_id ? 1 : 0);
+  const first = calls.filter((s) => s.input_text !== null).sort((a, b) => byNanos(a.start_time_unix_nano, b.start_time_unix_nano) || byId(a, b))[0];
+  const last = calls.filter((s) => s.output_text !== null).sort((a, b) => byNanos(b.end_time_unix_nano, a.end_time_unix_nano) || byId(b, a))[0];
+  return { input: root?.input_text ?? first?.input_text ?? null, output: root?.output_text ?? last?.output_text ?? null };
+}
+
 /**
  * Reads the target; null when it is not stored (pruned, or never arrived).
  * A reviewer's correction is read only for a prompt that shows it, and the
@@ -121,22 +145,26 @@ export async function loadTarget(db: Kysely<Database>, job: Job, ev: Pick<Evalua
   }
 
   if (job.target_kind === 'trace') {
-    const r = await sql<{ service_name: string | null; agent_name: string | null; model: string | null; error_count: number; input_text: string | null; output_text: string | null; conversation_id: string | null; root_span_id: string; start_time: Date; end_time: Date }>`
-      SELECT service_name, agent_name, model, error_count, input_text, output_text, conversation_id, root_span_id, start_time, end_time
-      FROM verdict.traces WHERE trace_id = ${job.trace_id}`.execute(db);
+    // The summary row, then the run's spans within its own time range: both plan against one day's
+    // partitions. verdict.traces would give input_text and output_text too, but its subqueries
+    // are planned against every day partition (their bounds come from the row), a few ms a call.
+    const r = await sql<{ service_name: string | null; agent_name: string | null; model: string | null; error_count: number; conversation_id: string | null; root_span_id: string; root_start_time: Date | null; start_time: Date; end_time: Date }>`
+      SELECT service_name, agent_name, model, error_count, conversation_id, root_span_id, root_start_time, start_time, end_time
+      FROM verdict.trace_summary WHERE trace_id = ${job.trace_id} AND span_count > 0`.execute(db);
     const t = r.rows[0];
     if (!t) return null;
-    // The run's own time range reads one day's partitions (docs/schema.md).
-    const spans = (await sql<SpanContent & { attributes: Record<string, unknown> }>`
-      SELECT span_id, gen_ai_operation_name, gen_ai_tool_name, gen_ai_input_messages, gen_ai_output_messages, gen_ai_tool_call_arguments, gen_ai_tool_call_result, attributes
+    const spans = (await sql<RunSpan>`
+      SELECT span_id, start_time, start_time_unix_nano::text, end_time_unix_nano::text, gen_ai_operation_name, gen_ai_tool_name, gen_ai_input_messages, gen_ai_output_messages,
+        gen_ai_tool_call_arguments, gen_ai_tool_call_result, attributes, input_text, output_text
       FROM verdict.spans WHERE trace_id = ${job.trace_id} AND start_time BETWEEN ${t.start_time.toISOString()}::timestamptz AND ${t.end_time.toISOString()}::timestamptz
       ORDER BY end_time, span_id LIMIT 1000`.execute(db)).rows;
-    const root = spans.find((s) => s.span_id === t.root_span_id);
+    const root = spans.find((s) => s.span_id === t.root_span_id && s.start_time.getTime() === t.root_start_time?.getTime());
     const lastCall = spans.filter((s) => MODEL_CALLS.has(s.gen_ai_operation_name ?? '') && Array.isArray(s.gen_ai_input_messages)).at(-1);
     const messages = lastCall ? [...(lastCall.gen_ai_input_messages as unknown[]), ...(Array.isArray(lastCall.gen_ai_output_messages) ? lastCall.gen_ai_output_messages : [])] : [];
+    const { input, output } = runTexts(root, spans);
     return {
       view: { service: t.service_name, agent: t.agent_name, model: t.model, operation: root?.gen_ai_operation_name ?? null, hasError: Number(t.error_count) > 0, attributes: root?.attributes ?? {}, verdicts },
-      values: { ...ids, input: cap(t.input_text ?? ''), output: cap(t.output_text ?? ''), messages: cap(renderMessages(messages)), tool_calls: cap(toolCalls(spans)), correction: cap(correction), conversation_id: t.conversation_id ?? '' },
+      values: { ...ids, input: cap(input ?? ''), output: cap(output ?? ''), messages: cap(renderMessages(messages)), tool_calls: cap(toolCalls(spans)), correction: cap(correction), conversation_id: t.conversation_id ?? '' },
       conversationId: t.conversation_id,
     };
   }

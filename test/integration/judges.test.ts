@@ -188,6 +188,36 @@ describe.each(BACKENDS)('online judges on %s', (backend) => {
       }
     });
 
+    it("shows the judge the run's input and output text that verdict.traces shows", async () => {
+      judge.reset();
+      const msg = (role: string, text: string) => JSON.stringify([{ role, parts: [{ type: 'text', content: text }] }]);
+      const chat = (traceId: string, spanId: string, rootId: string, start: bigint, end: bigint, q: string, a: string): SpanSpec => ({
+        traceId, spanId, parentSpanId: rootId, name: 'chat', start, end,
+        attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.input.messages': msg('user', q), 'gen_ai.output.messages': msg('assistant', a) },
+      });
+      // The root's own text wins over its model calls'.
+      const own = run(61);
+      own.spans[0]!.attributes = { ...own.spans[0]!.attributes, 'gen_ai.input.messages': msg('user', 'root question 61'), 'gen_ai.output.messages': msg('assistant', 'root answer 61') };
+      // No text on the root: the first call's input by start time, the last call's output by end time,
+      // and between calls that start (or end) together, the lower (higher) span ID.
+      const calls = run(62);
+      const [tid, rid] = [calls.traceId, calls.rootId];
+      calls.spans.push(
+        chat(tid, hexId(8, 62_001), rid, T0 + 50_000_000n, T0 + 2_900_000_000n, 'first question 62', 'last answer 62'),
+        chat(tid, hexId(8, 62_002), rid, T0 + 50_000_000n, T0 + 2_900_000_000n, 'tied question 62', 'tied answer 62'),
+        chat(tid, hexId(8, 62_003), rid, T0 + 60_000_000n, T0 + 2_800_000_000n, 'later question 62', 'earlier answer 62'),
+      );
+      await send(t, own, calls);
+      const { pool, queue } = manual(evaluators(judge, { name: 'texts', prompt: 'Trace {{trace_id}}\nInput: {{input}}\nOutput: {{output}}' }));
+      await queue(own, calls);
+      expect(await pool.drain()).toBe(2);
+      const shown = new Map(judge.requests.map((q) => [/Trace ([0-9a-f]{32})/.exec(q.prompt)![1]!, q.prompt]));
+      const views = await t.query<{ trace_id: string; input_text: string; output_text: string }>(`SELECT trace_id, input_text, output_text FROM verdict.traces WHERE trace_id IN ('${own.traceId}', '${tid}') ORDER BY trace_id`);
+      const want: Record<string, [string, string]> = { [own.traceId]: ['root question 61', 'root answer 61'], [tid]: ['first question 62', 'tied answer 62'] };
+      expect(Object.fromEntries(views.map((v) => [v.trace_id, [v.input_text, v.output_text]]))).toEqual(want);
+      for (const v of views) expect(shown.get(v.trace_id)).toBe(`Trace ${v.trace_id}\nInput: ${v.input_text}\nOutput: ${v.output_text}`);
+    });
+
     it("shows the judge a reviewer's correction of the run where the prompt asks for one", async () => {
       judge.reset();
       const r = run(51);

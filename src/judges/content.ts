@@ -92,7 +92,7 @@ interface RunSpan extends SpanContent {
   start_time: Date;
   start_time_unix_nano: string;
   end_time_unix_nano: string;
-  attributes: Record<string, unknown>;
+  attributes: Record<string, unknown> | null;
   input_text: string | null;
   output_text: string | null;
 }
@@ -155,7 +155,11 @@ export async function loadTarget(db: Kysely<Database>, job: Job, ev: Pick<Evalua
     if (!t) return null;
     const spans = (await sql<RunSpan>`
       SELECT span_id, start_time, start_time_unix_nano::text, end_time_unix_nano::text, gen_ai_operation_name, gen_ai_tool_name, gen_ai_input_messages, gen_ai_output_messages,
-        gen_ai_tool_call_arguments, gen_ai_tool_call_result, attributes, input_text, output_text
+        gen_ai_tool_call_arguments, gen_ai_tool_call_result,
+        -- Worked out only where used: the root's attributes, the texts of the root and the model calls.
+        CASE WHEN span_id = ${t.root_span_id} THEN attributes END AS attributes,
+        CASE WHEN span_id = ${t.root_span_id} OR gen_ai_operation_name = ANY (${[...MODEL_CALLS]}::text[]) THEN input_text END AS input_text,
+        CASE WHEN span_id = ${t.root_span_id} OR gen_ai_operation_name = ANY (${[...MODEL_CALLS]}::text[]) THEN output_text END AS output_text
       FROM verdict.spans WHERE trace_id = ${job.trace_id} AND start_time BETWEEN ${t.start_time.toISOString()}::timestamptz AND ${t.end_time.toISOString()}::timestamptz
       ORDER BY end_time, span_id LIMIT 1000`.execute(db)).rows;
     const root = spans.find((s) => s.span_id === t.root_span_id && s.start_time.getTime() === t.root_start_time?.getTime());

@@ -12,7 +12,9 @@
  *
  * The JS OTLP/HTTP exporters retry 429/502/503/504 and connection errors
  * (up to 5 times, honouring Retry-After, within their 10 s timeout), so none of
- * their exports may fail. The JS OTLP/gRPC exporter (0.301) does not retry at
+ * their exports may fail: the receiver answers Retry-After 2, so their retries
+ * cover about 8 s of an outage (at 1 they gave up after 5.5 s on a busy
+ * machine, where a restart took longer). The JS OTLP/gRPC exporter (0.301) does not retry at
  * all: its exports during an outage fail on the client side, are not
  * acknowledged, and so are not expected in the database.
  */

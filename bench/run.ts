@@ -12,7 +12,11 @@
  *   3. at 1×: an open-loop run at half the measured maximum, for latency;
  *   4. with --judge: the closed-loop run again on a receiver with an online
  *      evaluator judging every run (sample 1, settle 0) at its full budget,
- *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts);
+ *      against the fake OpenAI-compatible judge (test/helpers/fake-judge.ts).
+ *      The budget (default 60 calls a minute, the example's in
+ *      docs/evaluators.md) is spent in a burst at the start of each minute,
+ *      so a run must cover whole minutes to measure it (--spans 1500000 is
+ *      about two minutes a run on a 2-core machine);
  *   5. with --baseline DIR (a checkout of an earlier commit, with its
  *      node_modules): the closed-loop run again on that checkout's receiver,
  *      on a database of its own (its schema may differ), so "before" and
@@ -23,7 +27,7 @@
  *
  *   node bench/run.ts [--database-url URL] [--backends postgres,pglite] [--transports grpc,http]
  *                     [--spans 100000] [--scales 1,4,16] [--concurrency 16] [--batch 512] [--quick]
- *                     [--judge] [--judge-calls-per-minute 1200] [--baseline DIR] [--rounds 1] [--warmup 40000]
+ *                     [--judge] [--judge-calls-per-minute 60] [--baseline DIR] [--rounds 1] [--warmup 40000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,7 +80,7 @@ function options(argv: string[]): Options {
     // --judge-rounds is the older name of --rounds.
     rounds: Number(flag('rounds') ?? flag('judge-rounds') ?? 1),
     baseline: flag('baseline') ? resolve(flag('baseline') as string) : null,
-    judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 1200) : null,
+    judge: argv.includes('--judge') ? Number(flag('judge-calls-per-minute') ?? 60) : null,
   };
 }
 

@@ -66,9 +66,9 @@ interface Reply {
 }
 
 /**
- * One POST with node:http rather than fetch: fetch costs the receiver about
- * half a millisecond of CPU a call more (web streams, its own abort and
- * header machinery), on the cores ingest needs.
+ * One POST with node:http rather than fetch: fetch cost the receiver about
+ * 0.7 ms of CPU a call more (web streams, its own abort and header
+ * machinery; `npm run bench:judge-cost`), on the cores ingest needs.
  */
 function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Reply> {
   return new Promise((resolve, reject) => {

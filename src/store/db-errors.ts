@@ -11,6 +11,15 @@ export function sqlState(err: unknown): string | undefined {
 
 export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
 
+/**
+ * Retry-After, in seconds, while the database cannot take rows. Exporters
+ * spend a fixed retry budget per export: the OpenTelemetry JS exporters make
+ * at most 5 retries within their 10 s timeout, waiting what Retry-After says.
+ * At 1 s they give up after ~5 s, shorter than a database restart on a busy
+ * machine; at 2 s their retries span ~8 s of the outage.
+ */
+export const DATABASE_RETRY_AFTER_S = 2;
+
 /** SQLSTATE classes (PostgreSQL Appendix A), in words a client can act on. */
 const CLASSES: Record<string, string> = {
   '22': 'a value the database cannot store (data exception)',
@@ -30,15 +39,6 @@ const CLASSES: Record<string, string> = {
  * never the database's own text (it names indexes, tables and values of other
  * requests in the same transaction): that goes to the server's log as `detail`.
  */
-/**
- * Retry-After, in seconds, while the database cannot take rows. Exporters
- * spend a fixed retry budget per export: the OpenTelemetry JS exporters make
- * at most 5 retries within their 10 s timeout, waiting what Retry-After says.
- * At 1 s they give up after ~5 s, shorter than a database restart on a busy
- * machine; at 2 s their retries span ~8 s of the outage.
- */
-export const DATABASE_RETRY_AFTER_S = 2;
-
 export function classify(err: unknown): DataError | UnavailableError {
   if (err instanceof DataError || err instanceof UnavailableError) return err;
   const message = err instanceof Error ? err.message : String(err);

@@ -65,8 +65,6 @@ const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.s
  * Claims the waiting verdicts of some traces and response IDs, resolves those
  * whose target is now stored, and puts the others back.
  */
-const WAITING_SQL = `SELECT EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[])) AS waiting`;
-
 export const RESOLVE_SQL = `
 WITH claimed AS (
   DELETE FROM verdict.pending_verdicts p
@@ -147,6 +145,9 @@ export async function insertStagedVerdicts(s: Session): Promise<string[]> {
   await s.exec('SET LOCAL enable_nestloop = on');
   return r?.runs ?? [];
 }
+
+/** Whether anything waits on these traces or response IDs (two index lookups per key). */
+const WAITING_SQL = `SELECT EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[])) AS waiting`;
 
 /** Resolves what waits on these traces and response IDs; returns the runs of the verdicts resolved. */
 export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<string[]> {

@@ -125,13 +125,14 @@ async function main(): Promise<void> {
     await run(['evaluate', '--backfill', '--since', '2000-01-01', '--config', config, '--database-url', dbUrl]);
     const queued = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM verdict.judge_jobs')).rows[0]!.n);
     for (;;) {
-      const { rows } = await db.query<{ open: string; done: string }>(`SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS open, count(*) FILTER (WHERE status = 'done') AS done FROM verdict.judge_jobs`);
+      const { rows } = await db.query<{ open: string }>(`SELECT count(*) FILTER (WHERE status IN ('queued', 'running')) AS open FROM verdict.judge_jobs`);
       if (Number(rows[0]!.open) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const after = { receiver: cpuSeconds(r.proc.pid!), kernel: systemSeconds(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
     await stop(r.proc);
     const calls = after.calls - before.calls;
+    if (calls === 0) throw new Error(`no judge call was made for ${queued} queued jobs: see the receiver's log (VERDICT_LOG_FORMAT=json)`);
     const perCall = (s: number) => ((s * 1e6) / calls).toFixed(0);
     const result = {
       checkout: o.checkout ?? '.', runs, queued, calls, seconds: Number(((after.at - before.at) / 1000).toFixed(1)),

@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const after = { receiver: cpuSeconds(r.proc.pid!), kernel: systemSeconds(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
     await stop(r.proc);
     const calls = after.calls - before.calls;
-    if (calls === 0) throw new Error(`no judge call was made for ${queued} queued jobs: see the receiver's log (VERDICT_LOG_FORMAT=json)`);
+    if (calls === 0) throw new Error(`no judge call was made for ${queued} queued jobs: the runs were not queued (the workload's dates) or the receiver's judge pool did not start`);
     const perCall = (s: number) => ((s * 1e6) / calls).toFixed(0);
     const result = {
       checkout: o.checkout ?? '.', runs, queued, calls, seconds: Number(((after.at - before.at) / 1000).toFixed(1)),

@@ -28,14 +28,13 @@
  *   npm run bench:poisoned-feedback [-- --windows 40 --window-seconds 10]
  *   npm run bench:admin-flood [-- --on-ingest-port]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { NODE_FLAGS } from '../src/runtime.ts';
 import type { LoadSpec } from './loadgen.ts';
-import { runLoadgen } from './proc.ts';
+import { runLoadgen, startServe } from './proc.ts';
 
 const BIN = fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
 const ADMIN_URL = process.env.VERDICT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -58,20 +57,8 @@ interface Receiver {
 }
 
 async function startReceiver(databaseUrl: string, admin: boolean): Promise<Receiver> {
-  const args = ['serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--database-url', databaseUrl, ...(admin ? ['--admin-port', '0'] : [])];
-  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VERDICT_LOG_FORMAT: 'json' } });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = await new Promise<{ http: string[]; admin?: string[] }>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) if (line.includes('verdict ready')) resolve(JSON.parse(line));
-    });
-    proc.on('exit', (code) => reject(new Error(`receiver exited ${code}: ${err}`)));
-  });
-  // Nothing of the receiver's log is needed after this: drain it.
-  proc.stdout!.resume();
+  const args = ['--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--database-url', databaseUrl, ...(admin ? ['--admin-port', '0'] : [])];
+  const { proc, ready } = await startServe(BIN, args);
   return { proc, http: ready.http[0]!, admin: ready.admin?.[0] ?? null };
 }
 

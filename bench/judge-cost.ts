@@ -32,7 +32,7 @@
  * not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,13 +40,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { NODE_FLAGS } from '../src/runtime.ts';
 import { startFakeJudge } from '../test/helpers/fake-judge.ts';
-import { cpuSeconds, parentPid, runLoadgen, serverCpuSeconds } from './proc.ts';
-
-/** System (kernel) CPU seconds of a process: for a receiver, mostly its socket writes and reads. */
-function systemSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100;
-}
+import { cpuTimes, parentPid, runLoadgen, serverCpuSeconds, startServe } from './proc.ts';
 
 const ADMIN_URL = process.env.VERDICT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -56,24 +50,9 @@ const runs = Number(o.runs);
 if (!Number.isSafeInteger(runs) || runs < 10) throw new Error(`--runs must be an integer of at least 10, got ${o.runs}`);
 const BIN = o.checkout ? join(resolve(o.checkout), 'bin/verdict.js') : fileURLToPath(new URL('../bin/verdict.js', import.meta.url));
 
-function verdict(args: string[]): ChildProcess {
-  const profile = o['cpu-prof'] && args[0] === 'serve' && args.includes('--config') ? ['--cpu-prof', `--cpu-prof-dir=${resolve(o['cpu-prof'])}`] : [];
-  return spawn(process.execPath, [...NODE_FLAGS, ...profile, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VERDICT_LOG_FORMAT: 'json' } });
-}
-
 async function serve(databaseUrl: string, config: string | null): Promise<{ proc: ChildProcess; http: string }> {
-  const proc = verdict(['serve', '--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--database-url', databaseUrl, ...(config ? ['--config', config] : [])]);
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = await new Promise<{ http: string[] }>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) if (line.includes('verdict ready')) resolve(JSON.parse(line));
-    });
-    proc.on('exit', (code) => reject(new Error(`receiver exited ${code}: ${err}`)));
-  });
-  proc.stdout!.resume();
+  const profile = o['cpu-prof'] && config ? ['--cpu-prof', `--cpu-prof-dir=${resolve(o['cpu-prof'])}`] : [];
+  const { proc, ready } = await startServe(BIN, ['--host', '127.0.0.1', '--grpc-port', '0', '--http-port', '0', '--database-url', databaseUrl, ...(config ? ['--config', config] : [])], profile);
   return { proc, http: ready.http[0]! };
 }
 
@@ -83,7 +62,7 @@ async function stop(proc: ChildProcess): Promise<void> {
 }
 
 async function run(args: string[]): Promise<void> {
-  const p = verdict(args);
+  const p = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -120,7 +99,7 @@ async function main(): Promise<void> {
     const r = await serve(dbUrl, config);
     await db.connect();
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const before = { receiver: cpuSeconds(r.proc.pid!), kernel: systemSeconds(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
+    const before = { receiver: cpuTimes(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
     log('judge cost: queueing a job for every run; the receiver judges them');
     await run(['evaluate', '--backfill', '--since', '2000-01-01', '--config', config, '--database-url', dbUrl]);
     const queued = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM verdict.judge_jobs')).rows[0]!.n);
@@ -129,14 +108,15 @@ async function main(): Promise<void> {
       if (Number(rows[0]!.open) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const after = { receiver: cpuSeconds(r.proc.pid!), kernel: systemSeconds(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
+    const after = { receiver: cpuTimes(r.proc.pid!), postgres: serverCpuSeconds(postmaster), calls: judge.calls, at: performance.now() };
     await stop(r.proc);
     const calls = after.calls - before.calls;
     if (calls === 0) throw new Error(`no judge call was made for ${queued} queued jobs: the runs were not queued (the workload's dates) or the receiver's judge pool did not start`);
     const perCall = (s: number) => ((s * 1e6) / calls).toFixed(0);
     const result = {
       checkout: o.checkout ?? '.', runs, queued, calls, seconds: Number(((after.at - before.at) / 1000).toFixed(1)),
-      receiverMicrosPerCall: Number(perCall(after.receiver - before.receiver)), ofWhichKernel: Number(perCall(after.kernel - before.kernel)), postgresMicrosPerCall: Number(perCall(after.postgres - before.postgres)),
+      receiverMicrosPerCall: Number(perCall(after.receiver.user + after.receiver.system - before.receiver.user - before.receiver.system)),
+      ofWhichKernel: Number(perCall(after.receiver.system - before.receiver.system)), postgresMicrosPerCall: Number(perCall(after.postgres - before.postgres)),
     };
     log(`judge cost: ${calls} calls in ${result.seconds} s: receiver ${result.receiverMicrosPerCall} µs (kernel ${result.ofWhichKernel}), PostgreSQL ${result.postgresMicrosPerCall} µs of CPU per call`);
     console.log(JSON.stringify(result));

@@ -1,16 +1,23 @@
-/** CPU time and memory of a process, read from /proc (Linux). */
-import { spawn } from 'node:child_process';
+/** CPU time and memory of a process, read from /proc (Linux); starting `verdict serve` and the load generator. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/runtime.ts';
 import type { LoadResult, LoadSpec } from './loadgen.ts';
 
 const TICKS = 100; // USER_HZ on Linux
 
-/** User + system CPU seconds of a process and its threads. */
-export function cpuSeconds(pid: number): number {
+/** User and system (kernel) CPU seconds of a process and its threads. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
+}
+
+/** User + system CPU seconds of a process and its threads. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Resident set size now and at its peak (VmHWM), in bytes. */
@@ -72,4 +79,31 @@ export function runLoadgen(spec: LoadSpec, onGo?: () => void): Promise<LoadResul
     });
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
   });
+}
+
+/** The start-up line of `verdict serve` (VERDICT_LOG_FORMAT=json): where it listens. */
+export interface ServeReady {
+  http: string[];
+  admin?: string[];
+}
+
+/**
+ * Starts `verdict serve` (the bin at `bin`, with Verdict's Node.js flags and
+ * `nodeFlags`) and resolves once it has said where it listens; its log after
+ * that is drained. Rejects with its stderr when it exits before.
+ */
+export async function startServe(bin: string, args: readonly string[], nodeFlags: readonly string[] = []): Promise<{ proc: ChildProcess; ready: ServeReady }> {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, bin, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VERDICT_LOG_FORMAT: 'json' } });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const ready = await new Promise<ServeReady>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) if (line.includes('verdict ready')) resolve(JSON.parse(line));
+    });
+    proc.on('exit', (code) => reject(new Error(`receiver exited ${code}: ${err}`)));
+  });
+  proc.stdout!.resume();
+  return { proc, ready };
 }

@@ -250,10 +250,10 @@ async function stored(t: TestServer, ids: Set<string>): Promise<{ spans: Set<str
   const list = sqlList(ids);
   if (!list) return { spans: new Set(), spanRows: 0, logs: 0, evals: 0 };
   const [row] = await t.query<{ spans: string | null; span_rows: number; logs: number; evals: number }>(
-    `SELECT (SELECT string_agg(trace_id || ':' || span_id, ',') FROM verdict.spans WHERE trace_id IN (${list})) AS spans,
-            (SELECT count(*)::int FROM verdict.spans WHERE trace_id IN (${list})) AS span_rows,
+    `SELECT s.spans, s.span_rows,
             (SELECT count(*)::int FROM verdict.logs WHERE trace_id IN (${list})) AS logs,
-            (SELECT count(*)::int FROM verdict.evaluations WHERE trace_id IN (${list})) AS evals`,
+            (SELECT count(*)::int FROM verdict.evaluations WHERE trace_id IN (${list})) AS evals
+     FROM (SELECT string_agg(trace_id || ':' || span_id, ',') AS spans, count(*)::int AS span_rows FROM verdict.spans WHERE trace_id IN (${list})) s`,
   );
   return { spans: new Set(row?.spans ? row.spans.split(',') : []), spanRows: Number(row?.span_rows ?? 0), logs: Number(row?.logs ?? 0), evals: Number(row?.evals ?? 0) };
 }

@@ -29,3 +29,14 @@ export function fitsUtf8(s: string, max: number): boolean {
   if (s.length * 3 <= max) return true;
   return Buffer.byteLength(s, 'utf8') <= max;
 }
+
+/** The first `n` characters of `s` (code points, as PostgreSQL's left() counts them, not UTF-16 code units). */
+export function leftChars(s: string, n: number): string {
+  if (s.length <= n) return s;
+  let i = 0;
+  for (let count = 0; count < n && i < s.length; count++) {
+    const c = s.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 2 : 1;
+  }
+  return s.slice(0, i);
+}

@@ -31,6 +31,8 @@ export interface SpanFact {
   name: string;
   startNs: bigint;
   endNs: bigint;
+  /** startNs in whole microseconds (exact as a number), for the rollups' minutes and hours. */
+  startUs: number;
   durationNs: number;
   error: boolean;
   serviceName: string | null;
@@ -46,6 +48,11 @@ export interface SpanFact {
   /** Exact (a sender may send any int64). */
   inputTokens: bigint | null;
   outputTokens: bigint | null;
+  /** A model call (chat, text_completion, generate_content): its text may stand for its run's. */
+  modelCall: boolean;
+  /** The row's verdict.input_text and verdict.output_text, as written (null when its content comes later, from log records). */
+  inputText: string | null;
+  outputText: string | null;
 }
 
 export interface LogRow {

@@ -4,11 +4,11 @@
  * (message-shape.ts).
  */
 import type { CopyWriter } from '../common/copy-binary.ts';
-import { cleanDeep } from '../common/text.ts';
+import { clean, cleanDeep, leftChars } from '../common/text.ts';
 import { MAX_DEPTH } from './anyvalue.ts';
 import { shallowerThan } from './content.ts';
 import { COL, CONTENT, type Lift, type Resolved } from './conventions/lift.ts';
-import { lastUserText } from './message-shape.ts';
+import { answerText, lastUserText } from './message-shape.ts';
 
 /** Model calls: the operations whose content may come in log records instead of attributes. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'generate_content']);
@@ -30,24 +30,49 @@ export const CONTENT_IN_ATTRIBUTES = {
   'gen_ai.tool.call.result': 8,
 } as const;
 
+/** Where a content column's value ended up: nowhere, in the column, or (the column NULL) in the attribute it came from. */
+const Stored = { Nowhere: 0, Column: 1, Attribute: 2 } as const;
+type Stored = (typeof Stored)[keyof typeof Stored];
+
 /** A content column: NULL when it is the attribute it came from (see above), its JSON otherwise, NULL when absent or nested too deeply for jsonb. */
-function contentField(w: CopyWriter, r: Resolved | null): boolean {
+function contentField(w: CopyWriter, r: Resolved | null): Stored {
   if (r === null) {
     w.null();
-    return false;
+    return Stored.Nowhere;
   }
   if (r.bytes !== undefined) {
     w.null();
-    return true;
+    return Stored.Attribute;
   }
-  w.jsonb(shallowerThan(r.value, MAX_DEPTH) ? JSON.stringify(cleanDeep(r.value)) : null);
-  return false;
+  if (!shallowerThan(r.value, MAX_DEPTH)) {
+    w.null();
+    return Stored.Nowhere;
+  }
+  w.jsonb(JSON.stringify(cleanDeep(r.value)));
+  return Stored.Column;
 }
+
+/**
+ * verdict.input_text / verdict.output_text of the row being written, for
+ * the run's summary: the text of the stored messages (cleaned as they are
+ * stored: `clean` maps character to character, so cleaning the text is
+ * cleaning the messages), at most 1000 characters; NULL when the column
+ * holds nothing.
+ */
+function storedText(r: Resolved | null, stored: Stored, text: (messages: unknown) => string | null): string | null {
+  if (r === null || stored === Stored.Nowhere) return null;
+  const t = text(r.value);
+  return t === null ? null : leftChars(clean(t), TEXT_CHARS);
+}
+
+/** verdict.input_text and verdict.output_text keep this many characters. */
+const TEXT_CHARS = 1000;
 
 /**
  * Writes, in SPAN_COLUMNS order: gen_ai_operation_name … gen_ai_output_tokens,
  * then user_id … content_in_attributes. Sets lift.userText (the last user
- * message, whole, for the rules) and lift.hasContent (the span carried input
+ * message, whole, for the rules), lift.inputText and lift.outputText (for
+ * the run's summary) and lift.hasContent (the span carried input
  * or output messages itself).
  */
 export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
@@ -68,6 +93,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
     // No content at all (most non-GenAI spans): the five jsonb columns, the content source and content_in_attributes are NULL.
     w.field(SEVEN_NULLS);
     lift.userText = null;
+    lift.inputText = null;
+    lift.outputText = null;
     lift.hasContent = false;
     return;
   }
@@ -79,12 +106,16 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   contentField(w, system);
   // Only the current GenAI attributes keep their bytes (conventions/read.ts): each column has its one attribute.
   let inAttributes = 0;
-  if (contentField(w, input)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.input.messages'];
-  if (contentField(w, output)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.output.messages'];
-  if (contentField(w, args)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.arguments'];
-  if (contentField(w, result)) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.result'];
-  // input_text and output_text are not stored: the view derives them from the messages (verdict.input_text).
+  const inputStored = contentField(w, input);
+  const outputStored = contentField(w, output);
+  if (inputStored === Stored.Attribute) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.input.messages'];
+  if (outputStored === Stored.Attribute) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.output.messages'];
+  if (contentField(w, args) === Stored.Attribute) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.arguments'];
+  if (contentField(w, result) === Stored.Attribute) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.result'];
+  // A span row's input_text and output_text are not stored (verdict.spans derives them from the messages); the run's summary keeps its run's.
   const userText = input === null ? null : lastUserText(input.value);
+  lift.inputText = storedText(input, inputStored, lastUserText);
+  lift.outputText = storedText(output, outputStored, answerText);
   // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');

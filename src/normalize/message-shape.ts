@@ -296,6 +296,16 @@ export function textOf(m: unknown): string {
   return '';
 }
 
+/** The answer: the text of the last message that has text (verdict.answer_text), or null. */
+export function answerText(messages: unknown): string | null {
+  if (!Array.isArray(messages)) return null;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const t = textOf(messages[i]);
+    if (t !== '') return t;
+  }
+  return null;
+}
+
 /** The text of the last user message that has text (tool results sent as user messages are skipped), or null. */
 export function lastUserText(messages: unknown): string | null {
   if (!Array.isArray(messages)) return null;

@@ -252,11 +252,12 @@ function spanFact(t: TargetFacts, lift: Lift, root: boolean, startNs: bigint, en
   const input = lift.value(COL.inputTokens);
   const output = lift.value(COL.outputTokens);
   return {
-    traceId: t.trace_id, spanId: t.span_id, root, name: t.span_name, startNs, endNs, durationNs, error,
+    traceId: t.trace_id, spanId: t.span_id, root, name: t.span_name, startNs, endNs, startUs: Number(startNs / 1000n), durationNs, error,
     serviceName: t.service_name, serviceVersion: t.service_version, operation: t.operation_name, requestModel: t.request_model,
     responseModel: t.response_model, agentName: t.agent_name, toolName: lift.text(COL.toolName), conversationId: t.conversation_id,
     responseId: lift.text(COL.responseId), userId: lift.text(COL.userId),
     inputTokens: input === null ? null : BigInt(input), outputTokens: output === null ? null : BigInt(output),
+    modelCall: t.operation_name !== null && INFERENCE_OPERATIONS.has(t.operation_name), inputText: lift.inputText, outputText: lift.outputText,
   };
 }
 

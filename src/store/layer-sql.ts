@@ -1,25 +1,24 @@
 /**
  * What the learning loop keeps at ingest, so its reports read rollups and
- * indexed summaries instead of looking each verdict's spans up:
+ * indexed summaries instead of looking each verdict's spans up: each
+ * verdict's layers (the harness version and the context version; the model
+ * is one of its target's facts), stored on the verdict once its target is
+ * resolved, and counted in verdict.verdict_layer_rollup. (A judged run's
+ * task is kept on its summary row by the statements that change what it
+ * depends on: summary-sql.ts taskAssign.)
  *
- * - each verdict's layers (the harness version and the context version; the
- *   model is one of its target's facts), stored on the verdict once its
- *   target is resolved, and counted in verdict.verdict_layer_rollup;
- * - each judged run's task (agent and normalised first request), stored on
- *   its summary.
- *
- * Both depend on spans that may arrive after the verdict (the run's root
- * usually ends, and is exported, last). So the layers are worked out when a
- * verdict is stored with its target or resolved, and again for a judged run's
- * verdicts when its root arrives; a task when a run is judged, and again
- * when a write adds spans or content to a judged run. Each time they are
- * recomputed from what is stored, and where they changed, the verdict's
- * rollup count moves from the old values to the new ones. Whatever the arrival order, the end state is the one a recomputation
- * from the stored rows gives. Two writers that touch one run (its root, and a
- * verdict resolved to it through a response ID) both update the run's summary
- * row, so the second waits for the first to commit, and its settling, a later
- * statement, sees what the first stored. The definitions are SQL functions of the
- * migration (verdict.target_layers, verdict.run_task), shared with its backfill.
+ * The layers depend on spans that may arrive after the verdict (the run's
+ * root usually ends, and is exported, last). So they are worked out when a
+ * verdict is stored with its target or resolved, and again for a judged
+ * run's verdicts when its root arrives. Each time they are recomputed from
+ * what is stored, and where they changed, the verdict's rollup count moves
+ * from the old values to the new ones. Whatever the arrival order, the end
+ * state is the one a recomputation from the stored rows gives. Two writers
+ * that touch one run (its root, and a verdict resolved to it through a
+ * response ID) both update the run's summary row, so the second waits for
+ * the first to commit, and its settling, a later statement, sees what the
+ * first stored. The definition is an SQL function of the migration
+ * (verdict.target_layers), shared with its backfill.
  */
 import type { Session } from './driver.ts';
 
@@ -47,10 +46,11 @@ export const layerRollupRows = (v: string, sign: string, dims: 'target' | 'unkno
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`;
 
 /**
- * Works out the layers of the verdicts this transaction stored with their
- * target or resolved (verdict_layers_due, found by key), and of every
- * resolved verdict of the runs in $1 (judged before, and given a root now);
- * stores those that changed and moves their rollup counts.
+ * Works out the layers of the verdicts this transaction resolved
+ * (verdict_layers_due, found by key), and of every resolved verdict of the
+ * runs in $1 (judged before, and given a root now); stores those that
+ * changed and moves their rollup counts. (Verdicts stored with their target
+ * get their layers before they are inserted: verdict-sql.ts.)
  */
 const SETTLE_LAYERS_SQL = `
 WITH due AS (
@@ -82,27 +82,12 @@ moved AS (
 )
 SELECT count(*)::int AS n FROM updated`;
 
-/** Recomputes the task of some runs that are judged (a positive or a negative verdict) and stores it where it changed. */
-const SETTLE_TASKS_SQL = `
-WITH found AS (
-  SELECT t.trace_id, t.task AS old_task, t.task_id AS old_task_id, k.task, k.task_id
-  FROM verdict.trace_summary t
-  LEFT JOIN LATERAL verdict.run_task(t.trace_id) k ON true
-  WHERE t.trace_id = ANY ($1::text[]) AND t.span_count > 0 AND (t.positive_verdicts > 0 OR t.negative_verdicts > 0)
-)
-UPDATE verdict.trace_summary t SET task = f.task, task_id = f.task_id
-FROM found f
--- The key list bounds the scan of verdict.trace_summary whatever plan the statistics suggest.
-WHERE t.trace_id = ANY ($1::text[]) AND t.trace_id = f.trace_id AND (f.old_task IS DISTINCT FROM f.task OR f.old_task_id IS DISTINCT FROM f.task_id)`;
-
 /**
- * Settles the layers of the verdicts this write stored or resolved and of
- * the judged runs it gave a root (`rerooted`), and the tasks of the judged
- * runs among those it touched (`runs`).
+ * Settles the layers of the verdicts this write resolved and of the judged
+ * runs it gave a root (`rerooted`).
  */
-export async function settleLoop(s: Session, rerooted: readonly string[], runs: readonly string[]): Promise<void> {
+export async function settleLayers(s: Session, rerooted: readonly string[]): Promise<void> {
   await s.rows(SETTLE_LAYERS_SQL, [[...rerooted].sort()]);
-  if (runs.length > 0) await s.rows(SETTLE_TASKS_SQL, [[...runs].sort()]);
 }
 
 /** The upsert of the queued layer rollup changes, in key order (see summary-sql.ts). */

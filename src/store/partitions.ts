@@ -26,12 +26,11 @@ export const WINDOW_AHEAD_DAYS = 2;
 export function partitionDays(batches: readonly Batch[], nowMs = Date.now()): PartitionDay[] {
   const lo = Math.floor(nowMs / DAY_MS) - WINDOW_PAST_DAYS;
   const hi = Math.floor(nowMs / DAY_MS) + WINDOW_AHEAD_DAYS;
-  const days = new Map<string, PartitionDay>();
+  // Per table, the days seen (as day numbers); a batch's rows mostly share one or two.
+  const seen: Record<PartitionedTable, Set<number>> = { span_rows: new Set(), log_rows: new Set(), evaluations: new Set() };
   const add = (parent: PartitionedTable, ns: bigint) => {
     const d = Number(ns / 86_400_000_000_000n);
-    if (d < lo || d > hi) return;
-    const day = new Date(d * DAY_MS).toISOString().slice(0, 10);
-    days.set(`${parent}:${day}`, { parent, day });
+    if (d >= lo && d <= hi) seen[parent].add(d);
   };
   for (const b of batches) {
     for (const f of b.facts) add('span_rows', f.startNs);
@@ -40,5 +39,9 @@ export function partitionDays(batches: readonly Batch[], nowMs = Date.now()): Pa
     // Verdicts of the `repeat` rule take the time of the turn that repeated.
     for (const t of b.turns) add('evaluations', t.time_unix_nano);
   }
-  return [...days.values()];
+  const days: PartitionDay[] = [];
+  for (const parent of ['span_rows', 'log_rows', 'evaluations'] as const) {
+    for (const d of seen[parent]) days.push({ parent, day: new Date(d * DAY_MS).toISOString().slice(0, 10) });
+  }
+  return days;
 }

@@ -171,6 +171,8 @@ export const SCHEMA = {
       ...RUN_COUNTS,
       prev_counted: col('boolean', true), prev_minute: timeNull, prev_service_name: textNull, prev_service_version: textNull,
       prev_flags: col('integer', true), prev_conversation_id: textNull, user_id: textNull, task: textNull, task_id: textNull,
+      root_input_text: textNull, root_output_text: textNull, first_input_time_unix_nano: int8Null, first_input_span_id: textNull,
+      first_input_text: textNull, last_output_time_unix_nano: int8Null, last_output_span_id: textNull, last_output_text: textNull,
     },
     'verdict.conversation_summary': {
       conversation_id: text, start_time: timeNull, end_time: timeNull, trace_count: col('bigint', false, true),

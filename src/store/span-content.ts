@@ -18,11 +18,24 @@
  * Spans whose own attributes or events carried messages are left alone
  * (gen_ai_content_source = 'span'); system instructions a span carries are
  * kept unless its records carry them too. A batch with neither kind of row costs
- * nothing; otherwise one statement, which reads span_messages by span and
- * updates only spans whose content changes.
+ * nothing; otherwise one statement, which reads span_messages by span,
+ * updates only spans whose content changes, and merges their new text into
+ * their runs' summaries (the input and output text of verdict.traces, and
+ * the task of a judged run).
  */
 import type { Batch, SpanRef } from '../model/rows.ts';
 import type { Session } from './driver.ts';
+import { taskAssign, textValues } from './summary-sql.ts';
+
+/** Model calls, whose text may stand for their run's (verdict.traces). */
+const MODEL_CALLS = `('chat', 'text_completion', 'generate_content')`;
+
+/** A run's text columns after the spans' new text (`c`, the changes CTE below). */
+const FILLED_VALUES: Record<string, string> = {
+  root_input_text: 'CASE WHEN c.root_filled THEN c.root_input_text ELSE t.root_input_text END',
+  root_output_text: 'CASE WHEN c.root_filled THEN c.root_output_text ELSE t.root_output_text END',
+  ...textValues('c'),
+};
 
 const FILL_SQL = `
 WITH keys AS (
@@ -39,17 +52,42 @@ content AS (
   FROM fragments f
   CROSS JOIN LATERAL jsonb_array_elements(f.content) WITH ORDINALITY AS x(item, n)
   GROUP BY f.trace_id, f.span_id
+),
+filled AS (
+  UPDATE verdict.span_rows s
+  SET gen_ai_input_messages = c.input,
+      gen_ai_output_messages = c.output,
+      gen_ai_system_instructions = COALESCE(c.system, s.gen_ai_system_instructions),
+      gen_ai_content_source = 'logs'
+  FROM content c
+  WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id
+    AND (s.gen_ai_content_source IS NULL OR s.gen_ai_content_source = 'logs')
+    AND (s.gen_ai_input_messages, s.gen_ai_output_messages, s.gen_ai_system_instructions)
+        IS DISTINCT FROM (c.input, c.output, COALESCE(c.system, s.gen_ai_system_instructions))
+  RETURNING s.trace_id, s.span_id, s.start_time, s.start_time_unix_nano, s.end_time_unix_nano,
+    s.gen_ai_operation_name IN ${MODEL_CALLS} AS model_call, verdict.input_text(s) AS input_text, verdict.output_text(s) AS output_text
+),
+-- What the new text changes in each run's summary: its root's text, and its first input and last output candidates.
+changes AS (
+  SELECT f.trace_id,
+    bool_or(f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_filled,
+    max(f.input_text) FILTER (WHERE f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_input_text,
+    max(f.output_text) FILTER (WHERE f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_output_text,
+    (array_agg(f.start_time_unix_nano ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_time_unix_nano,
+    (array_agg(f.span_id ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_span_id,
+    (array_agg(f.input_text ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_text,
+    (array_agg(f.end_time_unix_nano ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_time_unix_nano,
+    (array_agg(f.span_id ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_span_id,
+    (array_agg(f.output_text ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_text
+  FROM filled f
+  JOIN verdict.trace_summary t ON t.trace_id = f.trace_id
+  GROUP BY f.trace_id
 )
-UPDATE verdict.span_rows s
-SET gen_ai_input_messages = c.input,
-    gen_ai_output_messages = c.output,
-    gen_ai_system_instructions = COALESCE(c.system, s.gen_ai_system_instructions),
-    gen_ai_content_source = 'logs'
-FROM content c
-WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id
-  AND (s.gen_ai_content_source IS NULL OR s.gen_ai_content_source = 'logs')
-  AND (s.gen_ai_input_messages, s.gen_ai_output_messages, s.gen_ai_system_instructions)
-      IS DISTINCT FROM (c.input, c.output, COALESCE(c.system, s.gen_ai_system_instructions))`;
+UPDATE verdict.trace_summary t
+SET ${Object.entries(FILLED_VALUES).map(([c, e]) => `${c} = ${e}`).join(',\n    ')},
+    ${taskAssign(FILLED_VALUES)}
+FROM changes c
+WHERE t.trace_id = c.trace_id`;
 
 /** The spans this write concerns (see above), each once. */
 function spansConcerned(batches: readonly Batch[]): SpanRef[] {

@@ -50,6 +50,17 @@ export interface TraceDelta {
   leafOutputTokens: bigint | null;
   aggregateInputTokens: bigint | null;
   aggregateOutputTokens: bigint | null;
+  /** The best root candidate's input and output text. */
+  rootInputText: string | null;
+  rootOutputText: string | null;
+  /** The earliest model call that has input text (by start, then span ID), and that text. */
+  firstInputNs: bigint | null;
+  firstInputSpanId: string | null;
+  firstInputText: string | null;
+  /** The model call that ended last and has output text (by end, then span ID, the greater first), and that text. */
+  lastOutputNs: bigint | null;
+  lastOutputSpanId: string | null;
+  lastOutputText: string | null;
 }
 
 const add = (a: bigint | null, b: bigint | null): bigint | null => (a === null ? b : b === null ? a : a + b);
@@ -74,7 +85,8 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
           traceId: f.traceId, spans: 0, errors: 0, startNs: f.startNs, endNs: f.endNs, rootSpanId: f.spanId, rootName: f.name,
           rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName,
           conversationId: null, userId: null, model: null, modelEndNs: null, leafInputTokens: null, leafOutputTokens: null,
-          aggregateInputTokens: null, aggregateOutputTokens: null,
+          aggregateInputTokens: null, aggregateOutputTokens: null, rootInputText: f.inputText, rootOutputText: f.outputText,
+          firstInputNs: null, firstInputSpanId: null, firstInputText: null, lastOutputNs: null, lastOutputSpanId: null, lastOutputText: null,
         },
       };
       byTrace.set(f.traceId, entry);
@@ -86,7 +98,20 @@ export function traceDeltas(facts: readonly SpanFact[]): TraceDelta[] {
     if (f.endNs > d.endNs) d.endNs = f.endNs;
     if (betterRoot(f, entry.root)) {
       entry.root = f;
-      Object.assign(d, { rootSpanId: f.spanId, rootName: f.name, rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion, agentName: f.agentName });
+      Object.assign(d, {
+        rootSpanId: f.spanId, rootName: f.name, rootIsRoot: f.root, rootStartNs: f.startNs, serviceName: f.serviceName, serviceVersion: f.serviceVersion,
+        agentName: f.agentName, rootInputText: f.inputText, rootOutputText: f.outputText,
+      });
+    }
+    if (f.modelCall && f.inputText !== null && (d.firstInputNs === null || f.startNs < d.firstInputNs || (f.startNs === d.firstInputNs && f.spanId < (d.firstInputSpanId as string)))) {
+      d.firstInputNs = f.startNs;
+      d.firstInputSpanId = f.spanId;
+      d.firstInputText = f.inputText;
+    }
+    if (f.modelCall && f.outputText !== null && (d.lastOutputNs === null || f.endNs > d.lastOutputNs || (f.endNs === d.lastOutputNs && f.spanId > (d.lastOutputSpanId as string)))) {
+      d.lastOutputNs = f.endNs;
+      d.lastOutputSpanId = f.spanId;
+      d.lastOutputText = f.outputText;
     }
     if (f.conversationId !== null && (d.conversationId === null || f.conversationId > d.conversationId)) d.conversationId = f.conversationId;
     if (f.userId !== null && (d.userId === null || f.userId > d.userId)) d.userId = f.userId;
@@ -151,22 +176,29 @@ export interface LatencyRollup {
   counts: number[];
 }
 
-/** Grouping key of nullable parts: JSON keeps null apart from the string "null". */
-const keyOf = (parts: ReadonlyArray<string | number | null>): string => JSON.stringify(parts);
+/**
+ * A part of a grouping key: NUL, then "n" for null or "s" and the text. Stored
+ * text holds no NUL (common/text.ts clean), so the parts cannot run into each
+ * other, and null stays apart from the string "null".
+ */
+const part = (v: string | null): string => (v === null ? '\0n' : '\0s' + v);
 
-const GRAIN_NS = (grainS: number): bigint => BigInt(grainS) * 1_000_000_000n;
+/** The start of the grain a span started in, in Unix seconds (exact: whole microseconds are below 2^53). */
+const grainStart = (f: SpanFact, g: Grain): number => {
+  const grainUs = g.seconds * 1_000_000;
+  return (f.startUs - (f.startUs % grainUs)) / 1_000_000;
+};
 
 /** Rows sorted by key, so that concurrent writers lock rollup rows in the same order. */
 const sortedByKey = <T>(rows: Map<string, T>): T[] => [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 
 export function spanRollups(facts: readonly SpanFact[], g: Grain): SpanRollup[] {
-  const grain = GRAIN_NS(g.seconds);
   const rows = new Map<string, SpanRollup>();
   for (const f of facts) {
-    const at = Number(f.startNs / grain) * g.seconds;
+    const at = grainStart(f, g);
     const model = f.responseModel ?? f.requestModel;
     const tool = g.byTool ? f.toolName : null;
-    const key = keyOf([at, f.serviceName, f.serviceVersion, f.operation, model, f.agentName, tool]);
+    const key = at + part(f.serviceName) + part(f.serviceVersion) + part(f.operation) + part(model) + part(f.agentName) + part(tool);
     let r = rows.get(key);
     if (!r) {
       r = { at, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
@@ -183,12 +215,11 @@ export function spanRollups(facts: readonly SpanFact[], g: Grain): SpanRollup[] 
 }
 
 export function latencyRollups(facts: readonly SpanFact[], g: Grain): LatencyRollup[] {
-  const grain = GRAIN_NS(g.seconds);
   const rows = new Map<string, { row: LatencyRollup; byBucket: Map<number, number> }>();
   for (const f of facts) {
-    const at = Number(f.startNs / grain) * g.seconds;
+    const at = grainStart(f, g);
     const tool = g.byTool ? f.toolName : null;
-    const key = keyOf([at, f.serviceName, f.operation, tool]);
+    const key = at + part(f.serviceName) + part(f.operation) + part(tool);
     let r = rows.get(key);
     if (!r) {
       r = { row: { at, serviceName: f.serviceName, operation: f.operation, tool, spans: 0, buckets: [], counts: [] }, byBucket: new Map() };

@@ -13,7 +13,7 @@
 import type { SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
 import { LAYER_FLUSH_SQL } from './layer-sql.ts';
-import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas } from './summaries.ts';
+import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas, type Grain } from './summaries.ts';
 
 /** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
 export const DELTA_DDL = `
@@ -99,37 +99,91 @@ const REMEMBER = `prev_counted = t.span_count > 0,
 /** The better root wins: a span without a parent, then the earlier start, then the smaller span ID (as summaries.ts betterRoot). */
 const BETTER_ROOT = `(t.root_span_id IS NULL OR (NOT EXCLUDED.root_is_root, EXCLUDED.root_start_time_unix_nano, EXCLUDED.root_span_id COLLATE "C")
   < (NOT t.root_is_root, t.root_start_time_unix_nano, t.root_span_id COLLATE "C"))`;
-const rootField = (c: string) => `${c} = CASE WHEN ${BETTER_ROOT} THEN EXCLUDED.${c} ELSE t.${c} END`;
+/** The root's columns, each the better root's. */
+const ROOT_VALUES: Record<string, string> = Object.fromEntries(
+  ['root_span_id', 'root_name', 'root_is_root', 'root_start_time', 'root_start_time_unix_nano', 'service_name', 'service_version', 'agent_name',
+    'root_input_text', 'root_output_text'].map((c) => [c, `CASE WHEN ${BETTER_ROOT} THEN EXCLUDED.${c} ELSE t.${c} END`]),
+);
+
+/** `col = expression, …` */
+const assign = (values: Record<string, string>) => Object.entries(values).map(([c, e]) => `${c} = ${e}`).join(',\n    ');
 /** The model of the model call that ended last (ties: the greater name), as summaries.ts does. */
 const LATER_MODEL = `(EXCLUDED.model IS NOT NULL AND (t.model IS NULL OR (EXCLUDED.model_end_time_unix_nano, EXCLUDED.model COLLATE "C")
   > (t.model_end_time_unix_nano, t.model COLLATE "C")))`;
 
+/** The run's text candidates (see sql/0012_run_text_in_summary.sql), in the order mergeRuns passes them. */
+const TEXT_COLUMNS = [
+  'root_input_text', 'root_output_text', 'first_input_time_unix_nano', 'first_input_span_id', 'first_input_text',
+  'last_output_time_unix_nano', 'last_output_span_id', 'last_output_text',
+];
+
+/**
+ * The new values of a run's first input and last output candidates, merged
+ * with those of `x` (EXCLUDED, or a row of span text changes): the earlier
+ * input (start, then span ID), the later output (end, then span ID). A
+ * candidate equal to the stored one (the same span, offered again once log
+ * records have given it content) replaces it, since its text may have grown.
+ */
+export function textValues(x: string): Record<string, string> {
+  const earlier = `(${x}.first_input_time_unix_nano IS NOT NULL AND (t.first_input_time_unix_nano IS NULL
+    OR (${x}.first_input_time_unix_nano, ${x}.first_input_span_id COLLATE "C") <= (t.first_input_time_unix_nano, t.first_input_span_id COLLATE "C")))`;
+  const later = `(${x}.last_output_time_unix_nano IS NOT NULL AND (t.last_output_time_unix_nano IS NULL
+    OR (${x}.last_output_time_unix_nano, ${x}.last_output_span_id COLLATE "C") >= (t.last_output_time_unix_nano, t.last_output_span_id COLLATE "C")))`;
+  return Object.fromEntries([
+    ...['first_input_time_unix_nano', 'first_input_span_id', 'first_input_text'].map((c) => [c, `CASE WHEN ${earlier} THEN ${x}.${c} ELSE t.${c} END`]),
+    ...['last_output_time_unix_nano', 'last_output_span_id', 'last_output_text'].map((c) => [c, `CASE WHEN ${later} THEN ${x}.${c} ELSE t.${c} END`]),
+  ]);
+}
+
+/**
+ * `task` and `task_id` of a run's summary row, from the row's new values
+ * (`updated` maps the columns an upsert changes to their expressions; the
+ * others keep `t.`'s), in every statement that changes what they depend on:
+ * set while the run is judged (a positive or a negative verdict), as
+ * verdict.run_task defines them; left as they are otherwise.
+ */
+export function taskAssign(updated: Record<string, string>): string {
+  const v = (c: string) => updated[c] ?? `t.${c}`;
+  const judged = `(${v('span_count')} > 0 AND (${v('positive_verdicts')} > 0 OR ${v('negative_verdicts')} > 0))`;
+  // A sub-select, so that the text is normalised once for both columns.
+  return `(task, task_id) = (
+      SELECT CASE WHEN x.judged THEN x.task ELSE t.task END,
+        CASE WHEN x.judged THEN md5(COALESCE(${v('agent_name')}, ${v('service_name')}, '') || E'\\x1f' || x.task) ELSE t.task_id END
+      FROM (SELECT j.judged, CASE WHEN j.judged THEN verdict.normalise_task(COALESCE(${v('root_input_text')}, ${v('first_input_text')})) END AS task
+            FROM (SELECT ${judged} AS judged) j) x)`;
+}
+
+const TRACE_VALUES: Record<string, string> = { span_count: 't.span_count + EXCLUDED.span_count', ...ROOT_VALUES, ...textValues('EXCLUDED') };
+
 const TRACE_SQL = `
 WITH d AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bool[], $9::bigint[],
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[], $20::text[])
+    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[], $20::text[],
+    $21::text[], $22::text[], $23::bigint[], $24::text[], $25::text[], $26::bigint[], $27::text[], $28::text[])
     AS d(trace_id, spans, errors, start_ns, end_ns, root_span_id, root_name, root_is_root, root_start_ns, service_name, service_version,
-         agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id)
+         agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id,
+         root_in_text, root_out_text, first_in_ns, first_in_span, first_in_text, last_out_ns, last_out_span, last_out_text)
 ),
 up AS (
   INSERT INTO verdict.trace_summary AS t (
     trace_id, span_count, error_count, start_time_unix_nano, end_time_unix_nano, start_time, end_time,
     root_span_id, root_name, root_is_root, root_start_time, root_start_time_unix_nano, service_name, service_version, agent_name,
     conversation_id, model, model_end_time_unix_nano, leaf_input_tokens, leaf_output_tokens, aggregate_input_tokens, aggregate_output_tokens,
-    user_id)
+    user_id, ${TEXT_COLUMNS.join(', ')})
   SELECT trace_id, spans, errors, start_ns, end_ns, ${NS_TO_TIME('start_ns')}, ${NS_TO_TIME('end_ns')},
     root_span_id, root_name, root_is_root, ${NS_TO_TIME('root_start_ns')}, root_start_ns, service_name, service_version, agent_name,
-    conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id
+    conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id,
+    root_in_text, root_out_text, first_in_ns, first_in_span, first_in_text, last_out_ns, last_out_span, last_out_text
   FROM d ORDER BY trace_id
   ON CONFLICT (trace_id) DO UPDATE SET
     ${REMEMBER},
-    span_count = t.span_count + EXCLUDED.span_count,
     error_count = t.error_count + EXCLUDED.error_count,
     start_time_unix_nano = LEAST(t.start_time_unix_nano, EXCLUDED.start_time_unix_nano),
     end_time_unix_nano = GREATEST(t.end_time_unix_nano, EXCLUDED.end_time_unix_nano),
     start_time = LEAST(t.start_time, EXCLUDED.start_time),
     end_time = GREATEST(t.end_time, EXCLUDED.end_time),
-    ${['root_span_id', 'root_name', 'root_is_root', 'root_start_time', 'root_start_time_unix_nano', 'service_name', 'service_version', 'agent_name'].map(rootField).join(',\n    ')},
+    ${assign(TRACE_VALUES)},
+    ${taskAssign(TRACE_VALUES)},
     conversation_id = GREATEST(t.conversation_id COLLATE "C", EXCLUDED.conversation_id COLLATE "C"),
     user_id = GREATEST(t.user_id COLLATE "C", EXCLUDED.user_id COLLATE "C"),
     model = CASE WHEN ${LATER_MODEL} THEN EXCLUDED.model ELSE t.model END,
@@ -166,6 +220,8 @@ export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise
     col((d) => d.serviceName), col((d) => d.serviceVersion), col((d) => d.agentName), col((d) => d.conversationId), col((d) => d.model),
     col((d) => big(d.modelEndNs)), col((d) => big(d.leafInputTokens)), col((d) => big(d.leafOutputTokens)),
     col((d) => big(d.aggregateInputTokens)), col((d) => big(d.aggregateOutputTokens)), col((d) => d.userId),
+    col((d) => d.rootInputText), col((d) => d.rootOutputText), col((d) => big(d.firstInputNs)), col((d) => d.firstInputSpanId), col((d) => d.firstInputText),
+    col((d) => big(d.lastOutputNs)), col((d) => d.lastOutputSpanId), col((d) => d.lastOutputText),
   ]);
   return r?.rerooted ?? [];
 }
@@ -191,7 +247,8 @@ runs_counted AS (
   ON CONFLICT (trace_id) DO UPDATE SET
     ${REMEMBER},
     verdicts = t.verdicts + EXCLUDED.verdicts,
-    ${COUNTER_NAMES.map((c) => `${c} = t.${c} + EXCLUDED.${c}`).join(', ')},
+    ${assign(COUNTER_VALUES)},
+    ${taskAssign(COUNTER_VALUES)},
     verdicts_by_source = verdict.add_counts(t.verdicts_by_source, EXCLUDED.verdicts_by_source)
   RETURNING ${RUN_FIELDS}
 ),
@@ -201,6 +258,7 @@ ${conversationMoves('runs_counted', 'verdicts_by_run')}`;
 const COUNTER_NAMES = [
   'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts', 'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
 ];
+const COUNTER_VALUES: Record<string, string> = Object.fromEntries(COUNTER_NAMES.map((c) => [c, `t.${c} + EXCLUDED.${c}`]));
 /** COUNTER_NAMES' aggregates over a group of verdict rows. */
 const COUNTER_EXPRS = [
   "count(*) FILTER (WHERE polarity = 'positive')", "count(*) FILTER (WHERE polarity = 'negative')", "count(*) FILTER (WHERE polarity = 'neutral')",
@@ -223,11 +281,17 @@ export const verdictRollupRows = (v: string, sign: string, dims: 'target' | 'unk
     ${sign} * count(*), ${sign} * COALESCE(sum(score_value), 0), ${sign} * count(score_value)
   FROM ${v} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`;
 
-/** The upsert of span rollup increments into the minute table, or (by tool too) the hourly one. */
-const spanRollupSql = (table: string, at: string, byTool: boolean) => `
+/** Parameter references $n+1 … for a statement's parameters that start after the first n, with their types. */
+const params = (n: number, types: readonly string[]) => types.map((t, i) => `$${n + i + 1}::${t}[]`).join(', ');
+
+const SPAN_ROLLUP_TYPES = ['float8', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'numeric', 'numeric', 'float8'];
+const LATENCY_ROLLUP_TYPES = ['float8', 'text', 'text', 'text', 'bigint', 'int', 'smallint', 'int'];
+
+/** The upsert of span rollup increments into the minute table, or (by tool too) the hourly one; its parameters come after the first `n`. */
+const spanRollupSql = (table: string, at: string, byTool: boolean, n: number) => `
 INSERT INTO ${table} AS r (${at}, service_name, service_version, operation, model, agent${byTool ? ', tool' : ''}, spans, roots, errors, input_tokens, output_tokens, duration_ns)
 SELECT to_timestamp(t), sn, sv, op, mo, ag${byTool ? ', tl' : ''}, n, ro, er, it, ot, du
-FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::numeric[], $12::numeric[], $13::float8[])
+FROM unnest(${params(n, SPAN_ROLLUP_TYPES)})
   AS d(t, sn, sv, op, mo, ag, tl, n, ro, er, it, ot, du)
 ON CONFLICT (${at}, service_name, service_version, operation, model, agent${byTool ? ', tool' : ''}) DO UPDATE SET
   spans = r.spans + EXCLUDED.spans, roots = r.roots + EXCLUDED.roots, errors = r.errors + EXCLUDED.errors,
@@ -239,13 +303,13 @@ ON CONFLICT (${at}, service_name, service_version, operation, model, agent${byTo
  * (the row's index, bucket and count per entry: arrays of arrays must be
  * rectangular); a row that exists gets the two histograms added bucket by bucket.
  */
-const latencyRollupSql = (table: string, at: string, byTool: boolean) => `
+const latencyRollupSql = (table: string, at: string, byTool: boolean, n: number) => `
 INSERT INTO ${table} AS r (${at}, service_name, operation${byTool ? ', tool' : ''}, spans, buckets, counts)
 SELECT to_timestamp(g.t), g.sn, g.op${byTool ? ', g.tl' : ''}, g.n, h.buckets, h.counts
-FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS g(t, sn, op, tl, n, i)
+FROM unnest(${params(n, LATENCY_ROLLUP_TYPES.slice(0, 5))}) WITH ORDINALITY AS g(t, sn, op, tl, n, i)
 JOIN (
   SELECT i, array_agg(b ORDER BY b) AS buckets, array_agg(c ORDER BY b) AS counts
-  FROM unnest($6::int[], $7::smallint[], $8::int[]) AS e(i, b, c)
+  FROM unnest(${params(n + 5, LATENCY_ROLLUP_TYPES.slice(5))}) AS e(i, b, c)
   GROUP BY i
 ) h ON h.i = g.i
 ORDER BY g.i
@@ -260,11 +324,6 @@ ON CONFLICT (${at}, service_name, operation${byTool ? ', tool' : ''}) DO UPDATE 
     ) m
   )`;
 
-/** Each rollup grain with its two tables' upserts. */
-const ROLLUPS = [
-  { grain: MINUTES, spans: spanRollupSql('verdict.span_rollup', 'minute', false), latency: latencyRollupSql('verdict.latency_rollup', 'minute', false) },
-  { grain: HOURS, spans: spanRollupSql('verdict.span_rollup_hourly', 'hour', true), latency: latencyRollupSql('verdict.latency_rollup_hourly', 'hour', true) },
-];
 
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
@@ -306,39 +365,47 @@ ON CONFLICT (conversation_id) DO UPDATE SET
   thread_verdicts_by_source = verdict.add_counts(c.thread_verdicts_by_source, EXCLUDED.thread_verdicts_by_source)`;
 
 /**
- * The last statements of a write transaction: the span and latency rollups
- * (per minute and per hour) of the inserted spans, and the queued run,
- * verdict and conversation changes.
+ * The last statement of a write transaction: the span and latency rollups
+ * (per minute and per hour, the rows FLUSH_PARAMS gives) of the inserted
+ * spans, and the queued run, verdict, layer and conversation changes. One
+ * statement, so one round trip: every writer runs the same one, so the
+ * shared rows are locked in the same order by all.
  */
-export async function flushRollups(s: Session, facts: readonly SpanFact[], queued: boolean): Promise<void> {
-  if (facts.length > 0) {
-    for (const { grain, spans: spanSql, latency: latencySql } of ROLLUPS) {
-      const spans = spanRollups(facts, grain);
-      await s.rows(spanSql, [
-        spans.map((r) => r.at), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
-        spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
-        spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
-      ]);
-      const latency = latencyRollups(facts, grain);
-      const entryRow: number[] = [];
-      const entryBucket: number[] = [];
-      const entryCount: number[] = [];
-      latency.forEach((r, i) => {
-        for (let k = 0; k < r.buckets.length; k++) {
-          entryRow.push(i + 1);
-          entryBucket.push(r.buckets[k] as number);
-          entryCount.push(r.counts[k] as number);
-        }
-      });
-      await s.rows(latencySql, [
-        latency.map((r) => r.at), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.spans),
-        entryRow, entryBucket, entryCount,
-      ]);
+const FLUSH_SQL = `
+WITH span_minutes AS (${spanRollupSql('verdict.span_rollup', 'minute', false, 0)}),
+latency_minutes AS (${latencyRollupSql('verdict.latency_rollup', 'minute', false, 13)}),
+span_hours AS (${spanRollupSql('verdict.span_rollup_hourly', 'hour', true, 21)}),
+latency_hours AS (${latencyRollupSql('verdict.latency_rollup_hourly', 'hour', true, 34)}),
+runs AS (${RUN_FLUSH_SQL}),
+verdicts AS (${VERDICT_FLUSH_SQL}),
+layers AS (${LAYER_FLUSH_SQL}),
+conversations AS (${CONVERSATION_FLUSH_SQL})
+SELECT 1 AS done`;
+
+/** The 21 parameters of one grain's two rollup upserts (13 for the spans, 8 for the latency histograms). */
+function grainParams(facts: readonly SpanFact[], grain: Grain): unknown[] {
+  const spans = spanRollups(facts, grain);
+  const latency = latencyRollups(facts, grain);
+  const entryRow: number[] = [];
+  const entryBucket: number[] = [];
+  const entryCount: number[] = [];
+  latency.forEach((r, i) => {
+    for (let k = 0; k < r.buckets.length; k++) {
+      entryRow.push(i + 1);
+      entryBucket.push(r.buckets[k] as number);
+      entryCount.push(r.counts[k] as number);
     }
-  }
-  if (!queued) return;
-  await s.exec(RUN_FLUSH_SQL);
-  await s.exec(VERDICT_FLUSH_SQL);
-  await s.exec(LAYER_FLUSH_SQL);
-  await s.exec(CONVERSATION_FLUSH_SQL);
+  });
+  return [
+    spans.map((r) => r.at), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
+    spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
+    spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
+    latency.map((r) => r.at), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.spans),
+    entryRow, entryBucket, entryCount,
+  ];
+}
+
+/** Flushes the rollups of the inserted spans (`facts`) and the queued changes (FLUSH_SQL). */
+export async function flushRollups(s: Session, facts: readonly SpanFact[]): Promise<void> {
+  await s.rows(FLUSH_SQL, [...grainParams(facts, MINUTES), ...grainParams(facts, HOURS)]);
 }

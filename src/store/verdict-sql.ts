@@ -39,9 +39,6 @@ rolled AS (
 layered AS (
   INSERT INTO verdict_layer_deltas ${layerRollupRows('ins', '1', 'target')}
 ),
-to_settle AS (
-  INSERT INTO verdict_layers_due SELECT id, time FROM ins WHERE target_span_id IS NOT NULL
-),
 threads AS (
   INSERT INTO verdict_conversation_deltas (conversation_id, thread_verdicts, thread_positive_verdicts, thread_negative_verdicts,
     thread_neutral_verdicts, thread_user_verdicts, thread_indirect_verdicts, thread_llm_judge_verdicts, thread_rule_verdicts,
@@ -55,7 +52,7 @@ waiting AS (
   SELECT id, time, trace_id, span_id, CASE WHEN trace_id IS NULL THEN response_id END
   FROM ins WHERE target_span_id IS NULL AND (trace_id IS NOT NULL OR response_id IS NOT NULL)
 )
-SELECT COALESCE(array_agg(DISTINCT target_trace_id) FILTER (WHERE target_trace_id IS NOT NULL), '{}') AS runs FROM ins`;
+SELECT count(*)::int AS n FROM ins`;
 
 /** The facts of a span, as the columns of a judged target. */
 const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.service_name, r.service_version, ${s}.gen_ai_operation_name,
@@ -129,34 +126,47 @@ still_waiting AS (
   INSERT INTO verdict.pending_verdicts
   SELECT c.* FROM claimed c WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.id = c.id AND f.time = c.time)
 )
-SELECT COALESCE(array_agg(DISTINCT target_trace_id) FILTER (WHERE target_trace_id IS NOT NULL), '{}') AS runs FROM resolved`;
+SELECT count(*)::int AS n FROM resolved`;
 
 /**
- * Stores the staged verdicts; returns the runs the new ones are counted on.
+ * The layers of the staged verdicts whose judged span is stored (verdict.target_layers),
+ * worked out before they are inserted: the spans of this write are stored by
+ * then, so a verdict is inserted with its layers and counted under them at
+ * once. (Those resolved later, or whose run gets a new root, are settled
+ * after the fact: layer-sql.ts.) The staging table is the session's own, so
+ * this update costs no index or log writes.
+ */
+const STAGE_LAYERS_SQL = `
+UPDATE ${STAGED} s SET (target_harness_version, target_context_version) = (
+  SELECT l.harness_version, l.context_version FROM verdict.target_layers(s.target_trace_id, s.target_span_id, s.target_service_version) l)
+WHERE s.target_span_id IS NOT NULL`;
+
+/**
+ * Stores the staged verdicts.
  *
  * Without nested loops: the planner estimates every CTE at a row or two, so
  * it would join the runs counted with their counts (hundreds of rows each) by
  * scanning one CTE once per row of the other; nothing in this statement needs
  * an index lookup per row. SET LOCAL lasts until the next SET, or the commit.
  */
-export async function insertStagedVerdicts(s: Session): Promise<string[]> {
+export async function insertStagedVerdicts(s: Session): Promise<void> {
+  await s.rows(STAGE_LAYERS_SQL);
   await s.exec('SET LOCAL enable_nestloop = off');
-  const [r] = await s.rows<{ runs: string[] }>(INSERT_SQL);
+  await s.rows(INSERT_SQL);
   await s.exec('SET LOCAL enable_nestloop = on');
-  return r?.runs ?? [];
 }
 
 /** Whether anything waits on these traces or response IDs (two index lookups per key). */
 const WAITING_SQL = `SELECT EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[])) AS waiting`;
 
-/** Resolves what waits on these traces and response IDs; returns the runs of the verdicts resolved. */
-export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<string[]> {
-  if (traceIds.length === 0 && responseIds.length === 0) return [];
+/** Resolves what waits on these traces and response IDs; says whether anything waited (and so may have been resolved). */
+export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
+  if (traceIds.length === 0 && responseIds.length === 0) return false;
   // Most writes find nothing waiting: this probe (index lookups, planned in microseconds) spares them
   // the resolve statement, whose planning alone takes milliseconds. The write holds its keys'
   // advisory locks, so nothing can start waiting on them between the two.
   const [w] = await s.rows<{ waiting: boolean }>(WAITING_SQL, [traceIds, responseIds]);
-  if (!w?.waiting) return [];
-  const [r] = await s.rows<{ runs: string[] }>(RESOLVE_SQL, [traceIds, responseIds]);
-  return r?.runs ?? [];
+  if (!w?.waiting) return false;
+  await s.rows(RESOLVE_SQL, [traceIds, responseIds]);
+  return true;
 }

@@ -19,7 +19,7 @@
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, LogRow, ResourceRow, SpanFact } from '../model/rows.ts';
 import type { Session } from './driver.ts';
-import { LAYER_DELTA_DDL, settleLoop } from './layer-sql.ts';
+import { LAYER_DELTA_DDL, settleLayers } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
 import { fillSpanContent } from './span-content.ts';
 import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
@@ -137,20 +137,19 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
   await fillSpanContent(s, batches);
 
-  const judged: string[] = [];
   if (verdicts.length > 0 || turns.length > 0) {
     if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));
     if (turns.length > 0) {
       await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
       await s.exec(REPEAT_SQL);
     }
-    judged.push(...(await insertStagedVerdicts(s)));
+    await insertStagedVerdicts(s);
   }
   // Verdicts that waited for these spans, and new verdicts whose target is already stored.
-  judged.push(...(await resolveWaiting(s, traceIds, responseIds)));
-  // The layers and tasks of what this write judged, or gave a root or a first request after it was judged.
-  await settleLoop(s, rerooted, unique([...traceIds, ...judged]));
-  await flushRollups(s, stored, true);
+  const resolved = await resolveWaiting(s, traceIds, responseIds);
+  // The layers of the verdicts this write resolved, and of the judged runs it gave a root.
+  if (resolved || rerooted.length > 0) await settleLayers(s, rerooted);
+  await flushRollups(s, stored);
 }
 
 async function writeResources(s: Session, resources: readonly ResourceRow[]): Promise<void> {

@@ -27,6 +27,12 @@ export interface Plan {
 /** First requests: two tasks, each spelt two ways (the same once normalised). */
 const TASKS = ['Where is my order?', 'How do I get a refund?', '  where is MY order? ', 'how do i   get a refund?'];
 
+/** A GenAI message-list attribute of one message with one text part. */
+const messages = (key: string, role: string, text: string) => str(key, JSON.stringify([{ role, parts: [{ type: 'text', content: text }] }]));
+
+/** Some runs' first model call has its messages in log records instead of attributes. */
+const contentInLogs = (t: number, c: number) => c === 0 && (t % 5 === 2 || t % 5 === 4);
+
 /** Runs of an agent: a root (sometimes of another service), chat and tool calls, a few errors, conversations, verdicts of every kind. */
 export function plan(rand: () => number): Plan {
   const spans: Plan['spans'] = [];
@@ -46,6 +52,8 @@ export function plan(rand: () => number): Plan {
         service: 'gateway', version: '7.0', span: {
           traceId, spanId: rootId, name: 'invoke_agent support', kind: 2, startTimeUnixNano: ns(start), endTimeUnixNano: ns(start + 9_000 + t * 13),
           attributes: [str('gen_ai.operation.name', 'invoke_agent'), str('gen_ai.agent.name', 'support'), int('gen_ai.usage.input_tokens', 999), ...(conversation ? [str('gen_ai.conversation.id', conversation)] : []),
+            // Now and then the root carries the run's text itself: it wins over the model calls'.
+            ...(t % 4 === 2 ? [messages('gen_ai.input.messages', 'user', TASKS[t % 4] as string), messages('gen_ai.output.messages', 'assistant', `the run's answer ${t}`)] : []),
             // The learning loop's layers, read from the root: the harness version on some, the context version on others.
             ...(t % 2 === 0 ? [str('gen_ai.agent.version', `agent-${t % 3}`)] : []), ...(t % 3 === 1 ? [str('verdict.context.version', `kb-${t % 2}`)] : [])],
           ...(t % 5 === 0 ? { status: { code: 2, message: 'failed' } } : {}),
@@ -71,7 +79,11 @@ export function plan(rand: () => number): Plan {
                // The user, on some calls; now and then two in one run (the greatest counts).
                ...(c === 0 && t % 3 !== 2 ? [str('user.id', `user-${t % 4}`)] : []), ...(c === 2 && t % 5 === 1 ? [str('user.id', `user-z${t}`)] : []),
                // The first request (a task), spelt in a few ways; a context version on some model calls, over the root's.
-               ...(c === 0 && t % 6 !== 5 ? [str('gen_ai.input.messages', JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: TASKS[t % 4] }] }]))] : []),
+               ...(c === 0 && t % 6 !== 5 && !contentInLogs(t, c) ? [messages('gen_ai.input.messages', 'user', TASKS[t % 4] as string)] : []),
+               // A later call asks again in other words: the first call's input is the run's, whichever arrives first.
+               ...(c === 2 && t % 2 === 1 ? [messages('gen_ai.input.messages', 'user', TASKS[(t + 2) % 4] as string)] : []),
+               // Answers on most model calls; in log records for some (below).
+               ...(t % 3 !== 1 && !contentInLogs(t, c) ? [messages('gen_ai.output.messages', 'assistant', `answer ${t}.${c}`)] : []),
                ...(c === 2 && t % 4 === 0 ? [str('verdict.context.version', 'kb-call')] : [])]
             : [str('gen_ai.operation.name', 'execute_tool'), str('gen_ai.tool.name', 'lookup')],
           ...(rand() < 0.15 ? { status: { code: 2 } } : {}),
@@ -79,6 +91,14 @@ export function plan(rand: () => number): Plan {
           ...(chat && rand() < 0.3 ? { events: [{ timeUnixNano: ns(s + 5_000), name: 'gen_ai.evaluation.result', attributes: [str('gen_ai.evaluation.name', 'Relevance'), str('gen_ai.evaluation.score.label', pick(['relevant', 'not_relevant'])), { key: 'gen_ai.evaluation.score.value', value: { doubleValue: rand() } }, str('verdict.feedback.source', 'llm_judge')] }] } : {}),
         },
       });
+      if (contentInLogs(t, c)) {
+        // The call's messages in log records, each its own request: two user messages (the later one is the input text, and
+        // until it arrives the earlier one is) and the answer.
+        const record = (at: number, eventName: string, body: object) => ({ eventName, timeUnixNano: ns(s + at), traceId, spanId, body: { kvlistValue: { values: Object.entries(body).map(([k, v]) => ({ key: k, value: v })) } } });
+        logs.push(record(1, 'gen_ai.user.message', { content: { stringValue: TASKS[(t + 2) % 4] } }));
+        logs.push(record(2, 'gen_ai.user.message', { content: { stringValue: TASKS[t % 4] } }));
+        logs.push(record(30, 'gen_ai.choice', { index: { intValue: '0' }, message: { kvlistValue: { values: [str('content', `answer from the logs ${t}.${c}`)] } } }));
+      }
       if (chat && rand() < 0.5) {
         logs.push({
           eventName: 'gen_ai.evaluation.result', timeUnixNano: ns(s + 60_000), traceId, spanId,
@@ -129,6 +149,8 @@ export function requests(p: Plan, rand: () => number): Array<{ path: string; bod
 }
 
 const ROOT_ORDER = `s.parent_span_id IS NOT NULL, s.start_time_unix_nano, s.span_id COLLATE "C"`;
+/** A model call: its text stands for the run's when the root has none. */
+const MODEL_CALL = `s.gen_ai_operation_name IN ('chat', 'text_completion', 'generate_content')`;
 const LEAF = `COALESCE(s.gen_ai_operation_name, '') NOT IN ('invoke_agent', 'invoke_workflow', 'create_agent')`;
 
 /** Each verdict's target span, resolved from the stored rows. */
@@ -190,6 +212,10 @@ const RUNS = `
       COALESCE(sum(s.gen_ai_input_tokens) FILTER (WHERE ${LEAF}), sum(s.gen_ai_input_tokens) FILTER (WHERE NOT ${LEAF}))::int AS input_tokens,
       COALESCE(sum(s.gen_ai_output_tokens) FILTER (WHERE ${LEAF}), sum(s.gen_ai_output_tokens) FILTER (WHERE NOT ${LEAF}))::int AS output_tokens,
       max(s.gen_ai_conversation_id COLLATE "C") AS conversation_id,
+      COALESCE((array_agg(s.input_text ORDER BY ${ROOT_ORDER}))[1],
+        (array_agg(s.input_text ORDER BY s.start_time_unix_nano, s.span_id COLLATE "C") FILTER (WHERE ${MODEL_CALL} AND s.input_text IS NOT NULL))[1]) AS input_text,
+      COALESCE((array_agg(s.output_text ORDER BY ${ROOT_ORDER}))[1],
+        (array_agg(s.output_text ORDER BY s.end_time_unix_nano DESC, s.span_id COLLATE "C" DESC) FILTER (WHERE ${MODEL_CALL} AND s.output_text IS NOT NULL))[1]) AS output_text,
       max(s.user_id COLLATE "C") AS user_id,
       (array_agg(COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) ORDER BY s.end_time_unix_nano DESC, COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) COLLATE "C" DESC)
         FILTER (WHERE COALESCE(s.gen_ai_response_model, s.gen_ai_request_model) IS NOT NULL))[1] AS model
@@ -316,7 +342,7 @@ const withoutZeros = (column: string) => `(
 
 export const KEPT = {
   traces: `SELECT trace_id, root_span_id, root_name, service_name, service_version, agent_name, has_root, start_time, end_time, duration_ms,
-      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, user_id, model, verdicts_by_source, verdicts::int, positive_verdicts::int,
+      span_count::int, error_count::int, input_tokens::int, output_tokens::int, conversation_id, input_text, output_text, user_id, model, verdicts_by_source, verdicts::int, positive_verdicts::int,
       negative_verdicts::int, neutral_verdicts::int, user_verdicts::int, indirect_verdicts::int, llm_judge_verdicts::int, rule_verdicts::int,
       reviewer_verdicts::int
     FROM verdict.traces ORDER BY trace_id`,

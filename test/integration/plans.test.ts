@@ -75,9 +75,6 @@ const QUERIES: Record<string, string> = {
     SELECT e.id, l.* FROM verdict.evaluations e
     CROSS JOIN LATERAL verdict.target_layers(e.target_trace_id, e.target_span_id, e.target_service_version) l
     WHERE e.target_trace_id = ANY (ARRAY['${TRACE}']) AND e.target_span_id IS NOT NULL`,
-  'ingest: a judged run\'s task': `
-    SELECT t.trace_id, k.* FROM verdict.trace_summary t LEFT JOIN LATERAL verdict.run_task(t.trace_id) k ON true
-    WHERE t.trace_id = ANY (ARRAY['${TRACE}']) AND t.span_count > 0 AND (t.positive_verdicts > 0 OR t.negative_verdicts > 0)`,
   'export: a page of failed runs after a cursor': `
     SELECT t.trace_id FROM verdict.trace_summary t
     WHERE t.span_count > 0 AND (t.start_time_unix_nano, t.trace_id) > (0::bigint, '${TRACE}'::text)

@@ -99,9 +99,9 @@ describe('sampling', () => {
   it('is the same decision in two receivers, and differs between evaluators', () => {
     // Two receivers: each its own parse of the config and its own feed, seeing the same spans.
     const facts: SpanFact[] = ids.slice(0, 2000).map((traceId, i) => ({
-      traceId, spanId: (i + 1).toString(16).padStart(16, '0'), root: true, name: 'chat', startNs: 0n, endNs: 1n, durationNs: 1, error: false,
+      traceId, spanId: (i + 1).toString(16).padStart(16, '0'), root: true, name: 'chat', startNs: 0n, endNs: 1n, startUs: 0, durationNs: 1, error: false,
       serviceName: 's', serviceVersion: null, operation: 'chat', requestModel: 'm', responseModel: null, agentName: null, toolName: null,
-      conversationId: null, responseId: null, userId: null, inputTokens: null, outputTokens: null,
+      conversationId: null, responseId: null, userId: null, inputTokens: null, outputTokens: null, modelCall: true, inputText: null, outputText: null,
     }));
     const batch = { ...emptyBatch(), facts };
     const feeds = [0, 1].map(() => {

@@ -78,6 +78,9 @@ export class Lift {
   annotations: Annotation[] | null = null;
   /** Set when the span's columns are written (genai-columns.ts): the last user message, whole, and whether the span carried messages. */
   userText: string | null = null;
+  /** The row's verdict.input_text and verdict.output_text (genai-columns.ts storedText). */
+  inputText: string | null = null;
+  outputText: string | null = null;
   hasContent = false;
   /** The span's attributes, for finish steps that look at a value another convention owns. */
   attributes: readonly KeyValue[] = [];

@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { checkStored, expectStoredOnce, installInsertCounter, exporterSender, grpcSender, httpSender, Load, ProtobufSource, sleep, SpanSource, startReceiver, type Receiver } from '../helpers/load.ts';
 import { freePort } from '../helpers/server.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const SENDERS = ['http/protobuf raw', 'grpc raw', 'http/protobuf exporter'];
 
 describe('receiver killed with SIGKILL under load', () => {
   let cluster: Cluster;
@@ -49,7 +52,12 @@ describe('receiver killed with SIGKILL under load', () => {
     const second = await startReceiver(dbUrl, [], ports);
     receivers.push(second);
     const restartedAt = Date.now();
+    // Each client's requests sent after the restart reach the new receiver. The exporter starts an export only once its
+    // retries of earlier ones end (waiting what Retry-After says, or its backoff), which on a loaded machine can take
+    // longer than the 3 seconds of load given to the others.
     await sleep(3000);
+    await waitUntil('a request of every client, sent after the restart, acknowledged', () =>
+      SENDERS.every((sender) => load.attempts.some((a) => a.sender === sender && a.sentAt >= restartedAt && a.answer.ok)), { timeoutMs: 20_000 });
     await load.stop(30_000);
 
     const stored = await checkStored(dbUrl, load.acknowledged());
@@ -72,7 +80,7 @@ describe('receiver killed with SIGKILL under load', () => {
     // The second receiver started on the same database (no repair step) and serves both transports.
     expect((await fetch(`${second.http}/readyz`)).status).toBe(200);
     // (A gRPC channel reconnects on its own backoff schedule, so it may fail fast for a moment after the restart.)
-    for (const sender of ['http/protobuf raw', 'grpc raw', 'http/protobuf exporter']) {
+    for (const sender of SENDERS) {
       const late = load.attempts.filter((a) => a.sender === sender && a.sentAt >= restartedAt);
       const firstOk = late.findIndex((a) => a.answer.ok);
       expect(firstOk, sender).toBeGreaterThanOrEqual(0);

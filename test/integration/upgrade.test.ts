@@ -32,7 +32,7 @@ const VIEWS = {
   spans: `SELECT to_jsonb(s) - ARRAY['resource_id', 'user_id', 'gen_ai_tool_call_id', 'gen_ai_system_instructions', 'gen_ai_input_messages',
     'gen_ai_output_messages', 'gen_ai_tool_call_arguments', 'gen_ai_tool_call_result', 'input_text', 'output_text', 'gen_ai_content_source'] AS span
     FROM verdict.spans s ORDER BY trace_id, span_id`,
-  logs: 'SELECT * FROM verdict.logs ORDER BY id',
+  logs: `SELECT to_jsonb(l) - 'resource_id' AS log FROM verdict.logs l ORDER BY id`,
   evaluations: 'SELECT * FROM verdict.trace_evaluations ORDER BY id',
 };
 
@@ -113,14 +113,16 @@ describe('upgrading a database of the previous schema', () => {
 
   it.each(Object.keys(VIEWS) as Array<keyof typeof VIEWS>)('shows the same %s', async (what) => {
     const [before, after] = await Promise.all([query(fresh.url, VIEWS[what]), query(old.url, VIEWS[what])]);
+    expect(before.length).toBeGreaterThan(2);
     expect(after).toEqual(before);
   });
 
   // The previous schema kept no message content, so runs it stored have no first request and no task (tasks are compared below,
   // upgrading from the schema before 0010).
   it.each((Object.keys(KEPT) as Array<keyof typeof KEPT>).filter((k) => k !== 'tasks'))('keeps the same %s as a receiver that got the data on the new schema', async (what) => {
-    // Columns the previous schema did not have (the GenAI conventions' user_id) start out NULL for the rows it stored.
-    const unknownBefore = (rows: Array<Record<string, unknown>>) => rows.map(({ user_id: _, ...rest }) => rest);
+    // Columns the previous schema did not have (the GenAI conventions' user_id, and the message content a run's text
+    // comes from) start out NULL for the rows it stored.
+    const unknownBefore = (rows: Array<Record<string, unknown>>) => rows.map(({ user_id: _u, input_text: _i, output_text: _o, ...rest }) => rest);
     const before = unknownBefore(await query(fresh.url, KEPT[what]));
     const after = unknownBefore(await query(old.url, KEPT[what]));
     expect(before.length).toBeGreaterThan(2);

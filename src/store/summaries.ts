@@ -176,12 +176,57 @@ export interface LatencyRollup {
   counts: number[];
 }
 
+/** A part of a grouping key. */
+type Part = number | string | null;
+
+/** Parts compared in turn: null first, then ascending (numbers as numbers, strings by UTF-16 code unit). */
+function compareParts(a: readonly Part[], b: readonly Part[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Part;
+    const y = b[i] as Part;
+    if (x === y) continue;
+    if (x === null) return -1;
+    if (y === null) return 1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 /**
- * A part of a grouping key: NUL, then "n" for null or "s" and the text. Stored
- * text holds no NUL (common/text.ts clean), so the parts cannot run into each
- * other, and null stays apart from the string "null".
+ * Values grouped by a tuple of parts, found through one map per part: no
+ * key is built per span (building one was most of what the rollups
+ * allocated).
  */
-const part = (v: string | null): string => (v === null ? '\0n' : '\0s' + v);
+class Groups<T> {
+  readonly #root = new Map<Part, unknown>();
+  readonly #entries: Array<{ parts: Part[]; value: T }> = [];
+
+  /** The value under `parts` (read only here: the caller may reuse the array), or undefined. */
+  get(parts: readonly Part[]): T | undefined {
+    let level: Map<Part, unknown> | undefined = this.#root;
+    for (let i = 0; i < parts.length - 1 && level; i++) level = level.get(parts[i] as Part) as Map<Part, unknown> | undefined;
+    return level?.get(parts[parts.length - 1] as Part) as T | undefined;
+  }
+
+  add(parts: readonly Part[], value: T): void {
+    let level = this.#root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      let next = level.get(parts[i] as Part) as Map<Part, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        level.set(parts[i] as Part, next);
+      }
+      level = next;
+    }
+    level.set(parts[parts.length - 1] as Part, value);
+    this.#entries.push({ parts: [...parts], value });
+  }
+
+  /** The values in the order of their parts, so that concurrent writers lock rollup rows in the same order. */
+  sorted(): T[] {
+    return this.#entries.sort((a, b) => compareParts(a.parts, b.parts)).map((e) => e.value);
+  }
+}
 
 /** The start of the grain a span started in, in Unix seconds (exact: whole microseconds are below 2^53). */
 const grainStart = (f: SpanFact, g: Grain): number => {
@@ -189,20 +234,18 @@ const grainStart = (f: SpanFact, g: Grain): number => {
   return (f.startUs - (f.startUs % grainUs)) / 1_000_000;
 };
 
-/** Rows sorted by key, so that concurrent writers lock rollup rows in the same order. */
-const sortedByKey = <T>(rows: Map<string, T>): T[] => [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
-
 export function spanRollups(facts: readonly SpanFact[], g: Grain): SpanRollup[] {
-  const rows = new Map<string, SpanRollup>();
+  const rows = new Groups<SpanRollup>();
+  const key: Part[] = [];
   for (const f of facts) {
     const at = grainStart(f, g);
     const model = f.responseModel ?? f.requestModel;
     const tool = g.byTool ? f.toolName : null;
-    const key = at + part(f.serviceName) + part(f.serviceVersion) + part(f.operation) + part(model) + part(f.agentName) + part(tool);
+    key[0] = at; key[1] = f.serviceName; key[2] = f.serviceVersion; key[3] = f.operation; key[4] = model; key[5] = f.agentName; key[6] = tool;
     let r = rows.get(key);
     if (!r) {
       r = { at, serviceName: f.serviceName, serviceVersion: f.serviceVersion, operation: f.operation, model, agent: f.agentName, tool, spans: 0, roots: 0, errors: 0, inputTokens: 0n, outputTokens: 0n, durationNs: 0 };
-      rows.set(key, r);
+      rows.add(key, r);
     }
     r.spans++;
     if (f.root) r.roots++;
@@ -211,25 +254,26 @@ export function spanRollups(facts: readonly SpanFact[], g: Grain): SpanRollup[] 
     r.outputTokens += f.outputTokens ?? 0n;
     r.durationNs += f.durationNs;
   }
-  return sortedByKey(rows);
+  return rows.sorted();
 }
 
 export function latencyRollups(facts: readonly SpanFact[], g: Grain): LatencyRollup[] {
-  const rows = new Map<string, { row: LatencyRollup; byBucket: Map<number, number> }>();
+  const rows = new Groups<{ row: LatencyRollup; byBucket: Map<number, number> }>();
+  const key: Part[] = [];
   for (const f of facts) {
     const at = grainStart(f, g);
     const tool = g.byTool ? f.toolName : null;
-    const key = at + part(f.serviceName) + part(f.operation) + part(tool);
+    key[0] = at; key[1] = f.serviceName; key[2] = f.operation; key[3] = tool;
     let r = rows.get(key);
     if (!r) {
       r = { row: { at, serviceName: f.serviceName, operation: f.operation, tool, spans: 0, buckets: [], counts: [] }, byBucket: new Map() };
-      rows.set(key, r);
+      rows.add(key, r);
     }
     r.row.spans++;
     const bucket = latencyBucket(f.durationNs);
     r.byBucket.set(bucket, (r.byBucket.get(bucket) ?? 0) + 1);
   }
-  return sortedByKey(rows).map(({ row, byBucket }) => {
+  return rows.sorted().map(({ row, byBucket }) => {
     const buckets = [...byBucket.keys()].sort((a, b) => a - b);
     return { ...row, buckets, counts: buckets.map((b) => byBucket.get(b) as number) };
   });

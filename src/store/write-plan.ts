@@ -109,7 +109,6 @@ const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
 /** The body of the write transaction (BEGIN and COMMIT are the caller's). */
 export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions): Promise<void> {
   await prepare(s);
-  await s.exec(INDEXED_ONLY);
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
   const turns = batches.flatMap((b) => b.turns);
@@ -120,13 +119,14 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
   const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
   const logs = batches.flatMap((b) => b.logs);
   const timeless = unique(logs.filter((l) => l.timeless).map((l) => l.id));
-  if (opts.serialize) {
-    if (traceIds.length + responseIds.length + timeless.length > MAX_KEY_LOCKS) {
-      await s.exec(LOCK_ALL);
-    } else {
-      await s.exec(LOCK_SHARED);
-      await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)]]);
-    }
+  // One round trip for the setting and the first lock (a text of several statements is sent as it is).
+  if (!opts.serialize) {
+    await s.exec(INDEXED_ONLY);
+  } else if (traceIds.length + responseIds.length + timeless.length > MAX_KEY_LOCKS) {
+    await s.exec(`${INDEXED_ONLY}; ${LOCK_ALL}`);
+  } else {
+    await s.exec(`${INDEXED_ONLY}; ${LOCK_SHARED}`);
+    await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)]]);
   }
 
   await writeResources(s, batches.flatMap((b) => b.resources));

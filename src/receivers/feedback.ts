@@ -27,7 +27,7 @@ export function feedbackRoute(opts: FeedbackOptions): Route {
     if (req.method !== 'POST') throw new MethodNotAllowedError(`${req.method} is not allowed on /v1/feedback; supported: POST`, 'POST');
     const mediaType = String(req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (mediaType !== 'application/json') throw new UnsupportedMediaTypeError(`unsupported media type ${JSON.stringify(mediaType)}; /v1/feedback takes application/json`);
-    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio, opts.receiveBudget);
+    const body = await readBody(req, opts.maxBodyBytes, opts.maxInflateRatio, opts.receiveBudget, (prefix) => checkJsonLimits(prefix, FEEDBACK_JSON_LIMITS));
     checkJsonLimits(body, FEEDBACK_JSON_LIMITS);
     let parsed: unknown;
     try {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { MethodNotAllowedError, NotFoundError, UnavailableError, UnsupportedMediaTypeError } from '../errors.ts';
 import type { ExportResult, Ingest } from '../ingest.ts';
 import type { Logger } from '../log.ts';
+import { checkJsonLimits, OTLP_JSON_LIMITS } from '../otlp/json.ts';
 import { LogsResponse, TraceResponse } from '../otlp/proto.ts';
 import type { Encoding, Signal } from '../otlp/types.ts';
 import type { Readiness } from '../store/store.ts';
@@ -184,7 +185,8 @@ export class HttpReceiver {
       // Turn away an over-budget body before reading it, when its size is declared.
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared)) this.#opts.ingest.checkAdmission(declared);
-      const body = await readBody(req, this.#opts.maxBodyBytes, this.#opts.maxInflateRatio, this.#opts.receiveBudget);
+      const body = await readBody(req, this.#opts.maxBodyBytes, this.#opts.maxInflateRatio, this.#opts.receiveBudget,
+        encoding === 'json' ? (prefix) => checkJsonLimits(prefix, OTLP_JSON_LIMITS) : undefined);
       const result = signal === 'traces' ? await this.#opts.ingest.traces(body, encoding, 'http') : await this.#opts.ingest.logs(body, encoding, 'http');
       this.#opts.onExport?.(signal, result, null, (performance.now() - started) / 1000);
       // Answered already (503) when the drain deadline passed while it was being written.

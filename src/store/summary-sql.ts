@@ -324,7 +324,6 @@ ON CONFLICT (${at}, service_name, operation${byTool ? ', tool' : ''}) DO UPDATE 
     ) m
   )`;
 
-
 const RUN_FLUSH_SQL = `
 INSERT INTO verdict.run_rollup AS r
 SELECT minute, service_name, service_version, sum(runs), sum(runs_with_error), sum(runs_with_verdict), sum(runs_with_user_verdict),
@@ -366,7 +365,7 @@ ON CONFLICT (conversation_id) DO UPDATE SET
 
 /**
  * The last statement of a write transaction: the span and latency rollups
- * (per minute and per hour, the rows FLUSH_PARAMS gives) of the inserted
+ * (per minute and per hour, the rows grainParams gives) of the inserted
  * spans, and the queued run, verdict, layer and conversation changes. One
  * statement, so one round trip: every writer runs the same one, so the
  * shared rows are locked in the same order by all.

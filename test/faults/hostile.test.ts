@@ -107,9 +107,10 @@ describe('hostile clients against a receiver process', () => {
   }
 
   async function expectRssReturns(): Promise<void> {
-    // V8 gives memory back after its next collections; give it a few seconds of ordinary traffic.
+    // V8 gives memory back after its next collections; give it up to ten seconds of ordinary traffic (on a machine
+    // busy with other tests, the collections that return it come later).
     let now = rssMiB(r.pid)!;
-    for (let i = 0; i < 50 && now - baseline >= RSS_RETURN_MIB; i++) {
+    for (let i = 0; i < 100 && now - baseline >= RSS_RETURN_MIB; i++) {
       await bystander();
       await sleep(100);
       now = rssMiB(r.pid)!;

@@ -59,10 +59,8 @@ function contentField(w: CopyWriter, r: Resolved | null): Stored {
  * cleaning the messages), at most 1000 characters; NULL when the column
  * holds nothing.
  */
-function storedText(r: Resolved | null, stored: Stored, text: (messages: unknown) => string | null): string | null {
-  if (r === null || stored === Stored.Nowhere) return null;
-  const t = text(r.value);
-  return t === null ? null : leftChars(clean(t), TEXT_CHARS);
+function storedText(text: string | null, stored: Stored): string | null {
+  return text === null || stored === Stored.Nowhere ? null : leftChars(clean(text), TEXT_CHARS);
 }
 
 /** verdict.input_text and verdict.output_text keep this many characters. */
@@ -114,8 +112,8 @@ export function writeGenAiFields(w: CopyWriter, lift: Lift): void {
   if (contentField(w, result) === Stored.Attribute) inAttributes |= CONTENT_IN_ATTRIBUTES['gen_ai.tool.call.result'];
   // A span row's input_text and output_text are not stored (verdict.spans derives them from the messages); the run's summary keeps its run's.
   const userText = input === null ? null : lastUserText(input.value);
-  lift.inputText = storedText(input, inputStored, lastUserText);
-  lift.outputText = storedText(output, outputStored, answerText);
+  lift.inputText = storedText(userText, inputStored);
+  lift.outputText = output === null || outputStored === Stored.Nowhere ? null : storedText(answerText(output.value), outputStored);
   // System instructions alone do not count: the contrib OpenAI instrumentation puts those on the span and the messages in log records.
   const hasContent = input !== null || output !== null;
   if (hasContent) w.ascii('span');

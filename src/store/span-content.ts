@@ -37,6 +37,14 @@ const FILLED_VALUES: Record<string, string> = {
   ...textValues('c'),
 };
 
+/** A filled span (`f`) that is its run's root (`t`). */
+const IS_ROOT = 'f.span_id = t.root_span_id AND f.start_time = t.root_start_time';
+/** A column of the run's earliest filled model call that has input text, and of the last-ended one that has output text. */
+const earliestInput = (c: string) =>
+  `(array_agg(f.${c} ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1]`;
+const latestOutput = (c: string) =>
+  `(array_agg(f.${c} ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1]`;
+
 const FILL_SQL = `
 WITH keys AS (
   SELECT DISTINCT k.trace_id, k.span_id FROM jsonb_to_recordset($1::jsonb) AS k(trace_id text, span_id text)
@@ -70,15 +78,15 @@ filled AS (
 -- What the new text changes in each run's summary: its root's text, and its first input and last output candidates.
 changes AS (
   SELECT f.trace_id,
-    bool_or(f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_filled,
-    max(f.input_text) FILTER (WHERE f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_input_text,
-    max(f.output_text) FILTER (WHERE f.span_id = t.root_span_id AND f.start_time = t.root_start_time) AS root_output_text,
-    (array_agg(f.start_time_unix_nano ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_time_unix_nano,
-    (array_agg(f.span_id ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_span_id,
-    (array_agg(f.input_text ORDER BY f.start_time_unix_nano, f.span_id COLLATE "C") FILTER (WHERE f.model_call AND f.input_text IS NOT NULL))[1] AS first_input_text,
-    (array_agg(f.end_time_unix_nano ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_time_unix_nano,
-    (array_agg(f.span_id ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_span_id,
-    (array_agg(f.output_text ORDER BY f.end_time_unix_nano DESC, f.span_id COLLATE "C" DESC) FILTER (WHERE f.model_call AND f.output_text IS NOT NULL))[1] AS last_output_text
+    bool_or(${IS_ROOT}) AS root_filled,
+    max(f.input_text) FILTER (WHERE ${IS_ROOT}) AS root_input_text,
+    max(f.output_text) FILTER (WHERE ${IS_ROOT}) AS root_output_text,
+    ${earliestInput('start_time_unix_nano')} AS first_input_time_unix_nano,
+    ${earliestInput('span_id')} AS first_input_span_id,
+    ${earliestInput('input_text')} AS first_input_text,
+    ${latestOutput('end_time_unix_nano')} AS last_output_time_unix_nano,
+    ${latestOutput('span_id')} AS last_output_span_id,
+    ${latestOutput('output_text')} AS last_output_text
   FROM filled f
   JOIN verdict.trace_summary t ON t.trace_id = f.trace_id
   GROUP BY f.trace_id

@@ -24,6 +24,9 @@ CREATE TEMP TABLE IF NOT EXISTS verdict_run_deltas (
 CREATE TEMP TABLE IF NOT EXISTS verdict_verdict_deltas (
   minute timestamptz, name text, label text, source text, polarity text, service_name text, service_version text,
   model text, agent text, verdicts bigint, score_sum double precision, scored bigint) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS verdict_count_deltas (
+  trace_id text, d_verdicts bigint, d_positive_verdicts bigint, d_negative_verdicts bigint, d_neutral_verdicts bigint, d_user_verdicts bigint,
+  d_indirect_verdicts bigint, d_llm_judge_verdicts bigint, d_rule_verdicts bigint, d_reviewer_verdicts bigint, d_by_source jsonb) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS verdict_conversation_deltas (
   conversation_id text, start_time timestamptz, end_time timestamptz, trace_count bigint,
   run_verdicts bigint, run_positive_verdicts bigint, run_negative_verdicts bigint, run_neutral_verdicts bigint, run_user_verdicts bigint,
@@ -135,6 +138,9 @@ export function textValues(x: string): Record<string, string> {
   ]);
 }
 
+/** A task's id: its agent (else service) and its normalised text, as verdict.run_task has it. */
+const TASK_ID = (owner: string, task: string) => `md5(${owner} || E'\\x1f' || ${task})`;
+
 /**
  * `task` and `task_id` of a run's summary row, from the row's new values
  * (`updated` maps the columns an upsert changes to their expressions; the
@@ -148,33 +154,78 @@ export function taskAssign(updated: Record<string, string>): string {
   // A sub-select, so that the text is normalised once for both columns.
   return `(task, task_id) = (
       SELECT CASE WHEN x.judged THEN x.task ELSE t.task END,
-        CASE WHEN x.judged THEN md5(COALESCE(${v('agent_name')}, ${v('service_name')}, '') || E'\\x1f' || x.task) ELSE t.task_id END
+        CASE WHEN x.judged THEN ${TASK_ID(`COALESCE(${v('agent_name')}, ${v('service_name')}, '')`, 'x.task')} ELSE t.task_id END
       FROM (SELECT j.judged, CASE WHEN j.judged THEN verdict.normalise_task(COALESCE(${v('root_input_text')}, ${v('first_input_text')})) END AS task
             FROM (SELECT ${judged} AS judged) j) x)`;
 }
 
-const TRACE_VALUES: Record<string, string> = { span_count: 't.span_count + EXCLUDED.span_count', ...ROOT_VALUES, ...textValues('EXCLUDED') };
+const COUNTER_NAMES = [
+  'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts', 'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
+];
+const COUNTER_VALUES: Record<string, string> = Object.fromEntries(COUNTER_NAMES.map((c) => [c, `t.${c} + EXCLUDED.${c}`]));
+/** COUNTER_NAMES' aggregates over a group of verdict rows. */
+const COUNTER_EXPRS = [
+  "count(*) FILTER (WHERE polarity = 'positive')", "count(*) FILTER (WHERE polarity = 'negative')", "count(*) FILTER (WHERE polarity = 'neutral')",
+  "count(*) FILTER (WHERE source = 'user')", "count(*) FILTER (WHERE source = 'indirect')", "count(*) FILTER (WHERE source = 'llm_judge')",
+  "count(*) FILTER (WHERE source = 'rule')", "count(*) FILTER (WHERE source = 'reviewer')",
+];
+/** The counters in COUNTER_NAMES order, over a group of verdict rows. */
+export const COUNTERS = COUNTER_EXPRS.join(', ');
+/** {"source": {"polarity": n}} over a group of verdict rows (NULL as "unknown"). */
+export const BY_SOURCE = `verdict.sum_counts(jsonb_build_object(COALESCE(source, 'unknown'), jsonb_build_object(COALESCE(polarity, 'unknown'), 1)))`;
 
+/** What the run merge sets: the span facts' merge, and this write's verdict counts added. */
+const TRACE_VALUES: Record<string, string> = {
+  span_count: 't.span_count + EXCLUDED.span_count', ...ROOT_VALUES, ...textValues('EXCLUDED'), verdicts: 't.verdicts + EXCLUDED.verdicts', ...COUNTER_VALUES,
+};
+
+/** The batch's span facts per run, in the order mergeRuns passes them (after trace_id). */
+const SPAN_DELTA_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['spans', 'bigint'], ['errors', 'bigint'], ['start_ns', 'bigint'], ['end_ns', 'bigint'], ['root_span_id', 'text'], ['root_name', 'text'],
+  ['root_is_root', 'bool'], ['root_start_ns', 'bigint'], ['service_name', 'text'], ['service_version', 'text'], ['agent_name', 'text'],
+  ['conversation_id', 'text'], ['model', 'text'], ['model_end_ns', 'bigint'], ['leaf_in', 'numeric'], ['leaf_out', 'numeric'], ['agg_in', 'numeric'],
+  ['agg_out', 'numeric'], ['user_id', 'text'], ['root_in_text', 'text'], ['root_out_text', 'text'], ['first_in_ns', 'bigint'], ['first_in_span', 'text'],
+  ['first_in_text', 'text'], ['last_out_ns', 'bigint'], ['last_out_span', 'text'], ['last_out_text', 'text'],
+];
+const DELTA_COUNTERS = ['d_verdicts', ...COUNTER_NAMES.map((c) => `d_${c}`)];
+
+/**
+ * The run merge: each run of the batch's spans (the parameters) or of this
+ * write's new verdicts (verdict_count_deltas, queued by verdict-sql.ts) is
+ * written once, its span facts merged and its verdict counts added in the
+ * same upsert, since a second write of the row (a new version and an entry
+ * in each of its indexes) cost as much as the first. A run that is new and
+ * judged gets its task on insert; one that exists, from its new values.
+ */
 const TRACE_SQL = `
-WITH d AS (
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bool[], $9::bigint[],
-    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::numeric[], $17::numeric[], $18::numeric[], $19::numeric[], $20::text[],
-    $21::text[], $22::text[], $23::bigint[], $24::text[], $25::text[], $26::bigint[], $27::text[], $28::text[])
-    AS d(trace_id, spans, errors, start_ns, end_ns, root_span_id, root_name, root_is_root, root_start_ns, service_name, service_version,
-         agent_name, conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id,
-         root_in_text, root_out_text, first_in_ns, first_in_span, first_in_text, last_out_ns, last_out_span, last_out_text)
+WITH b AS (
+  SELECT * FROM unnest($1::text[], ${SPAN_DELTA_COLUMNS.map(([, type], i) => `$${i + 2}::${type}[]`).join(', ')})
+    AS b(trace_id, ${SPAN_DELTA_COLUMNS.map(([c]) => c).join(', ')})
+),
+d AS (
+  SELECT COALESCE(b.trace_id, c.trace_id) AS trace_id, COALESCE(b.spans, 0) AS spans, COALESCE(b.errors, 0) AS errors,
+    ${SPAN_DELTA_COLUMNS.slice(2).map(([col]) => (col === 'root_is_root' ? 'COALESCE(b.root_is_root, false) AS root_is_root' : `b.${col}`)).join(', ')},
+    ${DELTA_COUNTERS.map((c) => `COALESCE(c.${c}, 0) AS ${c}`).join(', ')}, COALESCE(c.d_by_source, '{}') AS d_by_source
+  FROM b FULL JOIN verdict_count_deltas c ON c.trace_id = b.trace_id
+),
+-- A run judged at its first write gets its task as verdict.run_task defines it (taskAssign below for the others).
+n AS (
+  SELECT d.*, CASE WHEN d.spans > 0 AND (d.d_positive_verdicts > 0 OR d.d_negative_verdicts > 0)
+    THEN verdict.normalise_task(COALESCE(d.root_in_text, d.first_in_text)) END AS task
+  FROM d
 ),
 up AS (
   INSERT INTO verdict.trace_summary AS t (
     trace_id, span_count, error_count, start_time_unix_nano, end_time_unix_nano, start_time, end_time,
     root_span_id, root_name, root_is_root, root_start_time, root_start_time_unix_nano, service_name, service_version, agent_name,
     conversation_id, model, model_end_time_unix_nano, leaf_input_tokens, leaf_output_tokens, aggregate_input_tokens, aggregate_output_tokens,
-    user_id, ${TEXT_COLUMNS.join(', ')})
+    user_id, ${TEXT_COLUMNS.join(', ')}, verdicts, ${COUNTER_NAMES.join(', ')}, verdicts_by_source, task, task_id)
   SELECT trace_id, spans, errors, start_ns, end_ns, ${NS_TO_TIME('start_ns')}, ${NS_TO_TIME('end_ns')},
     root_span_id, root_name, root_is_root, ${NS_TO_TIME('root_start_ns')}, root_start_ns, service_name, service_version, agent_name,
     conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id,
-    root_in_text, root_out_text, first_in_ns, first_in_span, first_in_text, last_out_ns, last_out_span, last_out_text
-  FROM d ORDER BY trace_id
+    root_in_text, root_out_text, first_in_ns, first_in_span, first_in_text, last_out_ns, last_out_span, last_out_text,
+    ${DELTA_COUNTERS.join(', ')}, d_by_source, task, ${TASK_ID('COALESCE(agent_name, service_name, \'\')', 'task')}
+  FROM n ORDER BY trace_id
   ON CONFLICT (trace_id) DO UPDATE SET
     ${REMEMBER},
     error_count = t.error_count + EXCLUDED.error_count,
@@ -191,28 +242,27 @@ up AS (
     leaf_input_tokens = verdict.nsum(t.leaf_input_tokens, EXCLUDED.leaf_input_tokens),
     leaf_output_tokens = verdict.nsum(t.leaf_output_tokens, EXCLUDED.leaf_output_tokens),
     aggregate_input_tokens = verdict.nsum(t.aggregate_input_tokens, EXCLUDED.aggregate_input_tokens),
-    aggregate_output_tokens = verdict.nsum(t.aggregate_output_tokens, EXCLUDED.aggregate_output_tokens)
+    aggregate_output_tokens = verdict.nsum(t.aggregate_output_tokens, EXCLUDED.aggregate_output_tokens),
+    verdicts_by_source = verdict.add_counts(t.verdicts_by_source, EXCLUDED.verdicts_by_source)
   RETURNING ${RUN_FIELDS}
 ),
 ${runMoves('up')},
-no_verdicts AS (
-  SELECT NULL::text AS trace_id, ${COUNTER_COLUMNS.map((c) => `0::bigint AS d_${c}`).join(', ')}, '{}'::jsonb AS d_by_source WHERE false
-),
-${conversationMoves('up', 'no_verdicts')}
--- Runs already judged whose root is now one of these spans: their verdicts' layers may change (layer-sql.ts).
-SELECT COALESCE(array_agg(u.trace_id) FILTER (WHERE u.verdicts > 0 AND u.root_span_id = d.root_span_id), '{}') AS rerooted
-FROM up u JOIN d USING (trace_id)`;
+${conversationMoves('up', 'verdict_count_deltas')}
+-- Runs judged before this write whose root is now one of these spans: their verdicts' layers may change (layer-sql.ts).
+SELECT COALESCE(array_agg(u.trace_id) FILTER (WHERE u.verdicts - COALESCE(c.d_verdicts, 0) > 0 AND u.root_span_id = b.root_span_id), '{}') AS rerooted
+FROM up u JOIN b USING (trace_id) LEFT JOIN verdict_count_deltas c USING (trace_id)`;
 
 const big = (n: bigint | number | null) => (n === null ? null : typeof n === 'bigint' ? n.toString() : BigInt(Math.round(n)).toString());
 
 /**
- * Merges the facts of newly inserted spans into verdict.trace_summary (and
- * queues run and conversation changes); returns the runs that had verdicts
- * before and whose root is now one of these spans.
+ * Merges the facts of newly inserted spans, and the verdict counts queued
+ * by this write (`counted`), into verdict.trace_summary (and queues run and
+ * conversation changes); returns the runs that had verdicts before this
+ * write and whose root is now one of these spans.
  */
-export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise<string[]> {
+export async function mergeRuns(s: Session, facts: readonly SpanFact[], counted: boolean): Promise<string[]> {
   const deltas = traceDeltas(facts);
-  if (deltas.length === 0) return [];
+  if (deltas.length === 0 && !counted) return [];
   const col = <T>(f: (d: (typeof deltas)[number]) => T) => deltas.map(f);
   const [r] = await s.rows<{ rerooted: string[] }>(TRACE_SQL, [
     col((d) => d.traceId), col((d) => d.spans), col((d) => d.errors), col((d) => big(d.startNs)), col((d) => big(d.endNs)),
@@ -225,6 +275,18 @@ export async function mergeRuns(s: Session, facts: readonly SpanFact[]): Promise
   ]);
   return r?.rerooted ?? [];
 }
+
+/**
+ * Given a CTE `v` of new verdict rows (target_trace_id, source, polarity),
+ * the CTE `queued` that queues their counts per run for the run merge.
+ */
+export const queueVerdictCounts = (v: string) => `
+queued AS (
+  INSERT INTO verdict_count_deltas
+  SELECT target_trace_id, count(*), ${COUNTER_NAMES.map((_, i) => COUNTER_EXPRS[i]).join(', ')}, ${BY_SOURCE}
+  FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1
+  RETURNING trace_id
+)`;
 
 /**
  * Given a CTE `v` of newly counted verdict rows (target_trace_id, source,
@@ -254,21 +316,6 @@ runs_counted AS (
 ),
 ${runMoves('runs_counted')},
 ${conversationMoves('runs_counted', 'verdicts_by_run')}`;
-
-const COUNTER_NAMES = [
-  'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts', 'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
-];
-const COUNTER_VALUES: Record<string, string> = Object.fromEntries(COUNTER_NAMES.map((c) => [c, `t.${c} + EXCLUDED.${c}`]));
-/** COUNTER_NAMES' aggregates over a group of verdict rows. */
-const COUNTER_EXPRS = [
-  "count(*) FILTER (WHERE polarity = 'positive')", "count(*) FILTER (WHERE polarity = 'negative')", "count(*) FILTER (WHERE polarity = 'neutral')",
-  "count(*) FILTER (WHERE source = 'user')", "count(*) FILTER (WHERE source = 'indirect')", "count(*) FILTER (WHERE source = 'llm_judge')",
-  "count(*) FILTER (WHERE source = 'rule')", "count(*) FILTER (WHERE source = 'reviewer')",
-];
-/** The counters in COUNTER_NAMES order, over a group of verdict rows. */
-export const COUNTERS = COUNTER_EXPRS.join(', ');
-/** {"source": {"polarity": n}} over a group of verdict rows (NULL as "unknown"). */
-export const BY_SOURCE = `verdict.sum_counts(jsonb_build_object(COALESCE(source, 'unknown'), jsonb_build_object(COALESCE(polarity, 'unknown'), 1)))`;
 
 /**
  * Given a CTE of verdict rows and a sign, a SELECT of their verdict_rollup

@@ -14,23 +14,40 @@
  */
 import type { Session } from './driver.ts';
 import { layerRollupRows } from './layer-sql.ts';
-import { BY_SOURCE, COUNTERS, countVerdictsOnRuns, verdictRollupRows } from './summary-sql.ts';
+import { BY_SOURCE, COUNTERS, countVerdictsOnRuns, queueVerdictCounts, verdictRollupRows } from './summary-sql.ts';
 import { EVALUATIONS } from './tables.ts';
 
 const STAGED = EVALUATIONS.staging;
 
-/** Inserts the staged verdicts that are new; returns how many were. */
-const INSERT_SQL = `
+/**
+ * Registers the staged verdicts' ids and keeps in the staging table only the
+ * verdicts that are new (one row per new id; of copies with the same time,
+ * the first staged: a rule that fired twice on one message), and queues
+ * their counts on their runs for the run merge (summary-sql.ts), which
+ * writes each run's row once for its spans and its verdicts together.
+ * Returns how many runs have counts queued.
+ */
+const KEYS_SQL = `
 WITH keys AS (
   INSERT INTO verdict.evaluation_keys (id, time)
   SELECT DISTINCT ON (id) id, time FROM ${STAGED} ORDER BY id, time
   ON CONFLICT (id) DO NOTHING
   RETURNING id, time
 ),
-ins AS (
-  -- One row per new id; of copies with the same time, the first staged (a rule that fired twice on one message).
-  INSERT INTO verdict.evaluations
-  SELECT DISTINCT ON (s.id) s.* FROM ${STAGED} s JOIN keys k ON k.id = s.id AND k.time = s.time ORDER BY s.id, s.ctid
+fresh AS (
+  SELECT DISTINCT ON (s.id) s.ctid AS row, s.target_trace_id, s.source, s.polarity
+  FROM ${STAGED} s JOIN keys k ON k.id = s.id AND k.time = s.time ORDER BY s.id, s.ctid
+),
+stale AS (
+  DELETE FROM ${STAGED} s WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.row = s.ctid)
+),
+${queueVerdictCounts('fresh')}
+SELECT count(*)::int AS runs FROM queued`;
+
+/** Inserts the staged verdicts (KEYS_SQL left only new ones) with their rollups, thread counts and waits. */
+const INSERT_SQL = `
+WITH ins AS (
+  INSERT INTO verdict.evaluations SELECT * FROM ${STAGED}
   RETURNING *
 ),
 rolled AS (
@@ -46,7 +63,6 @@ threads AS (
   SELECT conversation_id, count(*), ${COUNTERS}, ${BY_SOURCE}
   FROM ins WHERE trace_id IS NULL AND response_id IS NULL AND conversation_id IS NOT NULL GROUP BY 1
 ),
-${countVerdictsOnRuns('ins')},
 waiting AS (
   INSERT INTO verdict.pending_verdicts (id, time, trace_id, span_id, response_id)
   SELECT id, time, trace_id, span_id, CASE WHEN trace_id IS NULL THEN response_id END
@@ -142,12 +158,23 @@ UPDATE ${STAGED} s SET (target_harness_version, target_context_version) = (
 WHERE s.target_span_id IS NOT NULL`;
 
 /**
- * Stores the staged verdicts.
+ * Keeps the staged verdicts that are new and queues their counts on their
+ * runs (KEYS_SQL); the first half of storing them, before the run merge.
+ * Returns whether any run has counts queued.
+ */
+export async function registerStagedVerdicts(s: Session): Promise<boolean> {
+  const [r] = await s.rows<{ runs: number }>(KEYS_SQL);
+  return (r?.runs ?? 0) > 0;
+}
+
+/**
+ * Stores the staged verdicts: the second half, after the run merge (their
+ * layers read the runs' roots).
  *
  * Without nested loops: the planner estimates every CTE at a row or two, so
- * it would join the runs counted with their counts (hundreds of rows each) by
- * scanning one CTE once per row of the other; nothing in this statement needs
- * an index lookup per row. SET LOCAL lasts until the next SET, or the commit.
+ * it would join CTEs by scanning one once per row of the other; nothing in
+ * this statement needs an index lookup per row. SET LOCAL lasts until the
+ * next SET, or the commit.
  */
 export async function insertStagedVerdicts(s: Session): Promise<void> {
   await s.rows(STAGE_LAYERS_SQL);

@@ -23,7 +23,7 @@ import { LAYER_DELTA_DDL, settleLayers } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
 import { fillSpanContent } from './span-content.ts';
 import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
-import { insertStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
+import { insertStagedVerdicts, registerStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
 
 const STAGING_DDL = [
   ...[SPANS, LOGS, EVALUATIONS, MESSAGES].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
@@ -106,8 +106,8 @@ export interface WriteOptions {
  */
 const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
 
-/** The body of the write transaction (BEGIN and COMMIT are the caller's). */
-export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions): Promise<void> {
+/** The body of the write transaction (BEGIN and COMMIT are the caller's); `storedResources` are left out. */
+export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions, storedResources: ReadonlySet<string> = new Set()): Promise<void> {
   await prepare(s);
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
@@ -129,22 +129,27 @@ export async function writeRows(s: Session, batches: readonly Batch[], safe: boo
     await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)]]);
   }
 
-  await writeResources(s, batches.flatMap((b) => b.resources));
+  await writeResources(s, batches.flatMap((b) => b.resources).filter((r) => !storedResources.has(r.resource_id)));
   const stored = await writeSpans(s, batches, facts, safe);
-  const rerooted = await mergeRuns(s, stored);
-  await copyTable(s, LOGS, [encodeRows(LOGS, timeless.length > 0 ? await unstoredLogs(s, logs, timeless) : logs)], safe);
-  // Message content from log records: few rows, and re-sent with their records, so always the safe path.
-  await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
-  await fillSpanContent(s, batches);
 
-  if (verdicts.length > 0 || turns.length > 0) {
+  // The verdicts that are new, and their counts on their runs, before the run merge: it writes each run once.
+  const judging = verdicts.length > 0 || turns.length > 0;
+  let counted = false;
+  if (judging) {
     if (verdicts.length > 0) await s.copy(copySql(EVALUATIONS, EVALUATIONS.staging), copyStream([encodeRows(EVALUATIONS, verdicts)]));
     if (turns.length > 0) {
       await s.copy(copySql(TURNS, TURNS.staging), copyStream([encodeRows(TURNS, turns)]));
       await s.exec(REPEAT_SQL);
     }
-    await insertStagedVerdicts(s);
+    counted = await registerStagedVerdicts(s);
   }
+  const rerooted = await mergeRuns(s, stored, counted);
+  await copyTable(s, LOGS, [encodeRows(LOGS, timeless.length > 0 ? await unstoredLogs(s, logs, timeless) : logs)], safe);
+  // Message content from log records: few rows, and re-sent with their records, so always the safe path.
+  await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
+  await fillSpanContent(s, batches);
+  // Their layers read the runs' roots, which the merge has set.
+  if (judging) await insertStagedVerdicts(s);
   // Verdicts that waited for these spans, and new verdicts whose target is already stored.
   const resolved = await resolveWaiting(s, traceIds, responseIds);
   // The layers of the verdicts this write resolved, and of the judged runs it gave a root.

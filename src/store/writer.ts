@@ -24,6 +24,8 @@ import { SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
 /** Days ahead whose partitions are created before data for them arrives. */
 const AHEAD_DAYS = 2;
 const HOUR_MS = 3_600_000;
+/** Resource IDs remembered as stored (about 100 bytes each). */
+const MAX_KNOWN_RESOURCES = 10_000;
 
 export class Writer {
   readonly #driver: Driver;
@@ -33,6 +35,13 @@ export class Writer {
   /** Partitions known to exist ("span_rows:2026-11-30"); null until read from the database. */
   #partitions: Set<string> | null = null;
   #aheadAt = 0;
+  /**
+   * Resources a committed write stored. They are keyed by their content and
+   * Verdict never deletes one, so a later write leaves them out instead of
+   * sending and upserting them again (most requests repeat their sender's).
+   * Bounded: emptied when full.
+   */
+  #resources = new Set<string>();
 
   /** `timeoutMs` bounds each write transaction: a stalled database answers "retry" instead of hanging. */
   constructor(driver: Driver, timeoutMs: number, opts: WriteOptions) {
@@ -58,8 +67,11 @@ export class Writer {
     }
   }
 
-  #transaction(batches: readonly Batch[], safe: boolean): Promise<void> {
-    return this.#driver.transaction((s) => writeRows(s, batches, safe, this.#opts), { timeoutMs: this.#timeoutMs });
+  async #transaction(batches: readonly Batch[], safe: boolean): Promise<void> {
+    await this.#driver.transaction((s) => writeRows(s, batches, safe, this.#opts, this.#resources), { timeoutMs: this.#timeoutMs });
+    // Only now: a write rolled back stored none of its resources.
+    if (this.#resources.size > MAX_KNOWN_RESOURCES) this.#resources.clear();
+    for (const b of batches) for (const r of b.resources) this.#resources.add(r.resource_id);
   }
 
   /** Applies pending migrations in one transaction, then creates the coming days' partitions; returns the migrations' names. */

@@ -121,6 +121,19 @@ describe.each(BACKENDS)('run text on %s', (backend) => {
     expect(await run()).toEqual([{ input_text: '  How do I   Reset? ', task: 'how do i reset?' }]);
   });
 
+  it('gives a run judged in the request that brings its spans its task at once', async () => {
+    const traceId = hex(0xe100, 32);
+    const root = agent(traceId, hex(40, 16), 0, 1000, { input: [user(text('  Where is   my Parcel? '))], output: [assistant(text('on its way'))] });
+    const verdict = {
+      timeUnixNano: String(T0 + 900_000_000n), name: 'gen_ai.evaluation.result',
+      attributes: [str('gen_ai.evaluation.name', 'resolved'), str('gen_ai.evaluation.score.label', 'yes')],
+    };
+    expect((await postJson(`${t.httpUrl}/v1/traces`, traceJson([{ ...root, events: [verdict] }]))).status).toBe(200);
+    expect(await t.query(`SELECT s.task, s.task_id = r.task_id AS same_id, s.positive_verdicts::int AS positive
+      FROM verdict.trace_summary s CROSS JOIN LATERAL verdict.run_task(s.trace_id) r WHERE s.trace_id = '${traceId}'`))
+      .toEqual([{ task: 'where is my parcel?', same_id: true, positive: 1 }]);
+  });
+
   it('takes the root\'s text when it has some, the root arriving after its calls in one request', async () => {
     const [withText, without] = [hex(0xd000, 32), hex(0xd001, 32)];
     const call = (traceId: string) => chat(traceId, hex(21, 16), hex(20, 16), 100, 900, [user(text('the call\'s'))], [assistant(text('the call\'s answer'))]);

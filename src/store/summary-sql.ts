@@ -283,7 +283,7 @@ export async function mergeRuns(s: Session, facts: readonly SpanFact[], counted:
 export const queueVerdictCounts = (v: string) => `
 queued AS (
   INSERT INTO verdict_count_deltas
-  SELECT target_trace_id, count(*), ${COUNTER_NAMES.map((_, i) => COUNTER_EXPRS[i]).join(', ')}, ${BY_SOURCE}
+  SELECT target_trace_id, count(*), ${COUNTERS}, ${BY_SOURCE}
   FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1
   RETURNING trace_id
 )`;

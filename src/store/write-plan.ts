@@ -107,7 +107,7 @@ export interface WriteOptions {
 const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
 
 /** The body of the write transaction (BEGIN and COMMIT are the caller's); `storedResources` are left out. */
-export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions, storedResources: ReadonlySet<string> = new Set()): Promise<void> {
+export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions, storedResources: ReadonlySet<string>): Promise<void> {
   await prepare(s);
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);

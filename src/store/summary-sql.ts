@@ -209,7 +209,8 @@ d AS (
   FROM b FULL JOIN verdict_count_deltas c ON c.trace_id = b.trace_id
 ),
 -- A run judged at its first write gets its task as verdict.run_task defines it (taskAssign below for the others).
-n AS (
+-- MATERIALIZED: inlined, the task's expression would be copied into task_id's and the text normalised twice.
+n AS MATERIALIZED (
   SELECT d.*, CASE WHEN d.spans > 0 AND (d.d_positive_verdicts > 0 OR d.d_negative_verdicts > 0)
     THEN verdict.normalise_task(COALESCE(d.root_in_text, d.first_in_text)) END AS task
   FROM d

@@ -151,12 +151,13 @@ const TASK_ID = (owner: string, task: string) => `md5(${owner} || E'\\x1f' || ${
 export function taskAssign(updated: Record<string, string>): string {
   const v = (c: string) => updated[c] ?? `t.${c}`;
   const judged = `(${v('span_count')} > 0 AND (${v('positive_verdicts')} > 0 OR ${v('negative_verdicts')} > 0))`;
-  // A sub-select, so that the text is normalised once for both columns.
+  // A sub-select whose subquery OFFSET 0 keeps whole, so that the text is normalised once for both
+  // columns: pulled up, x.task would be replaced by its expression in each.
   return `(task, task_id) = (
       SELECT CASE WHEN x.judged THEN x.task ELSE t.task END,
         CASE WHEN x.judged THEN ${TASK_ID(`COALESCE(${v('agent_name')}, ${v('service_name')}, '')`, 'x.task')} ELSE t.task_id END
       FROM (SELECT j.judged, CASE WHEN j.judged THEN verdict.normalise_task(COALESCE(${v('root_input_text')}, ${v('first_input_text')})) END AS task
-            FROM (SELECT ${judged} AS judged) j) x)`;
+            FROM (SELECT ${judged} AS judged) j OFFSET 0) x)`;
 }
 
 const COUNTER_NAMES = [

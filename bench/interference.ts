@@ -77,6 +77,9 @@ function request(url: string, method: string, body?: string): Promise<number> {
   });
 }
 
+/** 1024 CJK characters in response_id: 3072 UTF-8 bytes, past the B-tree row limit. */
+const POISONED = JSON.stringify({ response_id: '字'.repeat(1024), name: 'user_rating', score_value: 0 });
+
 /**
  * Poisoned feedback, 100 requests a second whatever the answers take (open
  * loop). With --client raw (the default), from four keep-alive sockets: each
@@ -87,7 +90,7 @@ function request(url: string, method: string, body?: string): Promise<number> {
  * receiver). The attacking client's CPU is reported either way.
  */
 function poisonedFeedback(address: string, count: (status: number) => void): () => Promise<void> {
-  const body = JSON.stringify({ response_id: '字'.repeat(1024), name: 'user_rating', score_value: 0 });
+  const body = POISONED;
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   const request = Buffer.from(`POST /v1/feedback HTTP/1.1\r\nhost: ${address}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   const sockets = Array.from({ length: 4 }, () => {
@@ -112,8 +115,7 @@ function poisonedFeedback(address: string, count: (status: number) => void): () 
 }
 
 function nodeHttpFeedback(address: string, count: (status: number) => void): () => Promise<void> {
-  const body = JSON.stringify({ response_id: '字'.repeat(1024), name: 'user_rating', score_value: 0 });
-  const timer = setInterval(() => void request(`http://${address}/v1/feedback`, 'POST', body).then(count), 10);
+  const timer = setInterval(() => void request(`http://${address}/v1/feedback`, 'POST', POISONED).then(count), 10);
   return async () => clearInterval(timer);
 }
 

@@ -15,7 +15,13 @@ import type { Session } from './driver.ts';
 import { LAYER_FLUSH_SQL } from './layer-sql.ts';
 import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas, type Grain } from './summaries.ts';
 
-/** Temp tables that collect a transaction's changes to shared rows until flushRollups. */
+/** A run's verdict counters, in the order of the run_* and thread_* columns. */
+const COUNTER_COLUMNS = [
+  'verdicts', 'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts',
+  'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
+];
+
+/** Temp tables that collect a transaction's changes to shared rows until flushRollups, and the verdict counts queued for the run merge. */
 export const DELTA_DDL = `
 CREATE TEMP TABLE IF NOT EXISTS verdict_run_deltas (
   minute timestamptz, service_name text, service_version text, runs bigint, runs_with_error bigint, runs_with_verdict bigint,
@@ -25,8 +31,7 @@ CREATE TEMP TABLE IF NOT EXISTS verdict_verdict_deltas (
   minute timestamptz, name text, label text, source text, polarity text, service_name text, service_version text,
   model text, agent text, verdicts bigint, score_sum double precision, scored bigint) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS verdict_count_deltas (
-  trace_id text, d_verdicts bigint, d_positive_verdicts bigint, d_negative_verdicts bigint, d_neutral_verdicts bigint, d_user_verdicts bigint,
-  d_indirect_verdicts bigint, d_llm_judge_verdicts bigint, d_rule_verdicts bigint, d_reviewer_verdicts bigint, d_by_source jsonb) ON COMMIT DELETE ROWS;
+  trace_id text, ${COUNTER_COLUMNS.map((c) => `d_${c} bigint`).join(', ')}, d_by_source jsonb) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS verdict_conversation_deltas (
   conversation_id text, start_time timestamptz, end_time timestamptz, trace_count bigint,
   run_verdicts bigint, run_positive_verdicts bigint, run_negative_verdicts bigint, run_neutral_verdicts bigint, run_user_verdicts bigint,
@@ -34,12 +39,6 @@ CREATE TEMP TABLE IF NOT EXISTS verdict_conversation_deltas (
   thread_verdicts bigint, thread_positive_verdicts bigint, thread_negative_verdicts bigint, thread_neutral_verdicts bigint, thread_user_verdicts bigint,
   thread_indirect_verdicts bigint, thread_llm_judge_verdicts bigint, thread_rule_verdicts bigint, thread_reviewer_verdicts bigint,
   thread_verdicts_by_source jsonb) ON COMMIT DELETE ROWS;`;
-
-/** A run's verdict counters, in the order of the run_* and thread_* columns. */
-const COUNTER_COLUMNS = [
-  'verdicts', 'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts',
-  'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
-];
 
 const NS_TO_TIME = (ns: string) => `('epoch'::timestamptz + (${ns} / 1000) * interval '1 microsecond')`;
 
@@ -188,18 +187,22 @@ const SPAN_DELTA_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['agg_out', 'numeric'], ['user_id', 'text'], ['root_in_text', 'text'], ['root_out_text', 'text'], ['first_in_ns', 'bigint'], ['first_in_span', 'text'],
   ['first_in_text', 'text'], ['last_out_ns', 'bigint'], ['last_out_span', 'text'], ['last_out_text', 'text'],
 ];
-const DELTA_COUNTERS = ['d_verdicts', ...COUNTER_NAMES.map((c) => `d_${c}`)];
+const DELTA_COUNTERS = COUNTER_COLUMNS.map((c) => `d_${c}`);
 
 /**
- * The run merge: each run of the batch's spans (the parameters) or of this
- * write's new verdicts (verdict_count_deltas, queued by verdict-sql.ts) is
- * written once, its span facts merged and its verdict counts added in the
- * same upsert, since a second write of the row (a new version and an entry
- * in each of its indexes) cost as much as the first. A run that is new and
- * judged gets its task on insert; one that exists, from its new values.
+ * The run merge: each run of the batch's spans (the parameters) or of the
+ * verdict counts queued since the last merge (verdict_count_deltas, one row
+ * a run, queued by verdict-sql.ts and taken out here) is written once, its
+ * span facts merged and its verdict counts added in the same upsert, since a
+ * second write of the row (a new version and an entry in each of its
+ * indexes) cost as much as the first. A run that is new and judged gets its
+ * task on insert; one that exists, from its new values.
  */
 const TRACE_SQL = `
-WITH b AS (
+WITH c AS (
+  DELETE FROM verdict_count_deltas RETURNING *
+),
+b AS (
   SELECT * FROM unnest($1::text[], ${SPAN_DELTA_COLUMNS.map(([, type], i) => `$${i + 2}::${type}[]`).join(', ')})
     AS b(trace_id, ${SPAN_DELTA_COLUMNS.map(([c]) => c).join(', ')})
 ),
@@ -207,7 +210,7 @@ d AS (
   SELECT COALESCE(b.trace_id, c.trace_id) AS trace_id, COALESCE(b.spans, 0) AS spans, COALESCE(b.errors, 0) AS errors,
     ${SPAN_DELTA_COLUMNS.slice(2).map(([col]) => (col === 'root_is_root' ? 'COALESCE(b.root_is_root, false) AS root_is_root' : `b.${col}`)).join(', ')},
     ${DELTA_COUNTERS.map((c) => `COALESCE(c.${c}, 0) AS ${c}`).join(', ')}, COALESCE(c.d_by_source, '{}') AS d_by_source
-  FROM b FULL JOIN verdict_count_deltas c ON c.trace_id = b.trace_id
+  FROM b FULL JOIN c ON c.trace_id = b.trace_id
 ),
 -- A run judged at its first write gets its task as verdict.run_task defines it (taskAssign below for the others).
 -- MATERIALIZED: inlined, the task's expression would be copied into task_id's and the text normalised twice.
@@ -249,18 +252,18 @@ up AS (
   RETURNING ${RUN_FIELDS}
 ),
 ${runMoves('up')},
-${conversationMoves('up', 'verdict_count_deltas')}
+${conversationMoves('up', 'c')}
 -- Runs judged before this write whose root is now one of these spans: their verdicts' layers may change (layer-sql.ts).
 SELECT COALESCE(array_agg(u.trace_id) FILTER (WHERE u.verdicts - COALESCE(c.d_verdicts, 0) > 0 AND u.root_span_id = b.root_span_id), '{}') AS rerooted
-FROM up u JOIN b USING (trace_id) LEFT JOIN verdict_count_deltas c USING (trace_id)`;
+FROM up u JOIN b USING (trace_id) LEFT JOIN c USING (trace_id)`;
 
 const big = (n: bigint | number | null) => (n === null ? null : typeof n === 'bigint' ? n.toString() : BigInt(Math.round(n)).toString());
 
 /**
  * Merges the facts of newly inserted spans, and the verdict counts queued
- * by this write (`counted`), into verdict.trace_summary (and queues run and
- * conversation changes); returns the runs that had verdicts before this
- * write and whose root is now one of these spans.
+ * since the last merge (`counted`: some are), into verdict.trace_summary (and queues run and
+ * conversation changes); returns the runs that had verdicts before these
+ * counts and whose root is now one of these spans.
  */
 export async function mergeRuns(s: Session, facts: readonly SpanFact[], counted: boolean): Promise<string[]> {
   const deltas = traceDeltas(facts);
@@ -289,35 +292,6 @@ queued AS (
   FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1
   RETURNING trace_id
 )`;
-
-/**
- * Given a CTE `v` of newly counted verdict rows (target_trace_id, source,
- * polarity), CTEs that add them to their runs' counters (creating a
- * placeholder run for a trace that has not arrived) and queue the runs'
- * rollup moves.
- */
-export const countVerdictsOnRuns = (v: string) => `
-verdicts_by_run AS (
-  SELECT target_trace_id AS trace_id, count(*) AS d_verdicts, ${COUNTER_NAMES.map((c, i) => `${COUNTER_EXPRS[i]} AS d_${c}`).join(', ')},
-    ${BY_SOURCE} AS d_by_source
-  FROM ${v} WHERE target_trace_id IS NOT NULL GROUP BY 1
-),
-runs_counted AS (
-  INSERT INTO verdict.trace_summary AS t (
-    trace_id, verdicts, positive_verdicts, negative_verdicts, neutral_verdicts, user_verdicts, indirect_verdicts,
-    llm_judge_verdicts, rule_verdicts, reviewer_verdicts, verdicts_by_source)
-  SELECT trace_id, d_verdicts, ${COUNTER_NAMES.map((c) => `d_${c}`).join(', ')}, d_by_source
-  FROM verdicts_by_run ORDER BY trace_id
-  ON CONFLICT (trace_id) DO UPDATE SET
-    ${REMEMBER},
-    verdicts = t.verdicts + EXCLUDED.verdicts,
-    ${assign(COUNTER_VALUES)},
-    ${taskAssign(COUNTER_VALUES)},
-    verdicts_by_source = verdict.add_counts(t.verdicts_by_source, EXCLUDED.verdicts_by_source)
-  RETURNING ${RUN_FIELDS}
-),
-${runMoves('runs_counted')},
-${conversationMoves('runs_counted', 'verdicts_by_run')}`;
 
 /**
  * Given a CTE of verdict rows and a sign, a SELECT of their verdict_rollup

@@ -14,7 +14,7 @@
  */
 import type { Session } from './driver.ts';
 import { layerRollupRows } from './layer-sql.ts';
-import { BY_SOURCE, COUNTERS, countVerdictsOnRuns, queueVerdictCounts, verdictRollupRows } from './summary-sql.ts';
+import { BY_SOURCE, COUNTERS, mergeRuns, queueVerdictCounts, verdictRollupRows } from './summary-sql.ts';
 import { EVALUATIONS } from './tables.ts';
 
 const STAGED = EVALUATIONS.staging;
@@ -134,15 +134,16 @@ layers_moved AS (
 layers_due AS (
   INSERT INTO verdict_layers_due SELECT id, time FROM resolved
 ),
+-- Completion verdicts now have a run: their counts are queued for the run merge.
 newly_on_runs AS (
   SELECT * FROM resolved WHERE trace_id IS NULL
 ),
-${countVerdictsOnRuns('newly_on_runs')},
+${queueVerdictCounts('newly_on_runs')},
 still_waiting AS (
   INSERT INTO verdict.pending_verdicts
   SELECT c.* FROM claimed c WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.id = c.id AND f.time = c.time)
 )
-SELECT count(*)::int AS n FROM resolved`;
+SELECT (SELECT count(*) FROM queued)::int AS runs`;
 
 /**
  * The layers of the staged verdicts whose judged span is stored (verdict.target_layers),
@@ -186,7 +187,11 @@ export async function insertStagedVerdicts(s: Session): Promise<void> {
 /** Whether anything waits on these traces or response IDs (two index lookups per key). */
 const WAITING_SQL = `SELECT EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[])) AS waiting`;
 
-/** Resolves what waits on these traces and response IDs; says whether anything waited (and so may have been resolved). */
+/**
+ * Resolves what waits on these traces and response IDs, and counts the
+ * completion verdicts it resolves on their runs (the run merge); says
+ * whether anything waited (and so may have been resolved).
+ */
 export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
   if (traceIds.length === 0 && responseIds.length === 0) return false;
   // Most writes find nothing waiting: this probe (index lookups, planned in microseconds) spares them
@@ -194,6 +199,7 @@ export async function resolveWaiting(s: Session, traceIds: readonly string[], re
   // advisory locks, so nothing can start waiting on them between the two.
   const [w] = await s.rows<{ waiting: boolean }>(WAITING_SQL, [traceIds, responseIds]);
   if (!w?.waiting) return false;
-  await s.rows(RESOLVE_SQL, [traceIds, responseIds]);
+  const [r] = await s.rows<{ runs: number }>(RESOLVE_SQL, [traceIds, responseIds]);
+  if ((r?.runs ?? 0) > 0) await mergeRuns(s, [], true);
   return true;
 }

@@ -189,6 +189,18 @@ export class H2Gate extends Duplex {
     this.#socket.write(chunk, done);
   }
 
+  /**
+   * The HTTP/2 session writes each answer as several frames at once (headers,
+   * data, trailers, window updates), corked: one system call for them all,
+   * as the session makes when it owns the socket, instead of one a frame.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    this.#socket.cork();
+    for (let i = 0; i < chunks.length - 1; i++) this.#socket.write(chunks[i]!.chunk);
+    this.#socket.write(chunks[chunks.length - 1]!.chunk, done);
+    this.#socket.uncork();
+  }
+
   override _final(done: (err?: Error | null) => void): void {
     this.#socket.end(done);
   }

@@ -1,0 +1,77 @@
+/**
+ * verdict.normalise_task (a run's request as a task key: lower case, white
+ * space collapsed, trimmed) has a fast path for printable ASCII text with
+ * single spaces that skips its regular expression. Both paths must give
+ * what the regular expression alone gives, for any text, on both
+ * databases: tasks stored before and after must keep matching.
+ */
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, serverForSuite } from '../helpers/server.ts';
+
+/** The definition the fast path must agree with. */
+const BY_REGEX = (x: string) => `NULLIF(btrim(regexp_replace(lower(${x}), '\\s+', ' ', 'g')), '')`;
+/** The fast path's condition, to check that the texts below take both paths. */
+const FAST = (x: string) => `(${x} !~ '[^ -~]' AND strpos(${x}, '  ') = 0)`;
+
+/** Pieces texts are made of: words, every kind of white space, characters at the ASCII range's edges, and letters that change with case outside it. */
+const PIECES = [
+  'Refund', 'my ORDER', 'a', 'Z', '~', '!', '0', ' ', '  ', '\t', '\n', '\r\n', '\v', '\f', '\u001c', '\u001f', '\u007f', '\u0001',
+  '\u0085', '\u00a0', '\u1680', '\u2003', '\u2028', '\u3000', '\ufeff', 'É', 'İ', 'ß', 'Σ', 'ǅ', '日本', '🎉',
+];
+
+/** A deterministic generator (mulberry32), so a failure names texts that can be tried again. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function texts(): string[] {
+  const r = random(20261202);
+  const out = ['', ' ', '  ', 'plain words here', ' Leading and trailing ', 'Two  spaces', 'tab\there', 'line\nbreak', 'UPPER lower', 'ÉCOLE', 'no\u00a0break'];
+  const ascii = PIECES.filter((p) => /^[!-~]+( [!-~]+)*$/.test(p));
+  for (let i = 0; i < 3000; i++) {
+    // Half from printable pieces alone, joined by single spaces or none, so that the fast path is taken often.
+    const from = i % 2 === 0 ? ascii : PIECES;
+    const n = 1 + Math.floor(r() * 12);
+    let s = '';
+    for (let k = 0; k < n; k++) s += from[Math.floor(r() * from.length)]! + (r() < 0.6 ? ' ' : '');
+    out.push(s);
+  }
+  return out;
+}
+
+describe.each(BACKENDS)('task text on %s', (backend) => {
+  const t = serverForSuite(backend);
+
+  it('is the same through the fast path as through the regular expression', async () => {
+    const json = JSON.stringify(texts()).replaceAll("'", "''");
+    const rows = await t.query<{ x: string; fast: boolean; task: string | null; expected: string | null }>(`
+      SELECT x, ${FAST('x')} AS fast, verdict.normalise_task(x) AS task, ${BY_REGEX('x')} AS expected
+      FROM jsonb_array_elements_text('${json}'::jsonb) x`);
+    expect(rows).toHaveLength(texts().length);
+    const wrong = rows.filter((r) => r.task !== r.expected);
+    expect(wrong).toEqual([]);
+    // Both paths were taken, by many texts each.
+    const fast = rows.filter((r) => r.fast).length;
+    expect(fast).toBeGreaterThan(1000);
+    expect(rows.length - fast).toBeGreaterThan(1000);
+    // Cases that name what each path must do.
+    const task = new Map(rows.map((r) => [r.x, r.task]));
+    expect(task.get(' Leading and trailing ')).toBe('leading and trailing');
+    expect(task.get('Two  spaces')).toBe('two spaces');
+    expect(task.get('tab\there')).toBe('tab here');
+    expect(task.get('line\nbreak')).toBe('line break');
+    expect(task.get('ÉCOLE')).toBe('école');
+    expect(task.get('  ')).toBeNull();
+    expect(task.get('')).toBeNull();
+  });
+
+  it('is inlined, so a run merge does not call a function per run', async () => {
+    const [plan] = await t.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, FORMAT TEXT) SELECT verdict.normalise_task(x) FROM (VALUES ('a')) v(x)`);
+    expect(plan!['QUERY PLAN']).not.toContain('normalise_task');
+  });
+});

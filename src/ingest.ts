@@ -54,7 +54,10 @@ export class Ingest {
     if (encoding === 'protobuf') checkDecodeBudget(body, TraceRequest);
     const req = decode(() => (encoding === 'json' ? decodeTraceJson(body) : decodeTraceRequest(body)), encoding, 'ExportTraceServiceRequest') as ExportTraceServiceRequest;
     const normalized = normalizeTraces(req, { policy: this.#opts.policy, observers: this.#opts.spanObservers ?? [] });
-    return this.#store(normalized, body.byteLength, 'traces', transport, () => spansByService(req, normalized));
+    // Counted now, not after the commit: a closure over the request would keep every decoded span
+    // alive while the write waits, for the garbage collector to copy again and again.
+    const services = this.#opts.metrics ? spansByService(req, normalized) : undefined;
+    return this.#store(normalized, body.byteLength, 'traces', transport, services);
   }
 
   async logs(body: Uint8Array, encoding: Encoding, transport: Transport): Promise<ExportResult> {
@@ -65,7 +68,7 @@ export class Ingest {
   }
 
   /** Queues rows; resolves after commit. Also the feedback API's way in. */
-  async write(batch: Batch, bytes: number, transport: Transport, spanServices?: () => Map<string, number>): Promise<void> {
+  async write(batch: Batch, bytes: number, transport: Transport, spanServices?: Map<string, number>): Promise<void> {
     const m = this.#opts.metrics;
     const logRecords = batch.logs.length + batch.evaluations.filter((e) => e.channel === 'log').length;
     try {
@@ -84,7 +87,7 @@ export class Ingest {
     this.#opts.onCommitted?.(batch);
   }
 
-  async #store(n: Normalized, bytes: number, signal: Signal, transport: Transport, spanServices?: () => Map<string, number>): Promise<ExportResult> {
+  async #store(n: Normalized, bytes: number, signal: Signal, transport: Transport, spanServices?: Map<string, number>): Promise<ExportResult> {
     const { batch, rejections } = n;
     this.#opts.metrics?.refused(signal === 'traces' ? 'spans' : 'log_records', transport, 'invalid', rejections.rejected);
     // An empty request (or one whose items were all rejected) gets its answer at once (OTLP "Empty Telemetry Envelopes").
@@ -100,9 +103,9 @@ export class Ingest {
 const NO_SERVICE = '(no service.name)';
 
 /** Stored items by the service that sent them, for the summary log line. */
-function tallyServices(m: Metrics, batch: Batch, spanServices?: () => Map<string, number>): void {
+function tallyServices(m: Metrics, batch: Batch, spanServices?: Map<string, number>): void {
   if (batch.spans.rows > 0) {
-    for (const [service, n] of spanServices?.() ?? [[NO_SERVICE, batch.spans.rows] as const]) m.tally.add('accepted', 'spans', service, n);
+    for (const [service, n] of spanServices ?? [[NO_SERVICE, batch.spans.rows] as const]) m.tally.add('accepted', 'spans', service, n);
   }
   for (const row of batch.logs) m.tally.add('accepted', 'log_records', row.service_name ?? NO_SERVICE, 1);
   for (const row of batch.evaluations) {

@@ -1,9 +1,13 @@
 /**
- * verdict.normalise_task (a run's request as a task key: lower case, white
- * space collapsed, trimmed) has a fast path for printable ASCII text with
- * single spaces that skips its regular expression. Both paths must give
- * what the regular expression alone gives, for any text, on both
- * databases: tasks stored before and after must keep matching.
+ * Fast paths in the functions the run merge and the verdict insert call per
+ * run, against what they stand for, on both databases:
+ * - verdict.normalise_task (a run's request as a task key: lower case, white
+ *   space collapsed, trimmed) skips its regular expression for printable
+ *   ASCII text with single spaces; both paths must give what the regular
+ *   expression alone gives, for any text: tasks stored before and after must
+ *   keep matching;
+ * - verdict.add_counts (adds two {"source": {"polarity": n}} objects) returns
+ *   the second object when the first is empty.
  */
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, serverForSuite } from '../helpers/server.ts';
@@ -44,7 +48,7 @@ function texts(): string[] {
   return out;
 }
 
-describe.each(BACKENDS)('task text on %s', (backend) => {
+describe.each(BACKENDS)('summary functions on %s', (backend) => {
   const t = serverForSuite(backend);
 
   it('is the same through the fast path as through the regular expression', async () => {
@@ -68,6 +72,25 @@ describe.each(BACKENDS)('task text on %s', (backend) => {
     expect(task.get('ÉCOLE')).toBe('école');
     expect(task.get('  ')).toBeNull();
     expect(task.get('')).toBeNull();
+  });
+
+  it('adds counts by source as a sum over their entries does, from empty, NULL and filled objects', async () => {
+    const objects = ['{}', '{"user": {"negative": 1}}', '{"llm_judge": {"positive": 2, "negative": 1}}', '{"user": {"positive": 3}, "rule": {"neutral": 4}}'];
+    const pairs = [...objects, null].flatMap((a) => [...objects, null].map((b) => [a, b] as const));
+    const lit = (x: string | null) => (x === null ? 'NULL::jsonb' : `'${x}'::jsonb`);
+    const rows = await t.query<{ a: string | null; b: string | null; sum: unknown; expected: unknown }>(pairs.map(([a, b]) => `
+      SELECT ${a === null ? 'NULL' : `'${a}'`} AS a, ${b === null ? 'NULL' : `'${b}'`} AS b, verdict.add_counts(${lit(a)}, ${lit(b)}) AS sum,
+        (SELECT COALESCE(jsonb_object_agg(source, polarities), '{}'::jsonb) FROM (
+           SELECT source, jsonb_object_agg(polarity, n) AS polarities FROM (
+             SELECT x.key AS source, y.key AS polarity, sum(y.value::bigint) AS n
+             FROM (SELECT ${lit(a)} AS o UNION ALL SELECT ${lit(b)}) objects, jsonb_each(COALESCE(objects.o, '{}'::jsonb)) x, jsonb_each_text(x.value) y
+             GROUP BY 1, 2) per_polarity
+           GROUP BY source) per_source) AS expected`).join(' UNION ALL '));
+    expect(rows).toHaveLength(pairs.length);
+    expect(rows.filter((r) => JSON.stringify(r.sum) !== JSON.stringify(r.expected))).toEqual([]);
+    // And over a group, as the verdict insert sums them.
+    const [group] = await t.query<{ sum: unknown }>(`SELECT verdict.sum_counts(o) AS sum FROM (VALUES ('{"user": {"negative": 1}}'::jsonb), ('{"user": {"negative": 2, "positive": 1}}'), ('{}'), (NULL)) v(o)`);
+    expect(group!.sum).toEqual({ user: { negative: 3, positive: 1 } });
   });
 
   it('is inlined, so a run merge does not call a function per run', async () => {

@@ -4,8 +4,9 @@
 -- change anything: text of printable ASCII (U+0020 to U+007E) with no two
 -- spaces in a row has no white space to collapse but single spaces, so
 -- lower case and trimming give what the regular expression gives. That is
--- most requests a run starts with, and the regular expression cost several
--- times the rest of a run's summary merge. Anything else (a tab, a line
+-- most requests a run starts with, and the regular expression cost about
+-- three times the rest of the run merge's step that works out a new run's
+-- task. Anything else (a tab, a line
 -- break, a double space, any other character: non-ASCII white space depends
 -- on the locale) takes the regular expression, as before; the results, and
 -- so the tasks already stored, are the same.
@@ -24,7 +25,7 @@ END;
 -- verdict.add_counts with nothing to add to: the second object is the
 -- sum. That is the first step of verdict.sum_counts over every group of
 -- verdicts (its state starts at '{}'), and most groups are one verdict, so
--- most calls at ingest took the loops below, two queries each, for it.
+-- most calls at ingest ran the loop below, a query each, to copy it.
 CREATE OR REPLACE FUNCTION verdict.add_counts(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE

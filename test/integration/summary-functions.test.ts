@@ -51,12 +51,13 @@ function texts(): string[] {
 describe.each(BACKENDS)('summary functions on %s', (backend) => {
   const t = serverForSuite(backend);
 
-  it('is the same through the fast path as through the regular expression', async () => {
-    const json = JSON.stringify(texts()).replaceAll("'", "''");
+  it('normalise_task gives the same through its fast path as through the regular expression', async () => {
+    const all = texts();
+    const json = JSON.stringify(all).replaceAll("'", "''");
     const rows = await t.query<{ x: string; fast: boolean; task: string | null; expected: string | null }>(`
       SELECT x, ${FAST('x')} AS fast, verdict.normalise_task(x) AS task, ${BY_REGEX('x')} AS expected
       FROM jsonb_array_elements_text('${json}'::jsonb) x`);
-    expect(rows).toHaveLength(texts().length);
+    expect(rows).toHaveLength(all.length);
     const wrong = rows.filter((r) => r.task !== r.expected);
     expect(wrong).toEqual([]);
     // Both paths were taken, by many texts each.
@@ -74,7 +75,7 @@ describe.each(BACKENDS)('summary functions on %s', (backend) => {
     expect(task.get('')).toBeNull();
   });
 
-  it('adds counts by source as a sum over their entries does, from empty, NULL and filled objects', async () => {
+  it('add_counts adds counts by source as a sum over their entries does, from empty, NULL and filled objects', async () => {
     const objects = ['{}', '{"user": {"negative": 1}}', '{"llm_judge": {"positive": 2, "negative": 1}}', '{"user": {"positive": 3}, "rule": {"neutral": 4}}'];
     const pairs = [...objects, null].flatMap((a) => [...objects, null].map((b) => [a, b] as const));
     const lit = (x: string | null) => (x === null ? 'NULL::jsonb' : `'${x}'::jsonb`);
@@ -93,7 +94,7 @@ describe.each(BACKENDS)('summary functions on %s', (backend) => {
     expect(group!.sum).toEqual({ user: { negative: 3, positive: 1 } });
   });
 
-  it('is inlined, so a run merge does not call a function per run', async () => {
+  it('normalise_task is inlined, so a run merge does not call a function per run', async () => {
     const [plan] = await t.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, FORMAT TEXT) SELECT verdict.normalise_task(x) FROM (VALUES ('a')) v(x)`);
     expect(plan!['QUERY PLAN']).not.toContain('normalise_task');
   });

@@ -159,24 +159,21 @@ export function taskAssign(updated: Record<string, string>): string {
             FROM (SELECT ${judged} AS judged) j OFFSET 0) x)`;
 }
 
-const COUNTER_NAMES = [
-  'positive_verdicts', 'negative_verdicts', 'neutral_verdicts', 'user_verdicts', 'indirect_verdicts', 'llm_judge_verdicts', 'rule_verdicts', 'reviewer_verdicts',
-];
-const COUNTER_VALUES: Record<string, string> = Object.fromEntries(COUNTER_NAMES.map((c) => [c, `t.${c} + EXCLUDED.${c}`]));
-/** COUNTER_NAMES' aggregates over a group of verdict rows. */
+const COUNTER_VALUES: Record<string, string> = Object.fromEntries(COUNTER_COLUMNS.map((c) => [c, `t.${c} + EXCLUDED.${c}`]));
+/** The aggregates of COUNTER_COLUMNS after the total (`count(*)`), in their order, over a group of verdict rows. */
 const COUNTER_EXPRS = [
   "count(*) FILTER (WHERE polarity = 'positive')", "count(*) FILTER (WHERE polarity = 'negative')", "count(*) FILTER (WHERE polarity = 'neutral')",
   "count(*) FILTER (WHERE source = 'user')", "count(*) FILTER (WHERE source = 'indirect')", "count(*) FILTER (WHERE source = 'llm_judge')",
   "count(*) FILTER (WHERE source = 'rule')", "count(*) FILTER (WHERE source = 'reviewer')",
 ];
-/** The counters in COUNTER_NAMES order, over a group of verdict rows. */
+/** The counters after the total, in COUNTER_COLUMNS order, over a group of verdict rows. */
 export const COUNTERS = COUNTER_EXPRS.join(', ');
 /** {"source": {"polarity": n}} over a group of verdict rows (NULL as "unknown"). */
 export const BY_SOURCE = `verdict.sum_counts(jsonb_build_object(COALESCE(source, 'unknown'), jsonb_build_object(COALESCE(polarity, 'unknown'), 1)))`;
 
 /** What the run merge sets: the span facts' merge, and this write's verdict counts added. */
 const TRACE_VALUES: Record<string, string> = {
-  span_count: 't.span_count + EXCLUDED.span_count', ...ROOT_VALUES, ...textValues('EXCLUDED'), verdicts: 't.verdicts + EXCLUDED.verdicts', ...COUNTER_VALUES,
+  span_count: 't.span_count + EXCLUDED.span_count', ...ROOT_VALUES, ...textValues('EXCLUDED'), ...COUNTER_VALUES,
 };
 
 /** The batch's span facts per run, in the order mergeRuns passes them (after trace_id). */
@@ -224,7 +221,7 @@ up AS (
     trace_id, span_count, error_count, start_time_unix_nano, end_time_unix_nano, start_time, end_time,
     root_span_id, root_name, root_is_root, root_start_time, root_start_time_unix_nano, service_name, service_version, agent_name,
     conversation_id, model, model_end_time_unix_nano, leaf_input_tokens, leaf_output_tokens, aggregate_input_tokens, aggregate_output_tokens,
-    user_id, ${TEXT_COLUMNS.join(', ')}, verdicts, ${COUNTER_NAMES.join(', ')}, verdicts_by_source, task, task_id)
+    user_id, ${TEXT_COLUMNS.join(', ')}, ${COUNTER_COLUMNS.join(', ')}, verdicts_by_source, task, task_id)
   SELECT trace_id, spans, errors, start_ns, end_ns, ${NS_TO_TIME('start_ns')}, ${NS_TO_TIME('end_ns')},
     root_span_id, root_name, root_is_root, ${NS_TO_TIME('root_start_ns')}, root_start_ns, service_name, service_version, agent_name,
     conversation_id, model, model_end_ns, leaf_in, leaf_out, agg_in, agg_out, user_id,

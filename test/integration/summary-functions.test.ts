@@ -95,7 +95,10 @@ describe.each(BACKENDS)('summary functions on %s', (backend) => {
   });
 
   it('normalise_task is inlined, so a run merge does not call a function per run', async () => {
-    const [plan] = await t.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, FORMAT TEXT) SELECT verdict.normalise_task(x) FROM (VALUES ('a')) v(x)`);
-    expect(plan!['QUERY PLAN']).not.toContain('normalise_task');
+    // A column as the argument: on a constant, the immutable function would be folded away inlined or not.
+    const plan = await t.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, FORMAT TEXT) SELECT verdict.normalise_task(g::text) FROM generate_series(1, 2) g`);
+    const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toContain('regexp_replace');
+    expect(text).not.toContain('normalise_task');
   });
 });

@@ -19,6 +19,8 @@ export interface Session {
 export interface TransactionOptions {
   /** statement_timeout and lock_timeout for the transaction, in ms; none when absent. */
   timeoutMs?: number;
+  /** SQL without parameters that the transaction starts with, sent with BEGIN in one round trip. */
+  prelude?: string;
 }
 
 export interface Driver {

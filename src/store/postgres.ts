@@ -9,6 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Batch } from '../model/rows.ts';
+import { binaryParams } from './array-param.ts';
 import { classify } from './db-errors.ts';
 import type { Driver, Session, TransactionOptions } from './driver.ts';
 import type { Database } from './schema.ts';
@@ -60,8 +61,10 @@ class PostgresDriver implements Driver {
     let broken: Error | undefined;
     try {
       const t = opts.timeoutMs;
-      await client.query(t === undefined ? 'BEGIN' : `BEGIN; SET LOCAL statement_timeout = ${t}; SET LOCAL lock_timeout = ${t}`);
+      const begin = ['BEGIN', ...(t === undefined ? [] : [`SET LOCAL statement_timeout = ${t}`, `SET LOCAL lock_timeout = ${t}`]), ...(opts.prelude ? [opts.prelude] : [])];
       try {
+        // Inside the try: the prelude may fail (a lock it waits for past lock_timeout) in the transaction BEGIN opened.
+        await client.query(begin.join('; '));
         const value = await fn(session(client));
         await client.query('COMMIT');
         return value;
@@ -81,14 +84,14 @@ class PostgresDriver implements Driver {
   }
 
   async rows<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    return (await this.#pool.query(sql, params)).rows as T[];
+    return (await this.#pool.query(sql, binaryParams(params))).rows as T[];
   }
 }
 
 function session(client: pg.PoolClient): Session {
   return {
     exec: async (sql) => void (await client.query(statement(sql))),
-    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, params))).rows as T[],
+    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, binaryParams(params)))).rows as T[],
     copy: (sql, stream) => copyInto(client, sql, stream),
     get staged() {
       return staged.has(client);

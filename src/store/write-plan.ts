@@ -18,6 +18,7 @@
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, LogRow, ResourceRow, SpanFact } from '../model/rows.ts';
+import { ArrayParam } from './array-param.ts';
 import type { Session } from './driver.ts';
 import { LAYER_DELTA_DDL, settleLayers } from './layer-sql.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
@@ -106,28 +107,58 @@ export interface WriteOptions {
  */
 const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
 
-/** The body of the write transaction (BEGIN and COMMIT are the caller's); `storedResources` are left out. */
-export async function writeRows(s: Session, batches: readonly Batch[], safe: boolean, opts: WriteOptions, storedResources: ReadonlySet<string>): Promise<void> {
+/** The keys a write concerns, and so what its transaction locks, worked out before it starts. */
+export interface WritePlan {
+  /** SQL without parameters that opens the transaction (sent with BEGIN: TransactionOptions.prelude). */
+  prelude: string;
+  /** Whether to lock the keys one by one after it (LOCK_KEYS). */
+  lockKeys: boolean;
+  traceIds: string[];
+  responseIds: string[];
+  /** Ids of log records sent with neither timestamp (unstoredLogs). */
+  timeless: string[];
+}
+
+/** The keys of a write of `batches`, and its locks (see LOCK_KEYS). */
+export function planWrite(batches: readonly Batch[], opts: WriteOptions): WritePlan {
+  const traceIds = new Set<string>();
+  const responseIds = new Set<string>();
+  const timeless = new Set<string>();
+  for (const b of batches) {
+    for (const f of b.facts) {
+      traceIds.add(f.traceId);
+      if (f.responseId !== null) responseIds.add(f.responseId);
+    }
+    for (const v of b.evaluations) {
+      if (v.trace_id !== null) traceIds.add(v.trace_id);
+      if (v.response_id !== null) responseIds.add(v.response_id);
+    }
+    for (const t of b.turns) traceIds.add(t.trace_id);
+    for (const m of b.messages) traceIds.add(m.trace_id);
+    for (const l of b.logs) if (l.timeless) timeless.add(l.id);
+  }
+  const keys = { traceIds: [...traceIds], responseIds: [...responseIds], timeless: [...timeless] };
+  if (!opts.serialize) return { prelude: INDEXED_ONLY, lockKeys: false, ...keys };
+  if (traceIds.size + responseIds.size + timeless.size > MAX_KEY_LOCKS) return { prelude: `${INDEXED_ONLY}; ${LOCK_ALL}`, lockKeys: false, ...keys };
+  return { prelude: `${INDEXED_ONLY}; ${LOCK_SHARED}`, lockKeys: true, ...keys };
+}
+
+/**
+ * The body of the write transaction, after `plan.prelude` (BEGIN, the
+ * prelude and COMMIT are the caller's); `storedResources` are left out.
+ */
+export async function writeRows(s: Session, batches: readonly Batch[], plan: WritePlan, safe: boolean, storedResources: ReadonlySet<string>): Promise<void> {
+  const { traceIds, responseIds, timeless } = plan;
   await prepare(s);
+  if (plan.lockKeys) {
+    const keys = [...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)];
+    await s.rows(LOCK_KEYS, [new ArrayParam('text', keys)]);
+  }
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
   const turns = batches.flatMap((b) => b.turns);
   const messages = batches.flatMap((b) => b.messages);
-  const traceIds = unique([
-    ...facts.map((f) => f.traceId), ...verdicts.map((v) => v.trace_id), ...turns.map((t) => t.trace_id), ...messages.map((m) => m.trace_id),
-  ]);
-  const responseIds = unique([...facts.map((f) => f.responseId), ...verdicts.map((v) => v.response_id)]);
   const logs = batches.flatMap((b) => b.logs);
-  const timeless = unique(logs.filter((l) => l.timeless).map((l) => l.id));
-  // One round trip for the setting and the first lock (a text of several statements is sent as it is).
-  if (!opts.serialize) {
-    await s.exec(INDEXED_ONLY);
-  } else if (traceIds.length + responseIds.length + timeless.length > MAX_KEY_LOCKS) {
-    await s.exec(`${INDEXED_ONLY}; ${LOCK_ALL}`);
-  } else {
-    await s.exec(`${INDEXED_ONLY}; ${LOCK_SHARED}`);
-    await s.rows(LOCK_KEYS, [[...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)]]);
-  }
 
   await writeResources(s, batches.flatMap((b) => b.resources).filter((r) => !storedResources.has(r.resource_id)));
   const stored = await writeSpans(s, batches, facts, safe);
@@ -218,10 +249,6 @@ async function prepare(s: Session): Promise<void> {
   if (s.staged) return;
   await s.exec(STAGING_DDL);
   s.staged = true;
-}
-
-function unique(xs: ReadonlyArray<string | null>): string[] {
-  return [...new Set(xs.filter((x): x is string => x !== null))];
 }
 
 /** After a conflict, how long to go straight to the safe path. */

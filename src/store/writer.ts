@@ -19,7 +19,7 @@ import { classify, isUniqueViolation } from './db-errors.ts';
 import type { Driver } from './driver.ts';
 import { applyMigrations, LATEST_VERSION } from './migrate.ts';
 import type { Readiness } from './store.ts';
-import { SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
+import { planWrite, SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
 
 /** Days ahead whose partitions are created before data for them arrives. */
 const AHEAD_DAYS = 2;
@@ -68,7 +68,8 @@ export class Writer {
   }
 
   async #transaction(batches: readonly Batch[], safe: boolean): Promise<void> {
-    await this.#driver.transaction((s) => writeRows(s, batches, safe, this.#opts, this.#resources), { timeoutMs: this.#timeoutMs });
+    const plan = planWrite(batches, this.#opts);
+    await this.#driver.transaction((s) => writeRows(s, batches, plan, safe, this.#resources), { timeoutMs: this.#timeoutMs, prelude: plan.prelude });
     // Only now: a write rolled back stored none of its resources.
     if (this.#resources.size > MAX_KNOWN_RESOURCES) this.#resources.clear();
     for (const b of batches) for (const r of b.resources) this.#resources.add(r.resource_id);

@@ -14,6 +14,7 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { sleep } from '../../common/util.ts';
 import { UnavailableError } from '../../errors.ts';
+import { plainParams } from '../array-param.ts';
 import type { Driver, Session, TransactionOptions } from '../driver.ts';
 import { startWireServer, type WireOptions, type WireServer } from './wire-server.ts';
 
@@ -124,7 +125,10 @@ export class PgliteDatabase implements Driver {
       // Temp tables created in a rolled-back transaction are gone with it.
       const wasStaged = this.#staged;
       try {
-        return await this.#pglite.transaction((tx) => fn(this.#session(tx)));
+        return await this.#pglite.transaction(async (tx) => {
+          if (opts.prelude) await tx.exec(opts.prelude);
+          return fn(this.#session(tx));
+        });
       } catch (err) {
         this.#staged = wasStaged;
         throw err;
@@ -136,7 +140,7 @@ export class PgliteDatabase implements Driver {
     const db = this;
     return {
       exec: async (sql) => void (await tx.exec(sql)),
-      rows: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
+      rows: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, plainParams(params))).rows,
       // In-process PGlite reads COPY data from the virtual file /dev/blob (COPY FROM STDIN needs a wire client).
       copy: async (sql, stream) => void (await tx.query(sql.replace(/FROM STDIN/, `FROM '/dev/blob'`), [], { blob: new Blob(stream) })),
       get staged() {
@@ -149,7 +153,7 @@ export class PgliteDatabase implements Driver {
   }
 
   rows<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.#exclusive(async () => (await this.#pglite.query<T>(sql, params)).rows);
+    return this.#exclusive(async () => (await this.#pglite.query<T>(sql, plainParams(params))).rows);
   }
 
   /** One statement for Kysely, in the transaction `txId` or alone. */

@@ -49,6 +49,14 @@ ${queueVerdictCounts('fresh')}
 SELECT count(*)::int AS runs FROM queued`;
 
 /**
+ * Whether a verdict waits on the write's keys ($1 its trace IDs, $2 its
+ * response IDs: two index lookups a key). Most writes find none, and so skip
+ * the resolve statement, whose planning alone takes milliseconds. The write
+ * holds its keys' advisory locks, so nothing starts waiting on them meanwhile.
+ */
+const WAITING_ON_KEYS = `EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[]))`;
+
+/**
  * A staged verdict's columns as inserted: its layers (verdict.target_layers)
  * worked out when its judged span is stored, since the spans of this write
  * are stored by then and a verdict is best inserted with its layers and
@@ -90,8 +98,10 @@ waiting AS (
   INSERT INTO verdict.pending_verdicts (id, time, trace_id, span_id, response_id)
   SELECT id, time, trace_id, span_id, CASE WHEN trace_id IS NULL THEN response_id END
   FROM ins WHERE target_span_id IS NULL AND (trace_id IS NOT NULL OR response_id IS NOT NULL)
+  RETURNING 1
 )
-SELECT count(*)::int AS n FROM ins`;
+-- This statement's own waits are not visible to its reads; every verdict's keys are the write's keys.
+SELECT ${WAITING_ON_KEYS} OR EXISTS (SELECT 1 FROM waiting) AS waiting`;
 
 /** The facts of a span, as the columns of a judged target. */
 const TARGET_OF = (s: string) => `${s}.trace_id, ${s}.span_id, ${s}.name, ${s}.service_name, r.service_version, ${s}.gen_ai_operation_name,
@@ -178,27 +188,28 @@ export async function registerStagedVerdicts(s: Session): Promise<boolean> {
   return (r?.runs ?? 0) > 0;
 }
 
-/** Stores the staged verdicts: the second half, after the run merge (their layers read the runs' roots). */
-export async function insertStagedVerdicts(s: Session): Promise<void> {
-  await s.rows(INSERT_SQL);
+/**
+ * Stores the staged verdicts: the second half, after the run merge (their
+ * layers read the runs' roots). Says whether anything waits on the write's
+ * keys (these verdicts included).
+ */
+export async function insertStagedVerdicts(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
+  const [r] = await s.rows<{ waiting: boolean }>(INSERT_SQL, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
+  return r?.waiting === true;
 }
 
-/** Whether anything waits on these traces or response IDs (two index lookups per key). */
-const WAITING_SQL = `SELECT EXISTS (SELECT 1 FROM verdict.pending_verdicts WHERE trace_id = ANY ($1::text[]) OR response_id = ANY ($2::text[])) AS waiting`;
+/** Whether anything waits on these trace and response IDs (a write without verdicts of its own). */
+export async function anyWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
+  if (traceIds.length === 0 && responseIds.length === 0) return false;
+  const [w] = await s.rows<{ waiting: boolean }>(`SELECT ${WAITING_ON_KEYS} AS waiting`, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
+  return w?.waiting === true;
+}
 
 /**
  * Resolves what waits on these traces and response IDs, and counts the
- * completion verdicts it resolves on their runs (the run merge); says
- * whether anything waited (and so may have been resolved).
+ * completion verdicts it resolves on their runs (the run merge).
  */
-export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
-  if (traceIds.length === 0 && responseIds.length === 0) return false;
-  // Most writes find nothing waiting: this probe (index lookups, planned in microseconds) spares them
-  // the resolve statement, whose planning alone takes milliseconds. The write holds its keys'
-  // advisory locks, so nothing can start waiting on them between the two.
-  const [w] = await s.rows<{ waiting: boolean }>(WAITING_SQL, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
-  if (!w?.waiting) return false;
+export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<void> {
   const [r] = await s.rows<{ runs: number }>(RESOLVE_SQL, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
   if ((r?.runs ?? 0) > 0) await mergeRuns(s, [], true);
-  return true;
 }

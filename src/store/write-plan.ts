@@ -18,13 +18,13 @@
  */
 import { copyStream, type EncodedRows } from '../common/copy-binary.ts';
 import type { Batch, LogRow, ResourceRow, SpanFact } from '../model/rows.ts';
-import { ArrayParam } from './array-param.ts';
 import type { Session } from './driver.ts';
 import { LAYER_DELTA_DDL, settleLayers } from './layer-sql.ts';
+import { textArrayLiteral } from './sql-literal.ts';
 import { DELTA_DDL, flushRollups, mergeRuns } from './summary-sql.ts';
 import { fillSpanContent } from './span-content.ts';
 import { copySql, encodeRows, EVALUATIONS, LOGS, MESSAGES, RESOURCES, SPANS, TURNS, type Table } from './tables.ts';
-import { insertStagedVerdicts, registerStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
+import { anyWaiting, insertStagedVerdicts, registerStagedVerdicts, resolveWaiting } from './verdict-sql.ts';
 
 const STAGING_DDL = [
   ...[SPANS, LOGS, EVALUATIONS, MESSAGES].map((t) => `CREATE TEMP TABLE IF NOT EXISTS ${t.staging} (LIKE ${t.name}) ON COMMIT DELETE ROWS;`),
@@ -86,9 +86,9 @@ ON CONFLICT (resource_id) DO NOTHING`;
 const ALL_WRITES = 7314159265;
 const LOCK_SHARED = `SELECT pg_advisory_xact_lock_shared(${ALL_WRITES}::bigint)`;
 const LOCK_ALL = `SELECT pg_advisory_xact_lock(${ALL_WRITES}::bigint)`;
-const LOCK_KEYS = `
-SELECT count(pg_advisory_xact_lock(k))::int AS n
-FROM (SELECT DISTINCT hashtextextended(x, ${ALL_WRITES}) AS k FROM unnest($1::text[]) x ORDER BY 1) keys`;
+/** The keys' locks, in the prelude's round trip (and so written into its text). */
+const lockKeys = (keys: readonly string[]) => `
+SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT hashtextextended(x, ${ALL_WRITES}) AS k FROM unnest(${textArrayLiteral(keys)}) x ORDER BY 1) keys`;
 /** Keys one write may lock one by one: two writers' worth stay well inside the default lock table (6,400 entries). */
 const MAX_KEY_LOCKS = 2000;
 
@@ -109,17 +109,15 @@ const INDEXED_ONLY = 'SET LOCAL enable_seqscan = off';
 
 /** The keys a write concerns, and so what its transaction locks, worked out before it starts. */
 export interface WritePlan {
-  /** SQL without parameters that opens the transaction (sent with BEGIN: TransactionOptions.prelude). */
+  /** SQL without parameters that opens the transaction and takes its locks (sent with BEGIN: TransactionOptions.prelude). */
   prelude: string;
-  /** Whether to lock the keys one by one after it (LOCK_KEYS). */
-  lockKeys: boolean;
   traceIds: string[];
   responseIds: string[];
   /** Ids of log records sent with neither timestamp (unstoredLogs). */
   timeless: string[];
 }
 
-/** The keys of a write of `batches`, and its locks (see LOCK_KEYS). */
+/** The keys of a write of `batches`, and its locks. */
 export function planWrite(batches: readonly Batch[], opts: WriteOptions): WritePlan {
   const traceIds = new Set<string>();
   const responseIds = new Set<string>();
@@ -138,9 +136,10 @@ export function planWrite(batches: readonly Batch[], opts: WriteOptions): WriteP
     for (const l of b.logs) if (l.timeless) timeless.add(l.id);
   }
   const keys = { traceIds: [...traceIds], responseIds: [...responseIds], timeless: [...timeless] };
-  if (!opts.serialize) return { prelude: INDEXED_ONLY, lockKeys: false, ...keys };
-  if (traceIds.size + responseIds.size + timeless.size > MAX_KEY_LOCKS) return { prelude: `${INDEXED_ONLY}; ${LOCK_ALL}`, lockKeys: false, ...keys };
-  return { prelude: `${INDEXED_ONLY}; ${LOCK_SHARED}`, lockKeys: true, ...keys };
+  if (!opts.serialize) return { prelude: INDEXED_ONLY, ...keys };
+  if (traceIds.size + responseIds.size + timeless.size > MAX_KEY_LOCKS) return { prelude: `${INDEXED_ONLY}; ${LOCK_ALL}`, ...keys };
+  const named = [...keys.traceIds.map((t) => `t:${t}`), ...keys.responseIds.map((r) => `r:${r}`), ...keys.timeless.map((id) => `l:${id}`)];
+  return { prelude: `${INDEXED_ONLY}; ${LOCK_SHARED}; ${lockKeys(named)}`, ...keys };
 }
 
 /**
@@ -150,10 +149,6 @@ export function planWrite(batches: readonly Batch[], opts: WriteOptions): WriteP
 export async function writeRows(s: Session, batches: readonly Batch[], plan: WritePlan, safe: boolean, storedResources: ReadonlySet<string>): Promise<void> {
   const { traceIds, responseIds, timeless } = plan;
   await prepare(s);
-  if (plan.lockKeys) {
-    const keys = [...traceIds.map((t) => `t:${t}`), ...responseIds.map((r) => `r:${r}`), ...timeless.map((id) => `l:${id}`)];
-    await s.rows(LOCK_KEYS, [new ArrayParam('text', keys)]);
-  }
   const facts = batches.flatMap((b) => b.facts);
   const verdicts = batches.flatMap((b) => b.evaluations);
   const turns = batches.flatMap((b) => b.turns);
@@ -179,12 +174,12 @@ export async function writeRows(s: Session, batches: readonly Batch[], plan: Wri
   // Message content from log records: few rows, and re-sent with their records, so always the safe path.
   await copyTable(s, MESSAGES, [encodeRows(MESSAGES, messages)], true);
   await fillSpanContent(s, batches);
-  // Their layers read the runs' roots, which the merge has set.
-  if (judging) await insertStagedVerdicts(s);
-  // Verdicts that waited for these spans, and new verdicts whose target is already stored.
-  const resolved = await resolveWaiting(s, traceIds, responseIds);
+  // Verdicts that waited for these spans, and new verdicts whose target is already stored (most writes have none).
+  // The verdicts' layers read the runs' roots, which the merge has set.
+  const waiting = judging ? await insertStagedVerdicts(s, traceIds, responseIds) : await anyWaiting(s, traceIds, responseIds);
+  if (waiting) await resolveWaiting(s, traceIds, responseIds);
   // The layers of the verdicts this write resolved, and of the judged runs it gave a root.
-  if (resolved || rerooted.length > 0) await settleLayers(s, rerooted);
+  if (waiting || rerooted.length > 0) await settleLayers(s, rerooted);
   await flushRollups(s, stored);
 }
 

@@ -135,13 +135,6 @@ export class CopyWriter {
     this.#pos += 8;
   }
 
-  int2(n: number): void {
-    this.#ensure(6);
-    this.#buf.writeInt32BE(2, this.#pos);
-    this.#buf.writeInt16BE(n, this.#pos + 4);
-    this.#pos += 6;
-  }
-
   /** int8 from a safe integer or a bigint. */
   int8(v: number | bigint | null): void {
     if (v === null) return this.null();
@@ -163,13 +156,6 @@ export class CopyWriter {
     this.#buf.writeUInt32BE(high, this.#pos + 4);
     this.#buf.writeUInt32BE(low, this.#pos + 8);
     this.#pos += 12;
-  }
-
-  bool(v: boolean): void {
-    this.#ensure(5);
-    this.#buf.writeInt32BE(1, this.#pos);
-    this.#buf[this.#pos + 4] = v ? 1 : 0;
-    this.#pos += 5;
   }
 
   float8(v: number | null): void {

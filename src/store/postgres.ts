@@ -9,7 +9,6 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { UnavailableError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Batch } from '../model/rows.ts';
-import { binaryParams } from './array-param.ts';
 import { classify } from './db-errors.ts';
 import type { Driver, Session, TransactionOptions } from './driver.ts';
 import type { Database } from './schema.ts';
@@ -84,14 +83,14 @@ class PostgresDriver implements Driver {
   }
 
   async rows<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    return (await this.#pool.query(sql, binaryParams(params))).rows as T[];
+    return (await this.#pool.query(sql, params)).rows as T[];
   }
 }
 
 function session(client: pg.PoolClient): Session {
   return {
     exec: async (sql) => void (await client.query(statement(sql))),
-    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, binaryParams(params)))).rows as T[],
+    rows: async <T>(sql: string, params?: unknown[]) => (await client.query(statement(sql, params))).rows as T[],
     copy: (sql, stream) => copyInto(client, sql, stream),
     get staged() {
       return staged.has(client);

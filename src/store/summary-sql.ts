@@ -11,7 +11,6 @@
  * (verdict_*_deltas, created with the staging tables in write-plan.ts).
  */
 import type { SpanFact } from '../model/rows.ts';
-import { ArrayParam } from './array-param.ts';
 import type { Session } from './driver.ts';
 import { LAYER_FLUSH_SQL } from './layer-sql.ts';
 import { HOURS, latencyRollups, MINUTES, spanRollups, traceDeltas, type Grain } from './summaries.ts';
@@ -266,19 +265,15 @@ const big = (n: bigint | number | null) => (n === null ? null : typeof n === 'bi
 export async function mergeRuns(s: Session, facts: readonly SpanFact[], counted: boolean): Promise<string[]> {
   const deltas = traceDeltas(facts);
   if (deltas.length === 0 && !counted) return [];
-  type D = (typeof deltas)[number];
-  const text = (f: (d: D) => string | null) => new ArrayParam('text', deltas.map(f));
-  const int8 = (f: (d: D) => bigint | number | null) => new ArrayParam('int8', deltas.map(f));
-  // Token sums are numeric (a sender's counts may pass bigint's range): sent as text.
-  const numeric = (f: (d: D) => bigint | null) => deltas.map((d) => big(f(d)));
+  const col = <T>(f: (d: (typeof deltas)[number]) => T) => deltas.map(f);
   const [r] = await s.rows<{ rerooted: string[] }>(TRACE_SQL, [
-    text((d) => d.traceId), int8((d) => d.spans), int8((d) => d.errors), int8((d) => d.startNs), int8((d) => d.endNs),
-    text((d) => d.rootSpanId), text((d) => d.rootName), new ArrayParam('bool', deltas.map((d) => d.rootIsRoot)), int8((d) => d.rootStartNs),
-    text((d) => d.serviceName), text((d) => d.serviceVersion), text((d) => d.agentName), text((d) => d.conversationId), text((d) => d.model),
-    int8((d) => d.modelEndNs), numeric((d) => d.leafInputTokens), numeric((d) => d.leafOutputTokens),
-    numeric((d) => d.aggregateInputTokens), numeric((d) => d.aggregateOutputTokens), text((d) => d.userId),
-    text((d) => d.rootInputText), text((d) => d.rootOutputText), int8((d) => d.firstInputNs), text((d) => d.firstInputSpanId), text((d) => d.firstInputText),
-    int8((d) => d.lastOutputNs), text((d) => d.lastOutputSpanId), text((d) => d.lastOutputText),
+    col((d) => d.traceId), col((d) => d.spans), col((d) => d.errors), col((d) => big(d.startNs)), col((d) => big(d.endNs)),
+    col((d) => d.rootSpanId), col((d) => d.rootName), col((d) => d.rootIsRoot), col((d) => big(d.rootStartNs)),
+    col((d) => d.serviceName), col((d) => d.serviceVersion), col((d) => d.agentName), col((d) => d.conversationId), col((d) => d.model),
+    col((d) => big(d.modelEndNs)), col((d) => big(d.leafInputTokens)), col((d) => big(d.leafOutputTokens)),
+    col((d) => big(d.aggregateInputTokens)), col((d) => big(d.aggregateOutputTokens)), col((d) => d.userId),
+    col((d) => d.rootInputText), col((d) => d.rootOutputText), col((d) => big(d.firstInputNs)), col((d) => d.firstInputSpanId), col((d) => d.firstInputText),
+    col((d) => big(d.lastOutputNs)), col((d) => d.lastOutputSpanId), col((d) => d.lastOutputText),
   ]);
   return r?.rerooted ?? [];
 }
@@ -420,16 +415,12 @@ function grainParams(facts: readonly SpanFact[], grain: Grain): unknown[] {
       entryCount.push(r.counts[k] as number);
     }
   });
-  const text = (xs: Array<string | null>) => new ArrayParam('text', xs);
-  const int8 = (xs: number[]) => new ArrayParam('int8', xs);
   return [
-    new ArrayParam('float8', spans.map((r) => r.at)), text(spans.map((r) => r.serviceName)), text(spans.map((r) => r.serviceVersion)),
-    text(spans.map((r) => r.operation)), text(spans.map((r) => r.model)), text(spans.map((r) => r.agent)), text(spans.map((r) => r.tool)),
-    int8(spans.map((r) => r.spans)), int8(spans.map((r) => r.roots)), int8(spans.map((r) => r.errors)),
-    spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), new ArrayParam('float8', spans.map((r) => r.durationNs)),
-    new ArrayParam('float8', latency.map((r) => r.at)), text(latency.map((r) => r.serviceName)), text(latency.map((r) => r.operation)),
-    text(latency.map((r) => r.tool)), int8(latency.map((r) => r.spans)),
-    new ArrayParam('int4', entryRow), new ArrayParam('int2', entryBucket), new ArrayParam('int4', entryCount),
+    spans.map((r) => r.at), spans.map((r) => r.serviceName), spans.map((r) => r.serviceVersion), spans.map((r) => r.operation),
+    spans.map((r) => r.model), spans.map((r) => r.agent), spans.map((r) => r.tool), spans.map((r) => r.spans), spans.map((r) => r.roots), spans.map((r) => r.errors),
+    spans.map((r) => big(r.inputTokens)), spans.map((r) => big(r.outputTokens)), spans.map((r) => r.durationNs),
+    latency.map((r) => r.at), latency.map((r) => r.serviceName), latency.map((r) => r.operation), latency.map((r) => r.tool), latency.map((r) => r.spans),
+    entryRow, entryBucket, entryCount,
   ];
 }
 

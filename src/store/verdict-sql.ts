@@ -12,7 +12,6 @@
  * on the verdict, its rollup increment moves to the span's dimensions, and a
  * completion verdict is counted on its run. Either arrival order ends the same.
  */
-import { ArrayParam } from './array-param.ts';
 import type { Session } from './driver.ts';
 import { layerRollupRows } from './layer-sql.ts';
 import { BY_SOURCE, COUNTERS, mergeRuns, queueVerdictCounts, verdictRollupRows } from './summary-sql.ts';
@@ -194,14 +193,14 @@ export async function registerStagedVerdicts(s: Session): Promise<boolean> {
  * keys (these verdicts included).
  */
 export async function insertStagedVerdicts(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
-  const [r] = await s.rows<{ waiting: boolean }>(INSERT_SQL, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
+  const [r] = await s.rows<{ waiting: boolean }>(INSERT_SQL, [traceIds, responseIds]);
   return r?.waiting === true;
 }
 
 /** Whether anything waits on these trace and response IDs (a write without verdicts of its own). */
 export async function anyWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<boolean> {
   if (traceIds.length === 0 && responseIds.length === 0) return false;
-  const [w] = await s.rows<{ waiting: boolean }>(`SELECT ${WAITING_ON_KEYS} AS waiting`, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
+  const [w] = await s.rows<{ waiting: boolean }>(`SELECT ${WAITING_ON_KEYS} AS waiting`, [traceIds, responseIds]);
   return w?.waiting === true;
 }
 
@@ -210,6 +209,6 @@ export async function anyWaiting(s: Session, traceIds: readonly string[], respon
  * completion verdicts it resolves on their runs (the run merge).
  */
 export async function resolveWaiting(s: Session, traceIds: readonly string[], responseIds: readonly string[]): Promise<void> {
-  const [r] = await s.rows<{ runs: number }>(RESOLVE_SQL, [new ArrayParam('text', traceIds), new ArrayParam('text', responseIds)]);
+  const [r] = await s.rows<{ runs: number }>(RESOLVE_SQL, [traceIds, responseIds]);
   if ((r?.runs ?? 0) > 0) await mergeRuns(s, [], true);
 }

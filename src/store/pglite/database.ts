@@ -14,7 +14,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { sleep } from '../../common/util.ts';
 import { UnavailableError } from '../../errors.ts';
-import { plainParams } from '../array-param.ts';
 import type { Driver, Session, TransactionOptions } from '../driver.ts';
 import { startWireServer, type WireOptions, type WireServer } from './wire-server.ts';
 
@@ -140,7 +139,7 @@ export class PgliteDatabase implements Driver {
     const db = this;
     return {
       exec: async (sql) => void (await tx.exec(sql)),
-      rows: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, plainParams(params))).rows,
+      rows: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
       // In-process PGlite reads COPY data from the virtual file /dev/blob (COPY FROM STDIN needs a wire client).
       copy: async (sql, stream) => void (await tx.query(sql.replace(/FROM STDIN/, `FROM '/dev/blob'`), [], { blob: new Blob(stream) })),
       get staged() {
@@ -153,7 +152,7 @@ export class PgliteDatabase implements Driver {
   }
 
   rows<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.#exclusive(async () => (await this.#pglite.query<T>(sql, plainParams(params))).rows);
+    return this.#exclusive(async () => (await this.#pglite.query<T>(sql, params)).rows);
   }
 
   /** One statement for Kysely, in the transaction `txId` or alone. */

@@ -9,7 +9,7 @@ import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { baseConfig } from '../helpers/server.ts';
-import { grpcCall, postJson, TRACE_PATH } from '../helpers/otlp.ts';
+import { grpcCall, postJson, TRACE_PATH, traceJson } from '../helpers/otlp.ts';
 import { hexId, logs, T0, traces } from '../helpers/fixtures.ts';
 import pg from 'pg';
 import { checkStored, expectStoredOnce, installInsertCounter } from '../helpers/load.ts';
@@ -78,6 +78,35 @@ describe('two receivers, one database', () => {
     expect(await count('SELECT count(*) AS n FROM verdict.logs')).toBe(40);
     expect(await count('SELECT count(*) AS n FROM verdict.evaluations')).toBe(40);
     await c.end();
+  });
+
+  it('waits for the advisory locks of the run and the response ID it writes, whatever the ID holds', async () => {
+    // The keys travel in the text of the write's first statement: they must hash to what another writer's do.
+    const traceId = `79${'0'.repeat(29)}1`;
+    const responseId = `chatcmpl-it's "quoted" \\ {a,b} NULL`;
+    const holder = new pg.Client(db.url);
+    await holder.connect();
+    const lock = (k: string) => holder.query('SELECT pg_advisory_lock(hashtextextended($1, 7314159265))', [k]);
+    const unlock = (k: string) => holder.query('SELECT pg_advisory_unlock(hashtextextended($1, 7314159265))', [k]);
+    try {
+      await lock(`t:${traceId}`);
+      await lock(`r:${responseId}`);
+      const span = { traceId, spanId: hexId(8, 1), name: 'locked', kind: 3, startTimeUnixNano: String(T0), endTimeUnixNano: String(T0 + 1000n),
+        attributes: [{ key: 'gen_ai.response.id', value: { stringValue: responseId } }] };
+      const sent = postJson(`http://127.0.0.1:${a.http.port}/v1/traces`, traceJson([span]));
+      const stored = async () => (await holder.query<{ n: number }>('SELECT count(*)::int AS n FROM verdict.span_rows WHERE trace_id = $1', [traceId])).rows[0]!.n;
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await stored()).toBe(0);
+      await unlock(`t:${traceId}`);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await stored()).toBe(0); // still waiting for the response ID's key
+      await unlock(`r:${responseId}`);
+      const res = await sent;
+      expect([res.status, res.body.toString()]).toEqual([200, '{}']);
+      expect(await stored()).toBe(1);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('stores a request of more runs than the lock table holds keys for: its write locks out all writes instead', async () => {

@@ -83,7 +83,7 @@ ON CONFLICT (resource_id) DO NOTHING`;
  * alone, exclusive, and so waits for (and holds off) every other write
  * instead of naming its keys.
  */
-const ALL_WRITES = 7314159265;
+export const ALL_WRITES = 7314159265;
 const LOCK_SHARED = `SELECT pg_advisory_xact_lock_shared(${ALL_WRITES}::bigint)`;
 const LOCK_ALL = `SELECT pg_advisory_xact_lock(${ALL_WRITES}::bigint)`;
 /** The keys' locks, in the prelude's round trip (and so written into its text). */

@@ -19,7 +19,7 @@ import { classify, isUniqueViolation } from './db-errors.ts';
 import type { Driver } from './driver.ts';
 import { applyMigrations, LATEST_VERSION } from './migrate.ts';
 import type { Readiness } from './store.ts';
-import { planWrite, SAFE_PATH_MS, writeRows, type WriteOptions } from './write-plan.ts';
+import { planWrite, SAFE_PATH_MS, writeRows, type WriteOptions, type WritePlan } from './write-plan.ts';
 
 /** Days ahead whose partitions are created before data for them arrives. */
 const AHEAD_DAYS = 2;
@@ -55,20 +55,21 @@ export class Writer {
     try {
       await this.#ensurePartitions(partitionDays(batches));
       const safe = Date.now() < this.#safeUntil;
+      // Worked out once: the safe path's second attempt locks the same keys.
+      const plan = planWrite(batches, this.#opts);
       try {
-        await this.#transaction(batches, safe);
+        await this.#transaction(batches, plan, safe);
       } catch (err) {
         if (safe || !isUniqueViolation(err)) throw err;
         this.#safeUntil = Date.now() + SAFE_PATH_MS;
-        await this.#transaction(batches, true);
+        await this.#transaction(batches, plan, true);
       }
     } catch (err) {
       throw classify(err);
     }
   }
 
-  async #transaction(batches: readonly Batch[], safe: boolean): Promise<void> {
-    const plan = planWrite(batches, this.#opts);
+  async #transaction(batches: readonly Batch[], plan: WritePlan, safe: boolean): Promise<void> {
     await this.#driver.transaction((s) => writeRows(s, batches, plan, safe, this.#resources), { timeoutMs: this.#timeoutMs, prelude: plan.prelude });
     // Only now: a write rolled back stored none of its resources.
     if (this.#resources.size > MAX_KNOWN_RESOURCES) this.#resources.clear();

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/app/server.ts';
 import { silentLogger } from '../../src/log.ts';
+import { ALL_WRITES } from '../../src/store/write-plan.ts';
 import { createDatabase, type TestDatabase } from '../helpers/postgres.ts';
 import { baseConfig } from '../helpers/server.ts';
 import { grpcCall, postJson, TRACE_PATH, traceJson } from '../helpers/otlp.ts';
@@ -86,8 +87,8 @@ describe('two receivers, one database', () => {
     const responseId = `chatcmpl-it's "quoted" \\ {a,b} NULL`;
     const holder = new pg.Client(db.url);
     await holder.connect();
-    const lock = (k: string) => holder.query('SELECT pg_advisory_lock(hashtextextended($1, 7314159265))', [k]);
-    const unlock = (k: string) => holder.query('SELECT pg_advisory_unlock(hashtextextended($1, 7314159265))', [k]);
+    const lock = (k: string) => holder.query('SELECT pg_advisory_lock(hashtextextended($1, $2))', [k, ALL_WRITES]);
+    const unlock = (k: string) => holder.query('SELECT pg_advisory_unlock(hashtextextended($1, $2))', [k, ALL_WRITES]);
     try {
       await lock(`t:${traceId}`);
       await lock(`r:${responseId}`);

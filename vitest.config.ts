@@ -12,7 +12,9 @@ const ALONE = ['test/faults/hostile.test.ts'];
 const shared = {
   pool: 'forks' as const,
   testTimeout: 30_000,
-  hookTimeout: 60_000,
+  // Hooks start receivers on the embedded database (about 5 s alone, 7 s for two at once). Beside another
+  // file's receivers and child processes on 2 cores that has taken over a minute; this bound is for a hang.
+  hookTimeout: 120_000,
   // A test that never asserts is a defect, not a pass.
   expect: { requireAssertions: true },
 };

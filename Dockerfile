@@ -48,6 +48,6 @@ USER node
 EXPOSE 4317 4318
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4318/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# --max-semi-space-size: see src/runtime.ts.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/verdict.js"]
+# --max-semi-space-size and --no-wasm-code-gc: see src/runtime.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--no-wasm-code-gc", "bin/verdict.js"]
 CMD ["serve"]

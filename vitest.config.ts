@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { WASM_CODE_GC_OFF } from './src/runtime.ts';
 
 /**
  * Files that measure the receiver's event-loop stalls from outside, which
@@ -11,6 +12,8 @@ const ALONE = ['test/faults/hostile.test.ts'];
 // Each file starts its own receivers and databases on ephemeral ports; two at a time suits a 2-core machine.
 const shared = {
   pool: 'forks' as const,
+  // Test processes open and close embedded databases (WebAssembly) in worker threads: src/runtime.ts says why.
+  execArgv: [WASM_CODE_GC_OFF],
   testTimeout: 30_000,
   // Hooks start receivers on the embedded database (about 5 s alone, 7 s for two at once). Beside another
   // file's receivers and child processes on 2 cores that has taken over a minute; this bound is for a hang.

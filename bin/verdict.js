@@ -1,5 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The shebang's flag is src/runtime.ts's NODE_FLAGS (the reason is there).
+#!/usr/bin/env -S node --max-semi-space-size=4 --no-wasm-code-gc
+// The shebang's flags are src/runtime.ts's NODE_FLAGS (the reasons are there).
 // Verdict runs its TypeScript sources directly (bin/node-check.js says which Node.js can):
 // on a Node.js that cannot, run again with the Node.js 24 that npm ci installed, or say what to do.
 import { spawn } from 'node:child_process';
@@ -7,7 +7,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { advice, pinnedNode, typeStripping } from './node-check.js';
 
-const FLAGS = ['--max-semi-space-size=4'];
+const FLAGS = ['--max-semi-space-size=4', '--no-wasm-code-gc'];
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const args = process.argv.slice(2);
 

@@ -10,20 +10,23 @@
  * lost.
  *
  * --no-wasm-code-gc: the V8 of Node.js 24 (24.21, which npm ci installs,
- * included) can free a WebAssembly-to-JavaScript call wrapper twice when
- * freeing dead WebAssembly code races with another thread optimising such a
- * call, and then aborts the whole process ("Check failed:
- * jit_page_->allocations_.erase(addr) == 1" in UnregisterWasmAllocation;
- * nodejs/node#66366). The embedded database is PostgreSQL compiled to
- * WebAssembly, run in worker threads that come and go (on a first start,
- * initdb runs in one of its own), and a full test run here lost a test
- * process to that abort. The price is on the embedded database only: in
- * three alternating runs of `npm run bench:memory` each way, 0.143-0.145 s
- * of the receiver's CPU per 1,000 spans without the collection against
- * 0.112-0.130 s with it (RSS moved both ways); on PostgreSQL, where no
- * WebAssembly runs per span, no difference. A crash of the receiver costs
- * more than that, so the flag stays until the Node.js that npm ci installs
- * has the fix.
+ * included) can abort the whole process while freeing WebAssembly code, when
+ * its registry of JIT pages is asked to drop an allocation it does not hold
+ * ("Check failed: jit_page_->allocations_.erase(addr) == 1" in
+ * UnregisterWasmAllocation). It has been reported under PGlite's churn of
+ * instances on Node.js 24.18 (nodejs/node#64500, open), and a full test run
+ * here lost a test process to it on 24.21. The embedded database is
+ * PostgreSQL compiled to WebAssembly, run in worker threads that come and go
+ * (on a first start, initdb runs in one of its own). The abort was never
+ * reproduced on demand here, so this flag is a narrowing, argued from where
+ * the check sits, not a proven cure: with dead code no longer collected while
+ * a module lives, code is freed only when a whole module goes. The price is on
+ * the embedded database only: in three alternating runs of
+ * `npm run bench:memory` each way, 0.143-0.145 s of the receiver's CPU per
+ * 1,000 spans without the collection against 0.112-0.130 s with it (RSS moved
+ * both ways); on PostgreSQL, where no WebAssembly runs per span, no
+ * difference. A crash of the receiver costs more than that, so the flag stays
+ * until the Node.js that npm ci installs has a fix.
  *
  * V8 takes these flags only at start, not from v8.setFlagsFromString, and
  * Node.js refuses --no-wasm-code-gc in NODE_OPTIONS: they go on the command
